@@ -1,0 +1,16 @@
+"""The SageMaker training-container contract: paths, config files, errors, lifecycle, metrics."""
+
+from entrypoints.contract.errors import AlgorithmError, PlatformError, TrainingError, UserError
+from entrypoints.contract.metrics import Direction, MetricLine, MetricSpec
+from entrypoints.contract.paths import ContainerPaths
+
+__all__ = [
+    "AlgorithmError",
+    "ContainerPaths",
+    "Direction",
+    "MetricLine",
+    "MetricSpec",
+    "PlatformError",
+    "TrainingError",
+    "UserError",
+]

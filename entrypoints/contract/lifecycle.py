@@ -1,0 +1,109 @@
+"""Run an algorithm under the SageMaker contract: failure file, exit code, SIGTERM.
+
+- Exit code 0 means Completed; anything else means Failed.
+- On failure, /opt/ml/output/failure holds at most 1,024 characters whose first line says
+  what to fix; SageMaker shows it as the job's FailureReason.
+- SIGTERM (StopTrainingJob, a spot interruption, a Hyperband stop) sets a flag that the
+  algorithm checks between iterations; it then checkpoints and returns within the
+  120-second grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from types import FrameType
+
+from entrypoints.contract.errors import AlgorithmError, TrainingError
+from entrypoints.contract.paths import ContainerPaths
+
+logger = logging.getLogger(__name__)
+
+MAX_FAILURE_CHARS = 1024
+EXIT_FAILED = 1
+
+
+class StopFlag:
+    """Set when the platform asks the job to stop; read between iterations."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.signal: int | None = None
+
+    def set(self, signum: int = signal.SIGTERM) -> None:
+        self.signal = signum
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def install(self) -> None:
+        """Route SIGTERM to this flag (main thread only, as Python requires)."""
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            logger.warning("received signal %d: stopping after the current iteration", signum)
+            self.set(signum)
+
+        signal.signal(signal.SIGTERM, handler)
+
+
+def failure_text(error: TrainingError) -> str:
+    text = error.reason().strip()
+    return text if len(text) <= MAX_FAILURE_CHARS else text[: MAX_FAILURE_CHARS - 3] + "..."
+
+
+def write_failure(paths: ContainerPaths, error: TrainingError) -> None:
+    paths.output.mkdir(parents=True, exist_ok=True)
+    paths.failure.write_text(failure_text(error))
+
+
+def fail_now(paths: ContainerPaths, error: TrainingError) -> None:
+    """Write the failure and end the process at once, from any thread.
+
+    For a watchdog that sees a peer host vanish while the main thread is blocked in a
+    collective call that may never return.
+    """
+    logger.error("%s", error.reason())
+    write_failure(paths, error)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_FAILED)
+
+
+def configure_logging() -> None:
+    """Logs go to stderr; stdout carries only metric lines and what the algorithm prints."""
+    logging.basicConfig(
+        level=os.environ.get("SMTUNE_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def run(
+    main: Callable[[ContainerPaths, StopFlag], None], paths: ContainerPaths | None = None
+) -> int:
+    """Run `main` as a SageMaker training job's algorithm; returns the exit code.
+
+    Any TrainingError becomes the failure file; any other exception is an AlgorithmError
+    with its traceback in the log.
+    """
+    paths = ContainerPaths.from_environment() if paths is None else paths
+    stop = StopFlag()
+    stop.install()
+    paths.failure.unlink(missing_ok=True)  # a restarted job must not inherit an old reason
+    try:
+        main(paths, stop)
+    except TrainingError as error:
+        logger.error("training failed: %s", error.reason())
+        write_failure(paths, error)
+        return EXIT_FAILED
+    except Exception as exc:
+        logger.error("unexpected error:\n%s", traceback.format_exc())
+        write_failure(paths, AlgorithmError(f"the algorithm crashed: {exc}", caused_by=exc))
+        return EXIT_FAILED
+    return 0

@@ -1,0 +1,98 @@
+"""run(main): failure file, exit code and SIGTERM, in a real child process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from entrypoints.contract.errors import PlatformError, UserError
+from entrypoints.contract.lifecycle import MAX_FAILURE_CHARS, failure_text
+
+ALGORITHM = textwrap.dedent(
+    """
+    import sys, time
+    from entrypoints.contract.errors import UserError
+    from entrypoints.contract.lifecycle import run
+
+    def main(paths, stop):
+        mode = sys.argv[1]
+        if mode == "user":
+            raise UserError("eta=1.7 is out of range: must be 0 <= eta <= 1")
+        if mode == "crash":
+            raise ZeroDivisionError("division by zero")
+        if mode == "stop":
+            print("ready", flush=True)
+            while not stop.is_set():
+                time.sleep(0.01)
+            (paths.model / "stopped").parent.mkdir(parents=True, exist_ok=True)
+            (paths.model / "stopped").write_text("checkpointed")
+
+    sys.exit(run(main))
+    """
+)
+
+
+def start(tmp_path: Path, mode: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", ALGORITHM, mode],
+        env={"SAGEMAKER_BASE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_user_error_writes_the_reason_and_exits_non_zero(tmp_path: Path) -> None:
+    process = start(tmp_path, "user")
+    assert process.wait(timeout=30) == 1
+    failure = (tmp_path / "output" / "failure").read_text()
+    assert failure.splitlines()[0] == "eta=1.7 is out of range: must be 0 <= eta <= 1"
+    assert failure.splitlines()[1] == "UserError"
+
+
+def test_unexpected_exception_is_an_algorithm_error_with_traceback_in_log(tmp_path: Path) -> None:
+    process = start(tmp_path, "crash")
+    assert process.wait(timeout=30) == 1
+    failure = (tmp_path / "output" / "failure").read_text()
+    assert failure.startswith("the algorithm crashed: division by zero")
+    assert "AlgorithmError caused by ZeroDivisionError" in failure
+    assert "Traceback" in process.stderr.read()  # type: ignore[union-attr]
+
+
+def test_sigterm_sets_the_stop_flag_and_the_job_ends_cleanly(tmp_path: Path) -> None:
+    process = start(tmp_path, "stop")
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert time.monotonic() - started < 5
+    assert (tmp_path / "model" / "stopped").read_text() == "checkpointed"
+    assert not (tmp_path / "output" / "failure").exists()
+
+
+def test_a_stale_failure_file_is_removed_on_start(tmp_path: Path) -> None:
+    (tmp_path / "output").mkdir()
+    (tmp_path / "output" / "failure").write_text("old reason")
+    process = start(tmp_path, "none")
+    assert process.wait(timeout=30) == 0
+    assert not (tmp_path / "output" / "failure").exists()
+
+
+def test_failure_text_is_capped_at_1024_characters() -> None:
+    text = failure_text(PlatformError("x" * 5000))
+    assert len(text) == MAX_FAILURE_CHARS and text.endswith("...")
+
+
+@pytest.mark.parametrize("cause", [ValueError("bad\nsecond line"), None])
+def test_reason_puts_the_fix_first_and_the_cause_after(cause: Exception | None) -> None:
+    reason = UserError("set num_round", caused_by=cause).reason()
+    assert reason.splitlines()[0] == "set num_round"
+    assert reason.splitlines()[1] == (
+        "UserError caused by ValueError: bad" if cause else "UserError"
+    )
