@@ -1,0 +1,1 @@
+"""Distributed XGBoost for SageMaker: data readers, collective, training, checkpoints."""

@@ -1,0 +1,289 @@
+"""Distributed XGBoost under the SageMaker contract.
+
+`main` reads what SageMaker wrote, validates hyperparameters and data, joins the other
+hosts (if any), and boosts round by round with its own loop rather than `xgboost.train`:
+the loop passes the global round number to `Booster.update`, which, with
+`seed_per_iteration`, makes a job resumed from a checkpoint grow exactly the trees an
+uninterrupted job would.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from entrypoints.contract.config import Channel, TrainingEnvironment
+from entrypoints.contract.errors import AlgorithmError, UserError
+from entrypoints.contract.lifecycle import StopFlag
+from entrypoints.contract.metrics import MetricLine
+from entrypoints.contract.paths import ContainerPaths
+from entrypoints.contract.topology import Topology
+from entrypoints.xgboost import checkpoints
+from entrypoints.xgboost.data import Table, host_share, read_channel
+from entrypoints.xgboost.distributed import LostHostWatch, cluster
+from entrypoints.xgboost.hyperparameters import (
+    ENTRYPOINT_ONLY,
+    EVAL_METRICS,
+    SCHEMA,
+    eval_metrics,
+)
+from entrypoints.xgboost.metrics import METRIC_SPECS
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "xgboost-model"
+_LABEL_RULES = {  # objective prefix -> (low, high, rule); labels checked before training
+    "binary:": (0.0, 1.0, "must be 0 <= label <= 1"),
+    "reg:logistic": (0.0, 1.0, "must be 0 <= label <= 1"),
+    "count:poisson": (0.0, math.inf, "must be label >= 0"),
+    "reg:tweedie": (0.0, math.inf, "must be label >= 0"),
+}
+
+
+@dataclass
+class HostData:
+    """This host's share of each channel."""
+
+    train: Table
+    validation: Table | None
+
+    def info(self) -> dict[str, Any]:
+        info = {"train_rows": self.train.rows, "train_columns": self.train.columns}
+        if self.validation is not None:
+            info |= {
+                "validation_rows": self.validation.rows,
+                "validation_columns": self.validation.columns,
+            }
+        return info
+
+
+def check_hyperparameters(hp: dict[str, Any], world_size: int) -> None:
+    """Rules that span several hyperparameters, or depend on the cluster."""
+    if hp["objective"].startswith("multi:") and hp["num_class"] is None:
+        raise UserError(f"objective={hp['objective']} needs num_class: set num_class >= 2")
+    if hp["tree_method"] == "exact" and world_size > 1:
+        raise UserError(
+            f"tree_method=exact does not train across hosts (this job has {world_size}): "
+            "use tree_method=hist or approx"
+        )
+
+
+def load_host_data(env: TrainingEnvironment, hp: dict[str, Any]) -> HostData:
+    resource = env.resource
+    train_channel = env.channels.get("train")
+    if train_channel is None:
+        others = ", ".join(sorted(env.channels)) or "none"
+        raise UserError(f"channel train is required: this job's channels are {others}")
+    validation_channel = env.channels.get("validation")
+    data = HostData(
+        train=_read_share(train_channel, resource.rank, len(resource.hosts)),
+        validation=(
+            _read_share(validation_channel, resource.rank, len(resource.hosts))
+            if validation_channel is not None
+            else None
+        ),
+    )
+    for name, table in (("train", data.train), ("validation", data.validation)):
+        if table is not None:
+            _check_labels(name, table, hp)
+    return data
+
+
+def _read_share(channel: Channel, rank: int, world_size: int) -> Table:
+    return host_share(channel, read_channel(channel), rank, world_size)
+
+
+def _check_labels(channel: str, table: Table, hp: dict[str, Any]) -> None:
+    if not table.rows:
+        return
+    labels = table.labels
+    if not np.isfinite(labels).all():
+        raise UserError(f"{channel} data has a missing or infinite label: every row needs one")
+    objective = hp["objective"]
+    if objective.startswith("multi:"):
+        bad = labels[(labels < 0) | (labels >= hp["num_class"]) | (labels != np.floor(labels))]
+        if bad.size:
+            raise UserError(
+                f"{channel} label {bad[0]:g} does not fit objective={objective}: must be an "
+                f"integer 0 <= label < num_class={hp['num_class']}"
+            )
+        return
+    for prefix, (low, high, rule) in _LABEL_RULES.items():
+        if objective.startswith(prefix):
+            bad = labels[(labels < low) | (labels > high)]
+            if bad.size:
+                raise UserError(
+                    f"{channel} label {bad[0]:g} does not fit objective={objective}: {rule}"
+                )
+
+
+def check_totals(infos: dict[str, dict[str, Any]]) -> None:
+    """Rules over every host's data together: no rows at all, columns that disagree."""
+    for channel in ("train", "validation"):
+        shares = {h: i for h, i in infos.items() if f"{channel}_rows" in i}
+        if not shares:
+            continue
+        if sum(i[f"{channel}_rows"] for i in shares.values()) == 0:
+            raise UserError(
+                f"channel {channel} has no rows on any host: check its S3 prefix holds data files"
+            )
+        widths = {i[f"{channel}_columns"] for i in shares.values() if i[f"{channel}_rows"]}
+        if len(widths) > 1:
+            described = ", ".join(
+                f"{h}: {i[f'{channel}_columns']}"
+                for h, i in sorted(shares.items())
+                if i[f"{channel}_rows"]
+            )
+            raise UserError(
+                f"channel {channel} has different feature counts on different hosts "
+                f"({described}): every file must have the same columns"
+            )
+
+
+def booster_params(hp: dict[str, Any]) -> dict[str, Any]:
+    params = {k: v for k, v in hp.items() if k not in ENTRYPOINT_ONLY and v is not None}
+    params["eval_metric"] = list(eval_metrics(hp))
+    if not hp["objective"].startswith("reg:tweedie"):
+        params.pop("tweedie_variance_power")
+    # Reseed from the round number each round: resuming from a checkpoint then samples the
+    # same rows and columns as an uninterrupted run would.
+    params["seed_per_iteration"] = True
+    return params
+
+
+def _parse_eval(text: str) -> dict[str, float]:
+    """`[3]\ttrain-auc:0.91\tvalidation-auc:0.78` -> {"train:auc": 0.91, ...}."""
+    values = {}
+    for field in text.split("\t")[1:]:
+        key, _, value = field.rpartition(":")
+        channel, _, metric = key.partition("-")
+        values[f"{channel}:{metric}"] = float(value)
+    return values
+
+
+class EarlyStop:
+    """XGBoost's rule: stop when the last metric on validation has not improved for N rounds."""
+
+    def __init__(self, rounds: int, metric: str) -> None:
+        self.rounds = rounds
+        self.name = f"validation:{metric}"
+        self.maximize = EVAL_METRICS[metric]
+        self.best_round = -1
+        self.best: float | None = None
+
+    def update(self, round_: int, values: dict[str, float]) -> bool:
+        value = values[self.name]
+        better = self.best is None or (value > self.best if self.maximize else value < self.best)
+        if better:
+            self.best, self.best_round = value, round_
+        return round_ - self.best_round >= self.rounds
+
+
+def boost(
+    env: TrainingEnvironment,
+    hp: dict[str, Any],
+    data: HostData,
+    stop: StopFlag,
+    distributed: bool,
+) -> None:
+    import xgboost as xgb
+    from xgboost import collective
+
+    leader = env.resource.is_leader
+    dtrain = xgb.DMatrix(data.train.features, label=data.train.labels, missing=np.nan)
+    evals = [(dtrain, "train")]
+    if data.validation is not None:
+        evals.append(
+            (
+                xgb.DMatrix(data.validation.features, label=data.validation.labels, missing=np.nan),
+                "validation",
+            )
+        )
+    resume = checkpoints.newest(env.checkpoint_dir) if leader else None
+    if distributed:
+        resume = collective.broadcast((resume,), 0)[0]  # a bare None cannot be broadcast
+    start = 0
+    booster = xgb.Booster(booster_params(hp), [d for d, _ in evals])
+    if resume is not None:
+        start, model = resume
+        booster.load_model(bytearray(model))
+        logger.info("resuming from the checkpoint after round %d", start)
+    early = (
+        EarlyStop(hp["early_stopping_rounds"], eval_metrics(hp)[-1])
+        if hp["early_stopping_rounds"] and data.validation is not None
+        else None
+    )
+    printer = MetricLine(METRIC_SPECS)
+    for round_ in range(start, hp["num_round"]):
+        if _stop_requested(stop, distributed):
+            logger.warning("stopping before round %d: the job was asked to stop", round_)
+            break
+        booster.update(dtrain, iteration=round_)
+        values = _parse_eval(booster.eval_set(evals, round_))
+        if leader:
+            printer.emit(round_, values)
+            if (round_ + 1) % hp["checkpoint_frequency"] == 0:
+                checkpoints.save(env.checkpoint_dir, round_ + 1, bytes(booster.save_raw("ubj")))
+        if early is not None and early.update(round_, values):
+            logger.info("early stopping: best %s at round %d", early.name, early.best_round)
+            booster.set_attr(best_iteration=str(early.best_round), best_score=str(early.best))
+            break
+    if leader and (not stop.is_set() or hp["save_model_on_termination"]):
+        env.paths.model.mkdir(parents=True, exist_ok=True)
+        (env.paths.model / MODEL_NAME).write_bytes(bytes(booster.save_raw("ubj")))
+        checkpoints.save(
+            env.checkpoint_dir, booster.num_boosted_rounds(), bytes(booster.save_raw("ubj"))
+        )
+        logger.info("saved the model after %d rounds", booster.num_boosted_rounds())
+
+
+def _stop_requested(stop: StopFlag, distributed: bool) -> bool:
+    """Whether any host was asked to stop: all hosts must leave the loop at the same round."""
+    if not distributed:
+        return stop.is_set()
+    from xgboost import collective
+
+    flag = np.array([1.0 if stop.is_set() else 0.0])
+    return bool(collective.allreduce(flag, collective.Op.MAX)[0])
+
+
+def main(paths: ContainerPaths, stop: StopFlag) -> None:
+    env = TrainingEnvironment.load(paths)
+    topology = Topology.from_environment(env.resource)
+    hp = SCHEMA.parse(env.hyperparameters)
+    check_hyperparameters(hp, topology.world_size)
+    if topology.world_size == 1:
+        data = load_host_data(env, hp)
+        check_totals({env.resource.current_host: data.info()})
+        boost(env, hp, data, stop, distributed=False)
+        return
+    try:
+        data = load_host_data(env, hp)
+    except UserError as error:
+        # Join anyway, so that the other hosts fail now with this reason, not at a timeout.
+        with cluster(topology, paths, {}, error, check=check_totals):
+            pass
+        raise  # not reached: cluster() raises the error after the rendezvous
+    with cluster(topology, paths, data.info(), None, check=check_totals) as watch:
+        _boost_or_name_the_lost_host(env, hp, data, stop, watch)
+
+
+def _boost_or_name_the_lost_host(
+    env: TrainingEnvironment,
+    hp: dict[str, Any],
+    data: HostData,
+    stop: StopFlag,
+    watch: LostHostWatch,
+) -> None:
+    from xgboost.core import XGBoostError
+
+    try:
+        boost(env, hp, data, stop, distributed=True)
+    except XGBoostError as exc:
+        if watch.wait(timeout_s=5.0) is not None:
+            raise watch.error() from exc
+        raise AlgorithmError(f"XGBoost failed: {str(exc).splitlines()[0]}", caused_by=exc) from exc
