@@ -1,0 +1,125 @@
+"""`smtune train` and `smtune data`: local multi-host jobs and dataset preparation."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from containers.catalogue import IMAGES, image
+from containers.local.job import JobResult, JobSpec, JobStatus
+from containers.local.layout import ChannelSource
+from entrypoints.contract.config import S3DistributionType
+
+logger = logging.getLogger(__name__)
+
+EXIT_CODES = {JobStatus.COMPLETED: 0, JobStatus.FAILED: 1, JobStatus.STOPPED: 3}
+DISTRIBUTIONS = {
+    "replicated": S3DistributionType.FULLY_REPLICATED,
+    "sharded": S3DistributionType.SHARDED_BY_S3_KEY,
+}
+
+
+def _hyperparameter(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--hp {text!r} must be written name=value")
+    return name, value
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train",
+        help="run a training image's job locally as N hosts",
+        description="Run a training job locally as N hosts, as SageMaker would run it.",
+    )
+    train.add_argument("image", choices=sorted(IMAGES), help="the catalogue image to run")
+    train.add_argument("--hosts", type=int, default=1, help="number of hosts (InstanceCount)")
+    train.add_argument("--backend", choices=["process"], default="process")
+    train.add_argument("--train", type=Path, required=True, help="folder or file: channel train")
+    train.add_argument("--validation", type=Path, help="folder or file: channel validation")
+    train.add_argument(
+        "--distribution",
+        choices=sorted(DISTRIBUTIONS),
+        default="replicated",
+        help="S3DistributionType of the train channel (validation is always replicated)",
+    )
+    train.add_argument("--content-type", default="text/csv", help="ContentType of the channels")
+    train.add_argument(
+        "--hp", type=_hyperparameter, action="append", default=[], metavar="NAME=VALUE"
+    )
+    train.add_argument("--out", type=Path, required=True, help="folder for hosts' trees and logs")
+    train.add_argument("--max-run", type=float, help="MaxRuntimeInSeconds")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="resume from the checkpoints of an earlier run in --out",
+    )
+    train.add_argument("--quiet", action="store_true", help="don't stream the leader's log")
+    train.set_defaults(handler=_train)
+
+    data = commands.add_parser("data", help="prepare a dataset as channels")
+    datasets = data.add_subparsers(dest="dataset", required=True)
+    bank = datasets.add_parser(
+        "bank-marketing", help="UCI bank marketing, preprocessed as the seed notebook did"
+    )
+    bank.add_argument("--source", type=Path, help="bank-additional-full.csv or the UCI zip")
+    bank.add_argument("--out", type=Path, required=True)
+    bank.add_argument("--shards", type=int, default=1, help="train files (for ShardedByS3Key)")
+    bank.set_defaults(handler=_bank_marketing)
+
+
+def job_spec(args: argparse.Namespace) -> JobSpec:
+    channels = {
+        "train": ChannelSource(
+            "train", args.train, DISTRIBUTIONS[args.distribution], args.content_type
+        )
+    }
+    if args.validation is not None:
+        channels["validation"] = ChannelSource(
+            "validation", args.validation, S3DistributionType.FULLY_REPLICATED, args.content_type
+        )
+    for channel in channels.values():
+        if not channel.source.exists():
+            raise ValueError(f"--{channel.name}={channel.source} does not exist")
+    return JobSpec(
+        image=image(args.image),
+        host_count=args.hosts,
+        channels=channels,
+        hyperparameters=dict(args.hp),
+        out=args.out,
+        max_run_s=args.max_run,
+        resume=args.resume,
+    )
+
+
+def report(result: JobResult) -> str:
+    lines = [f"job {result.status.value} in {result.wall_seconds:.1f} s"]
+    lines += [f"  {h.host}: exit {h.exit_code}, log {h.log}" for h in result.hosts]
+    lines += [f"  note: {note}" for note in result.notes]
+    if result.failure_reason:
+        lines.append(f"FailureReason: {result.failure_reason}")
+    return "\n".join(lines)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from containers.local.process import ProcessBackend
+
+    if args.hosts < 1:
+        raise ValueError(f"--hosts={args.hosts} is out of range: must be --hosts >= 1")
+    result = ProcessBackend().run(job_spec(args), echo=not args.quiet)
+    print(report(result), file=sys.stderr)
+    return EXIT_CODES[result.status]
+
+
+def _bank_marketing(args: argparse.Namespace) -> int:
+    from containers.data.bank_marketing import prepare
+
+    prepared = prepare(args.source, args.out, shards=args.shards)
+    print(
+        f"wrote {prepared.out}: train {prepared.train_rows} rows in {len(prepared.train_files)} "
+        f"files, validation {prepared.validation_rows}, test {prepared.test_rows}, "
+        f"{len(prepared.features)} features"
+    )
+    return 0

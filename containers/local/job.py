@@ -1,0 +1,162 @@
+"""A local training job: what to run, how it ended, and the backend interface.
+
+A backend lays out one /opt/ml tree per host, starts the image's training command on
+every host, and supervises them the way SageMaker does: the job is Completed when every
+host exits 0; it is Failed when any host fails (the others get a grace period to fail by
+themselves, then are killed); StopTrainingJob (or MaxRuntimeInSeconds) sends SIGTERM and
+kills what is left after the grace period.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from containers.catalogue import ImageSpec
+from containers.local.layout import ChannelSource, host_names, lay_out_host
+from entrypoints.contract.paths import ContainerPaths
+
+logger = logging.getLogger(__name__)
+
+
+class JobStatus(enum.Enum):
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One training job to run locally.
+
+    Args:
+        image: What the hosts run.
+        host_count: Number of hosts (SageMaker's InstanceCount).
+        channels: Input channels by name.
+        hyperparameters: As the API takes them: names to strings.
+        out: Folder for the hosts' trees (out/algo-1, ...) and logs (out/algo-1.log, ...).
+        max_run_s: SageMaker's MaxRuntimeInSeconds; None for no limit.
+        stop_grace_s: Time between SIGTERM and SIGKILL on a stop (SageMaker gives 120 s).
+        failure_grace_s: Time the other hosts get to end by themselves once one failed.
+        rendezvous_timeout_s: How long hosts wait for each other to join.
+        resume: Keep the checkpoints of an earlier run in `out`, so the job resumes from them.
+    """
+
+    image: ImageSpec
+    host_count: int
+    channels: Mapping[str, ChannelSource]
+    hyperparameters: Mapping[str, str]
+    out: Path
+    max_run_s: float | None = None
+    stop_grace_s: float = 120.0
+    failure_grace_s: float = 60.0
+    rendezvous_timeout_s: float = 300.0
+    resume: bool = False
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return host_names(self.host_count)
+
+    def log_path(self, host: str) -> Path:
+        return self.out / f"{host}.log"
+
+
+@dataclass(frozen=True)
+class HostResult:
+    host: str
+    exit_code: int
+    failure: str | None
+    log: Path
+
+
+@dataclass(frozen=True)
+class JobResult:
+    status: JobStatus
+    hosts: tuple[HostResult, ...]
+    wall_seconds: float
+    failure_reason: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def leader_log(self) -> Path:
+        return self.hosts[0].log
+
+
+class RunningJob(ABC):
+    """A job whose hosts are running; also a context manager that leaves nothing behind."""
+
+    def __init__(self, spec: JobSpec, trees: dict[str, ContainerPaths]) -> None:
+        self.spec = spec
+        self.trees = trees
+        self.started = time.monotonic()
+        self.stop_reason: str | None = None
+        self.stop_time: float | None = None
+
+    def stop(self, reason: str = "StopTrainingJob") -> None:
+        """Ask every host to stop (SIGTERM), as StopTrainingJob does."""
+        if self.stop_time is None:
+            logger.info("stopping the job: %s", reason)
+            self.stop_reason, self.stop_time = reason, time.monotonic()
+            self._signal_stop()
+
+    @abstractmethod
+    def _signal_stop(self) -> None: ...
+
+    @abstractmethod
+    def wait(self) -> JobResult: ...
+
+    @abstractmethod
+    def kill(self) -> None:
+        """End every host at once; safe to call twice."""
+
+    def __enter__(self) -> RunningJob:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.kill()
+
+
+class Backend(ABC):
+    """Runs a JobSpec's hosts somewhere: processes here, or containers."""
+
+    def start(self, spec: JobSpec, echo: bool = False) -> RunningJob:
+        """Lay out the hosts' trees and start them; `echo` streams the leader's log here."""
+        spec.out.mkdir(parents=True, exist_ok=True)
+        trees = {
+            host: lay_out_host(
+                spec.out, spec.hosts, host, spec.channels, spec.hyperparameters, spec.resume
+            )
+            for host in spec.hosts
+        }
+        return self._launch(spec, trees, echo)
+
+    def run(self, spec: JobSpec, echo: bool = False) -> JobResult:
+        with self.start(spec, echo) as job:
+            try:
+                return job.wait()
+            except KeyboardInterrupt:
+                job.stop("interrupted (Ctrl-C)")
+                return job.wait()
+
+    @abstractmethod
+    def _launch(
+        self, spec: JobSpec, trees: dict[str, ContainerPaths], echo: bool
+    ) -> RunningJob: ...
+
+
+def read_failure(tree: ContainerPaths) -> str | None:
+    try:
+        return tree.failure.read_text().strip() or None
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,106 @@
+"""Lay out one /opt/ml tree per host, as SageMaker would before starting a job."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from entrypoints.contract.config import Channel, ResourceConfig, S3DistributionType
+from entrypoints.contract.paths import ContainerPaths
+
+
+@dataclass(frozen=True)
+class ChannelSource:
+    """A channel's data on this machine: the stand-in for its S3 prefix."""
+
+    name: str
+    source: Path
+    distribution: S3DistributionType = S3DistributionType.FULLY_REPLICATED
+    content_type: str | None = "text/csv"
+
+    def files(self) -> list[Path]:
+        if self.source.is_file():
+            return [self.source]
+        if not self.source.is_dir():
+            raise ValueError(f"channel {self.name} source={self.source} does not exist")
+        return sorted(
+            p for p in self.source.rglob("*") if p.is_file() and not p.name.startswith(".")
+        )
+
+
+def host_names(count: int) -> tuple[str, ...]:
+    if count < 1:
+        raise ValueError(f"hosts={count} is out of range: must be hosts >= 1")
+    return tuple(f"algo-{i}" for i in range(1, count + 1))
+
+
+def files_for_host(channel: ChannelSource, hosts: tuple[str, ...], host: str) -> list[Path]:
+    """FullyReplicated: every file. ShardedByS3Key: every N-th object key, by key order.
+
+    SageMaker does not publish how it assigns keys to hosts; dealing them out in key order
+    gives each host a near-equal count, and a host may get none when keys < hosts.
+    """
+    files = channel.files()
+    if channel.distribution is S3DistributionType.FULLY_REPLICATED:
+        return files
+    index = hosts.index(host)
+    return files[index :: len(hosts)]
+
+
+def _place(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)  # a hard link: no copy of large data, same bytes
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def lay_out_host(
+    job_dir: Path,
+    hosts: tuple[str, ...],
+    host: str,
+    channels: Mapping[str, ChannelSource],
+    hyperparameters: Mapping[str, str],
+    keep_checkpoints: bool = False,
+) -> ContainerPaths:
+    """Write one host's tree under job_dir/<host>: config files, channel data, empty outputs.
+
+    With `keep_checkpoints` the checkpoint folder survives, as a job's checkpoint S3 prefix
+    survives a restart on SageMaker: the job then resumes from it.
+    """
+    paths = ContainerPaths(job_dir / host)
+    if paths.root.exists():
+        for entry in paths.root.iterdir():
+            if not (keep_checkpoints and entry == paths.default_checkpoints):
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    paths.config.mkdir(parents=True)
+    for folder in (paths.model, paths.output_data, paths.default_checkpoints):
+        folder.mkdir(parents=True, exist_ok=True)
+    resource = ResourceConfig(current_host=host, hosts=hosts)
+    # SageMaker writes every hyperparameter value as a JSON string.
+    _write_json(paths.hyperparameters, {k: str(v) for k, v in hyperparameters.items()})
+    _write_json(paths.resource_config, resource.to_json())
+    _write_json(paths.checkpoint_config, {"LocalPath": str(paths.default_checkpoints)})
+    config = {}
+    for name, source in channels.items():
+        channel = Channel(
+            name=name,
+            path=paths.channel(name),
+            content_type=source.content_type,
+            distribution=source.distribution,
+        )
+        config[name] = channel.to_json()
+        channel.path.mkdir(parents=True)
+        root = source.source if source.source.is_dir() else source.source.parent
+        for file in files_for_host(source, hosts, host):
+            _place(file, channel.path / file.relative_to(root))
+    _write_json(paths.input_data_config, config)
+    return paths
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n")

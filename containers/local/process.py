@@ -1,0 +1,231 @@
+"""The process backend: every host of a job is a process on this machine.
+
+Host names stay algo-1..N. They don't resolve here, so the hosts learn each other's
+addresses (all loopback) and a block of free ports from variables SageMaker never sets;
+jobs running side by side get different blocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+from containers.local.job import (
+    Backend,
+    HostResult,
+    JobResult,
+    JobSpec,
+    JobStatus,
+    RunningJob,
+    read_failure,
+)
+from entrypoints.contract.paths import BASE_DIR_VARIABLE, ContainerPaths
+from entrypoints.contract.topology import (
+    HOST_ADDRESSES_VARIABLE,
+    PORT_BASE_VARIABLE,
+    PORT_BLOCK_SIZE,
+    TIMEOUT_VARIABLE,
+)
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+# Below Linux's ephemeral range (32768+), where the hosts' own sockets get their ports.
+_PORT_RANGE = (12000, 32000)
+_reserved: set[int] = set()
+_reserved_lock = threading.Lock()
+_POLL_S = 0.05
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def reserve_port_block(size: int = PORT_BLOCK_SIZE) -> int:
+    """The first port of `size` consecutive free ports no other job of this process holds."""
+    with _reserved_lock:
+        for _ in range(200):
+            base = random.randrange(_PORT_RANGE[0], _PORT_RANGE[1] - size, size)
+            block = range(base, base + size)
+            if _reserved.isdisjoint(block) and all(_free(p) for p in block):
+                _reserved.update(block)
+                return base
+    raise RuntimeError(f"found no {size} free consecutive ports in {_PORT_RANGE}")
+
+
+def release_port_block(base: int, size: int = PORT_BLOCK_SIZE) -> None:
+    with _reserved_lock:
+        _reserved.difference_update(range(base, base + size))
+
+
+def _pump(stream: IO[bytes], log: Path, echo: bool) -> None:
+    """Copy a host's output to its log file, and to our stdout for the leader."""
+    with log.open("ab") as sink:
+        for line in iter(stream.readline, b""):
+            sink.write(line)
+            sink.flush()
+            if echo:
+                sys.stdout.write(line.decode(errors="replace"))
+                sys.stdout.flush()
+    stream.close()
+
+
+class ProcessJob(RunningJob):
+    def __init__(
+        self,
+        spec: JobSpec,
+        trees: dict[str, ContainerPaths],
+        processes: dict[str, subprocess.Popen[bytes]],
+        pumps: list[threading.Thread],
+        port_base: int,
+    ) -> None:
+        super().__init__(spec, trees)
+        self.processes = processes
+        self.pumps = pumps
+        self.port_base = port_base
+        self.exit_order: list[str] = []
+
+    def _signal_stop(self) -> None:
+        # Like `docker stop`: SIGTERM to the host's main process, which passes it on.
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        for process in self.processes.values():
+            # The whole group, even when the host's main process is gone: what it started
+            # must not outlive the job, as nothing outlives a container.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        release_port_block(self.port_base)
+
+    def wait(self) -> JobResult:
+        notes: list[str] = []
+        failed_at: float | None = None
+        while True:
+            for host, process in self.processes.items():
+                if host not in self.exit_order and process.poll() is not None:
+                    self.exit_order.append(host)
+                    if process.returncode != 0 and failed_at is None:
+                        failed_at = time.monotonic()
+            running = [h for h, p in self.processes.items() if p.poll() is None]
+            if not running:
+                break
+            now = time.monotonic()
+            if failed_at is not None and now - failed_at > self.spec.failure_grace_s:
+                notes.append(
+                    f"hosts {', '.join(running)} did not end within "
+                    f"{self.spec.failure_grace_s:g} s of a failed host: killed"
+                )
+                self.kill()
+                continue
+            if self.spec.max_run_s is not None and now - self.started > self.spec.max_run_s:
+                self.stop("MaxRuntimeExceeded")
+            if self.stop_time is not None and now - self.stop_time > self.spec.stop_grace_s:
+                notes.append(
+                    f"hosts {', '.join(running)} did not stop within "
+                    f"{self.spec.stop_grace_s:g} s of SIGTERM: killed"
+                )
+                self.kill()
+                continue
+            time.sleep(_POLL_S)
+        for pump in self.pumps:
+            pump.join()
+        release_port_block(self.port_base)
+        return self._result(notes)
+
+    def _result(self, notes: list[str]) -> JobResult:
+        hosts = tuple(
+            HostResult(
+                host=host,
+                exit_code=self.processes[host].returncode,
+                failure=read_failure(self.trees[host]),
+                log=self.spec.log_path(host),
+            )
+            for host in self.spec.hosts
+        )
+        wall = time.monotonic() - self.started
+        if self.stop_reason is not None and not any(h.failure for h in hosts):
+            return JobResult(JobStatus.STOPPED, hosts, wall, self.stop_reason, tuple(notes))
+        if all(h.exit_code == 0 for h in hosts):
+            return JobResult(JobStatus.COMPLETED, hosts, wall, None, tuple(notes))
+        return JobResult(JobStatus.FAILED, hosts, wall, self._failure_reason(hosts), tuple(notes))
+
+    def _failure_reason(self, hosts: tuple[HostResult, ...]) -> str:
+        """The leader's reason (it names the host at fault), else the first host's to fail."""
+        by_host = {h.host: h for h in hosts}
+        for host in [self.spec.hosts[0], *self.exit_order]:
+            if by_host[host].failure:
+                return f"{host}: {by_host[host].failure}"
+        first = by_host[self.exit_order[0]] if self.exit_order else hosts[0]
+        code = first.exit_code
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited {code}"
+        return f"{first.host} {how} without writing a failure reason; see {first.log}"
+
+
+class ProcessBackend(Backend):
+    """Runs each host as `python -m <image module>` with its own SAGEMAKER_BASE_DIR."""
+
+    def __init__(self, python: str = sys.executable) -> None:
+        self.python = python
+
+    def _launch(self, spec: JobSpec, trees: dict[str, ContainerPaths], echo: bool) -> RunningJob:
+        port_base = reserve_port_block()
+        addresses = json.dumps({host: LOOPBACK for host in spec.hosts})
+        threads = str(max(1, (os.cpu_count() or 1) // spec.host_count))
+        processes, pumps = {}, []
+        try:
+            for host in spec.hosts:
+                log = spec.log_path(host)
+                log.unlink(missing_ok=True)
+                env = {
+                    **os.environ,
+                    BASE_DIR_VARIABLE: str(trees[host].root),
+                    HOST_ADDRESSES_VARIABLE: addresses,
+                    PORT_BASE_VARIABLE: str(port_base),
+                    TIMEOUT_VARIABLE: str(int(spec.rendezvous_timeout_s)),
+                    "PYTHONUNBUFFERED": "1",
+                    # Hosts share this machine's cores, as `docker run --cpus` would split them.
+                    "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", threads),
+                }
+                process = subprocess.Popen(
+                    [self.python, "-m", spec.image.module],
+                    cwd=trees[host].root,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # Ctrl-C reaches us, not the hosts; we stop them
+                )
+                processes[host] = process
+                assert process.stdout is not None
+                pump = threading.Thread(
+                    target=_pump,
+                    args=(process.stdout, log, echo and host == spec.hosts[0]),
+                    daemon=True,
+                )
+                pump.start()
+                pumps.append(pump)
+        except BaseException:
+            for process in processes.values():
+                os.killpg(process.pid, signal.SIGKILL)
+            release_port_block(port_base)
+            raise
+        return ProcessJob(spec, trees, processes, pumps, port_base)

@@ -1,0 +1,91 @@
+"""Shared fixtures: real data, small synthetic data, and local jobs on the process backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from containers.catalogue import image
+from containers.local.job import JobResult, JobSpec
+from containers.local.layout import ChannelSource
+from containers.local.process import ProcessBackend
+from entrypoints.contract.config import S3DistributionType
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the shared datasets are not at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Bank marketing from the zip the project carries, train split in 3 shard files."""
+    from containers.data.bank_marketing import prepare
+
+    out = tmp_path_factory.mktemp("bank")
+    prepare(None, out, shards=3)
+    return out
+
+
+def write_csv(path: Path, rows: int, columns: int = 5, seed: int = 0) -> Path:
+    """A separable binary problem: label = x0 + x1 > 0, label first, no header."""
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(rows, columns)).round(4)
+    labels = (features[:, 0] + features[:, 1] > 0).astype(int)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savetxt(path, np.column_stack([labels, features]), delimiter=",", fmt="%g")
+    return path
+
+
+@pytest.fixture
+def toy(tmp_path: Path) -> Path:
+    """Channels train (3 files) and validation of a small synthetic problem."""
+    for i in range(3):
+        write_csv(tmp_path / "data" / "train" / f"part-{i}.csv", 400, seed=i)
+    write_csv(tmp_path / "data" / "validation" / "validation.csv", 300, seed=10)
+    return tmp_path / "data"
+
+
+RunJob = Callable[..., JobResult]
+
+
+@pytest.fixture
+def run_job(tmp_path: Path) -> RunJob:
+    """Run the XGBoost image as a local job on the process backend."""
+
+    def run(
+        train: Path | None,
+        hyperparameters: Mapping[str, object],
+        hosts: int = 1,
+        validation: Path | None = None,
+        distribution: S3DistributionType = S3DistributionType.FULLY_REPLICATED,
+        content_type: str | None = "text/csv",
+        out: Path | None = None,
+        **spec: object,
+    ) -> JobResult:
+        channels = {}
+        if train is not None:
+            channels["train"] = ChannelSource("train", train, distribution, content_type)
+        if validation is not None:
+            channels["validation"] = ChannelSource(
+                "validation", validation, S3DistributionType.FULLY_REPLICATED, content_type
+            )
+        job = JobSpec(
+            image=image("xgboost"),
+            host_count=hosts,
+            channels=channels,
+            hyperparameters={k: str(v) for k, v in hyperparameters.items()},
+            out=out or tmp_path / "job",
+            **spec,  # type: ignore[arg-type]
+        )
+        return ProcessBackend().run(job)
+
+    return run

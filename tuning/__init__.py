@@ -1,0 +1,1 @@
+"""Tuning: AMT Hyperband jobs from one spec, on SageMaker or rehearsed locally."""

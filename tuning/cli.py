@@ -1,0 +1,38 @@
+"""The `smtune` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from containers import cli as containers_cli
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="smtune",
+        description="Train custom images on SageMaker across hosts, and tune them with Hyperband.",
+    )
+    root.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = root.add_subparsers(dest="command", required=True)
+    containers_cli.add_commands(commands)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.handler(args))
+    except ValueError as error:  # bad input: the message names the field, value and rule
+        print(f"smtune: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
