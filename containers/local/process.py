@@ -180,35 +180,41 @@ class ProcessJob(RunningJob):
         return f"{first.host} {how} without writing a failure reason; see {first.log}"
 
 
+def host_environment(spec: JobSpec, tree: ContainerPaths, port_base: int) -> dict[str, str]:
+    """The environment of one host's process: its tree, its peers' addresses, the ports."""
+    threads = str(max(1, (os.cpu_count() or 1) // spec.host_count))
+    return {
+        **os.environ,
+        BASE_DIR_VARIABLE: str(tree.root),
+        HOST_ADDRESSES_VARIABLE: json.dumps({host: LOOPBACK for host in spec.hosts}),
+        PORT_BASE_VARIABLE: str(port_base),
+        TIMEOUT_VARIABLE: str(spec.rendezvous_timeout_s),
+        "PYTHONUNBUFFERED": "1",
+        # Hosts share this machine's cores, as `docker run --cpus` would split them.
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", threads),
+    }
+
+
 class ProcessBackend(Backend):
     """Runs each host as `python -m <image module>` with its own SAGEMAKER_BASE_DIR."""
 
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
 
+    def command(self, spec: JobSpec) -> list[str]:
+        return [self.python, "-m", spec.image.module]
+
     def _launch(self, spec: JobSpec, trees: dict[str, ContainerPaths], echo: bool) -> RunningJob:
         port_base = reserve_port_block()
-        addresses = json.dumps({host: LOOPBACK for host in spec.hosts})
-        threads = str(max(1, (os.cpu_count() or 1) // spec.host_count))
         processes, pumps = {}, []
         try:
             for host in spec.hosts:
                 log = spec.log_path(host)
                 log.unlink(missing_ok=True)
-                env = {
-                    **os.environ,
-                    BASE_DIR_VARIABLE: str(trees[host].root),
-                    HOST_ADDRESSES_VARIABLE: addresses,
-                    PORT_BASE_VARIABLE: str(port_base),
-                    TIMEOUT_VARIABLE: str(int(spec.rendezvous_timeout_s)),
-                    "PYTHONUNBUFFERED": "1",
-                    # Hosts share this machine's cores, as `docker run --cpus` would split them.
-                    "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", threads),
-                }
                 process = subprocess.Popen(
-                    [self.python, "-m", spec.image.module],
+                    self.command(spec),
                     cwd=trees[host].root,
-                    env=env,
+                    env=host_environment(spec, trees[host], port_base),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,

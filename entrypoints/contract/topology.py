@@ -15,6 +15,7 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from entrypoints.contract.config import ResourceConfig
 from entrypoints.contract.errors import PlatformError
@@ -24,6 +25,7 @@ PORT_BASE_VARIABLE = "SMTUNE_PORT_BASE"
 TIMEOUT_VARIABLE = "SMTUNE_RENDEZVOUS_TIMEOUT"
 DEFAULT_PORT_BASE = 9100
 DEFAULT_TIMEOUT_S = 300.0
+N = TypeVar("N", int, float)
 
 
 class Port(enum.IntEnum):
@@ -62,8 +64,8 @@ class Topology:
         return cls(
             resource=resource,
             addresses=addresses,
-            port_base=_int(environ, PORT_BASE_VARIABLE, DEFAULT_PORT_BASE),
-            timeout_s=float(_int(environ, TIMEOUT_VARIABLE, int(DEFAULT_TIMEOUT_S))),
+            port_base=_number(environ, PORT_BASE_VARIABLE, int, DEFAULT_PORT_BASE),
+            timeout_s=_number(environ, TIMEOUT_VARIABLE, float, DEFAULT_TIMEOUT_S),
         )
 
     @property
@@ -92,11 +94,11 @@ class Topology:
         return self.port_base + int(which)
 
 
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+def _number(environ: Mapping[str, str], name: str, kind: type[N], default: N) -> N:
     raw = environ.get(name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as exc:
-        raise PlatformError(f"{name}={raw!r} must be an integer", caused_by=exc) from exc
+        raise PlatformError(f"{name}={raw!r} must be a {kind.__name__}", caused_by=exc) from exc

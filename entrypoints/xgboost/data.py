@@ -133,7 +133,9 @@ def _csv_error(path: Path, channel: str, exc: ValueError) -> UserError:
     cell, row, column = match.group(1), int(match.group(2)), int(match.group(3))
     if row == 0:
         header = path.open().readline().strip()
-        if not all(_is_number(c) for c in header.split(",") if c.strip()):
+        cells = header.split(",")
+        # Mostly words: a header. One word among numbers: a bad cell, reported below.
+        if sum(not _is_number(c) for c in cells) > len(cells) / 2:
             return UserError(
                 f"{channel} file {path.name} starts with a header row ({header[:80]!r}): "
                 "CSV input must have no header; remove the first line",

@@ -9,13 +9,19 @@ in the tracker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from entrypoints.contract.errors import ERROR_KINDS, PlatformError, TrainingError
+from entrypoints.contract.errors import (
+    ERROR_KINDS,
+    AlgorithmError,
+    PlatformError,
+    TrainingError,
+)
 from entrypoints.contract.lifecycle import fail_now
 from entrypoints.contract.paths import ContainerPaths
 from entrypoints.contract.rendezvous import Rendezvous
@@ -63,6 +69,21 @@ class LostHostWatch:
     def _expire(self) -> None:
         if not self._done.is_set():
             fail_now(self.paths, self.error())
+
+
+def xgboost_message(exc: BaseException) -> str:
+    """The reasons in an XGBoostError, without its timestamps, source lines and stack."""
+    lines = str(exc).splitlines()
+    reasons = [line.split("]: ", 1)[-1] for line in lines if line.startswith("- [")]
+    return "; ".join(reasons) or (lines[0] if lines else type(exc).__name__)
+
+
+def collective_error(watch: LostHostWatch, exc: BaseException) -> TrainingError:
+    """An XGBoost failure across hosts: a lost host when one is gone, else the algorithm's."""
+    # The library's error often comes first; the news of which peer is gone soon after.
+    if watch.wait(timeout_s=5.0) is not None:
+        return watch.error()
+    return AlgorithmError(f"XGBoost failed: {xgboost_message(exc)}", caused_by=exc)
 
 
 def _peer_failure(infos: dict[str, Any], current_host: str) -> TrainingError | None:
@@ -116,19 +137,29 @@ def cluster(
         if peer_error is not None:
             raise peer_error
         check(infos)
-        with collective.CommunicatorContext(
+        collective.init(
             dmlc_communicator="rabit",
             dmlc_tracker_uri=topology.ip_address(resource.leader),
             dmlc_tracker_port=topology.port(Port.XGBOOST_TRACKER),
             # Zero-padded so that the tracker's sort by task id is the order of sorted(hosts).
             dmlc_task_id=f"{resource.rank:06d}",
-        ):
+        )
+        try:
             if collective.get_rank() != resource.rank:
                 raise PlatformError(
                     f"XGBoost gave host {resource.current_host} rank {collective.get_rank()}, "
                     f"expected {resource.rank}: the tracker ordered hosts unexpectedly"
                 )
             yield watch
+        except BaseException:
+            # Leaving a broken group fails too; that must not hide why it broke.
+            with contextlib.suppress(Exception):
+                collective.finalize()
+            raise
+        try:
+            collective.finalize()
+        except Exception as exc:
+            raise collective_error(watch, exc) from exc
         watch.disarm()
         rendezvous.finish()
     finally:

@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 
 from entrypoints.contract.config import Channel, TrainingEnvironment
-from entrypoints.contract.errors import AlgorithmError, UserError
+from entrypoints.contract.errors import UserError
 from entrypoints.contract.lifecycle import StopFlag
 from entrypoints.contract.metrics import MetricLine
 from entrypoints.contract.paths import ContainerPaths
 from entrypoints.contract.topology import Topology
 from entrypoints.xgboost import checkpoints
 from entrypoints.xgboost.data import Table, host_share, read_channel
-from entrypoints.xgboost.distributed import LostHostWatch, cluster
+from entrypoints.xgboost.distributed import LostHostWatch, cluster, collective_error
 from entrypoints.xgboost.hyperparameters import (
     ENTRYPOINT_ONLY,
     EVAL_METRICS,
@@ -149,10 +149,14 @@ def booster_params(hp: dict[str, Any]) -> dict[str, Any]:
     params["eval_metric"] = list(eval_metrics(hp))
     if not hp["objective"].startswith("reg:tweedie"):
         params.pop("tweedie_variance_power")
-    # Reseed from the round number each round: resuming from a checkpoint then samples the
-    # same rows and columns as an uninterrupted run would.
-    params["seed_per_iteration"] = True
     return params
+
+
+def samples_randomly(hp: dict[str, Any]) -> bool:
+    return any(hp[k] < 1 for k in ("subsample", *SAMPLING_RATES))
+
+
+SAMPLING_RATES = ("colsample_bytree", "colsample_bylevel", "colsample_bynode")
 
 
 def _parse_eval(text: str) -> dict[str, float]:
@@ -183,6 +187,37 @@ class EarlyStop:
         return round_ - self.best_round >= self.rounds
 
 
+class Segments:
+    """Owns the booster, so that a resumed job grows exactly the trees an uninterrupted one does.
+
+    XGBoost's row and column samplers draw from random state that lives inside the booster
+    and is not saved in a model file; `seed_per_iteration` does not reach it. So when the
+    job samples, every checkpoint starts a new segment: a fresh booster, loaded from the
+    checkpoint's bytes and seeded with seed + round. A job resumed from that checkpoint
+    builds the very same booster. Without sampling, boosting continues from a loaded
+    model exactly, and one booster serves the whole job.
+    """
+
+    def __init__(self, hp: dict[str, Any], cache: list[Any]) -> None:
+        self.hp = hp
+        self.cache = cache
+        self.reseed = samples_randomly(hp)
+
+    def start(self, round_: int, model: bytes | None) -> Any:
+        import xgboost as xgb
+
+        params = booster_params(self.hp)
+        if self.reseed:
+            params["seed"] = self.hp["seed"] + round_
+        booster = xgb.Booster(params, self.cache)
+        if model is not None:
+            booster.load_model(bytearray(model))
+        return booster
+
+    def after_checkpoint(self, booster: Any, round_: int, model: bytes) -> Any:
+        return self.start(round_, model) if self.reseed else booster
+
+
 def boost(
     env: TrainingEnvironment,
     hp: dict[str, Any],
@@ -197,21 +232,19 @@ def boost(
     dtrain = xgb.DMatrix(data.train.features, label=data.train.labels, missing=np.nan)
     evals = [(dtrain, "train")]
     if data.validation is not None:
-        evals.append(
-            (
-                xgb.DMatrix(data.validation.features, label=data.validation.labels, missing=np.nan),
-                "validation",
-            )
+        dvalidation = xgb.DMatrix(
+            data.validation.features, label=data.validation.labels, missing=np.nan
         )
+        evals.append((dvalidation, "validation"))
+    # Every host reads the leader's checkpoint, so that all resume from the same model.
     resume = checkpoints.newest(env.checkpoint_dir) if leader else None
     if distributed:
         resume = collective.broadcast((resume,), 0)[0]  # a bare None cannot be broadcast
-    start = 0
-    booster = xgb.Booster(booster_params(hp), [d for d, _ in evals])
+    start, model = resume if resume is not None else (0, None)
     if resume is not None:
-        start, model = resume
-        booster.load_model(bytearray(model))
         logger.info("resuming from the checkpoint after round %d", start)
+    segments = Segments(hp, [d for d, _ in evals])
+    booster = segments.start(start, model)
     early = (
         EarlyStop(hp["early_stopping_rounds"], eval_metrics(hp)[-1])
         if hp["early_stopping_rounds"] and data.validation is not None
@@ -226,19 +259,24 @@ def boost(
         values = _parse_eval(booster.eval_set(evals, round_))
         if leader:
             printer.emit(round_, values)
-            if (round_ + 1) % hp["checkpoint_frequency"] == 0:
-                checkpoints.save(env.checkpoint_dir, round_ + 1, bytes(booster.save_raw("ubj")))
         if early is not None and early.update(round_, values):
             logger.info("early stopping: best %s at round %d", early.name, early.best_round)
             booster.set_attr(best_iteration=str(early.best_round), best_score=str(early.best))
             break
+        done = round_ + 1
+        if done % hp["checkpoint_frequency"] == 0 and done < hp["num_round"]:
+            snapshot = bytes(booster.save_raw("ubj"))
+            if leader:
+                checkpoints.save(env.checkpoint_dir, done, snapshot)
+            booster = segments.after_checkpoint(booster, done, snapshot)
+    final = bytes(booster.save_raw("ubj"))
+    rounds = booster.num_boosted_rounds()
+    if leader and not stop.is_set():
+        checkpoints.save(env.checkpoint_dir, rounds, final)  # a rerun has nothing left to do
     if leader and (not stop.is_set() or hp["save_model_on_termination"]):
         env.paths.model.mkdir(parents=True, exist_ok=True)
-        (env.paths.model / MODEL_NAME).write_bytes(bytes(booster.save_raw("ubj")))
-        checkpoints.save(
-            env.checkpoint_dir, booster.num_boosted_rounds(), bytes(booster.save_raw("ubj"))
-        )
-        logger.info("saved the model after %d rounds", booster.num_boosted_rounds())
+        (env.paths.model / MODEL_NAME).write_bytes(final)
+        logger.info("saved the model after %d rounds", rounds)
 
 
 def _stop_requested(stop: StopFlag, distributed: bool) -> bool:
@@ -284,6 +322,4 @@ def _boost_or_name_the_lost_host(
     try:
         boost(env, hp, data, stop, distributed=True)
     except XGBoostError as exc:
-        if watch.wait(timeout_s=5.0) is not None:
-            raise watch.error() from exc
-        raise AlgorithmError(f"XGBoost failed: {str(exc).splitlines()[0]}", caused_by=exc) from exc
+        raise collective_error(watch, exc) from exc

@@ -40,8 +40,9 @@ def test_every_host_gets_every_hosts_info(port_base: int) -> None:
     with ThreadPoolExecutor(len(HOSTS)) as pool:
         infos = list(pool.map(lambda m: m[0].join({"rows": m[1]}), zip(members, [5, 0, 7])))
         list(pool.map(lambda m: m.finish(10), members))
-    assert all(i == {"algo-1": {"rows": 5}, "algo-2": {"rows": 0}, "algo-3": {"rows": 7}}
-               for i in infos)
+    assert all(
+        i == {"algo-1": {"rows": 5}, "algo-2": {"rows": 0}, "algo-3": {"rows": 7}} for i in infos
+    )
 
 
 def test_a_host_that_never_joins_is_named_after_the_timeout(port_base: int) -> None:
@@ -49,7 +50,9 @@ def test_a_host_that_never_joins_is_named_after_the_timeout(port_base: int) -> N
     with ThreadPoolExecutor(2) as pool:
         futures = [pool.submit(m.join, {}) for m in members]
         for future in futures:
-            with pytest.raises(PlatformError, match=r"host algo-3 did not join the job within 1.5 s"):
+            with pytest.raises(
+                PlatformError, match=r"host algo-3 did not join the job within 1.5 s"
+            ):
                 future.result(timeout=30)
     for m in members:
         m.close()

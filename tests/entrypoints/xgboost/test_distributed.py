@@ -1,0 +1,237 @@
+"""Real multi-host XGBoost jobs on the process backend: accuracy, failures, stop, resume."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from containers.catalogue import image
+from containers.local.job import JobResult, JobSpec, JobStatus
+from containers.local.layout import ChannelSource
+from containers.local.process import ProcessBackend
+from entrypoints.contract.config import S3DistributionType
+from entrypoints.contract.metrics import cloudwatch_form
+from entrypoints.xgboost import checkpoints
+from entrypoints.xgboost.metrics import metric_spec
+from tests.conftest import RunJob
+
+SHARDED = S3DistributionType.SHARDED_BY_S3_KEY
+# The seed notebook's static hyperparameters.
+NOTEBOOK = {
+    "num_round": 150,
+    "objective": "binary:logistic",
+    "eval_metric": "auc",
+    "eta": 0.3,
+    "colsample_bylevel": 0.5,
+    "colsample_bytree": 0.8,
+    "tree_method": "hist",
+    # One thread per host on every run: the 3 hosts of the 3-host job share 2 cores, and
+    # histogram sums in another thread order would change the trees, not the method.
+    "nthread": 1,
+}
+VALIDATION_AUC = metric_spec("validation", "auc")
+TRAIN_AUC = metric_spec("train", "auc")
+
+
+def metric_values(log: Path, spec_name: str = "validation") -> list[float]:
+    spec = VALIDATION_AUC if spec_name == "validation" else TRAIN_AUC
+    lines = log.read_text().splitlines()
+    values = [spec.read(cloudwatch_form(line)) for line in lines]
+    return [v for v in values if v is not None]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_three_sharded_hosts_match_one_host_on_bank_marketing(
+    run_job: RunJob, bank: Path, tmp_path: Path
+) -> None:
+    one = run_job(bank / "train", NOTEBOOK, validation=bank / "validation", out=tmp_path / "one")
+    three = run_job(
+        bank / "train",
+        NOTEBOOK,
+        hosts=3,
+        distribution=SHARDED,
+        validation=bank / "validation",
+        out=tmp_path / "three",
+    )
+    assert one.status is JobStatus.COMPLETED and three.status is JobStatus.COMPLETED
+    auc_one, auc_three = metric_values(one.leader_log), metric_values(three.leader_log)
+    assert len(auc_one) == len(auc_three) == 150
+    # Only the leader prints metric lines; AMT would count duplicates as extra epochs.
+    for host in three.hosts[1:]:
+        assert metric_values(host.log) == [] and metric_values(host.log, "train") == []
+    assert abs(auc_one[-1] - auc_three[-1]) < 0.005, (auc_one[-1], auc_three[-1])
+    assert auc_three[-1] > 0.74
+
+
+@pytest.mark.slow
+def test_regexes_capture_each_round_as_xgboost_computed_it(
+    run_job: RunJob, bank: Path, tmp_path: Path
+) -> None:
+    import xgboost as xgb
+
+    rounds = 25
+    # Without row or column sampling: with it, the image reseeds at each checkpoint (for
+    # exact resumes), so its trees are not those of one uninterrupted xgboost.train call.
+    hyperparameters = {
+        **NOTEBOOK,
+        "num_round": rounds,
+        "eval_metric": "auc,logloss",
+        "colsample_bylevel": 1,
+        "colsample_bytree": 1,
+    }
+    result = run_job(bank / "train", hyperparameters, validation=bank / "validation")
+    assert result.status is JobStatus.COMPLETED
+    log = cloudwatch_form(result.leader_log.read_text())
+
+    def load(channel: str) -> xgb.DMatrix:
+        rows = np.loadtxt(next((bank / channel).glob("*.csv")), delimiter=",", ndmin=2)
+        return xgb.DMatrix(rows[:, 1:], label=rows[:, 0])
+
+    stacked = np.vstack([np.loadtxt(f, delimiter=",") for f in sorted((bank / "train").glob("*"))])
+    train = xgb.DMatrix(stacked[:, 1:], label=stacked[:, 0])
+    params = {k: v for k, v in hyperparameters.items() if k != "num_round"}
+    params["eval_metric"] = ["auc", "logloss"]
+    computed: dict = {}
+    xgb.train(
+        params,
+        train,
+        rounds,
+        evals=[(train, "train"), (load("validation"), "validation")],
+        evals_result=computed,
+        verbose_eval=False,
+    )
+    for channel in ("train", "validation"):
+        for metric in ("auc", "logloss"):
+            regex = metric_spec(channel, metric).regex
+            captured = [float(v) for v in re.findall(regex, log, flags=re.MULTILINE)]
+            assert captured == computed[channel][metric], (channel, metric)
+
+
+def test_a_host_with_no_files_does_not_hang_the_others(run_job: RunJob, toy: Path) -> None:
+    files = sorted((toy / "train").glob("*.csv"))
+    files[2].unlink()  # two files for three hosts: algo-3 gets none
+    result = run_job(
+        toy / "train",
+        {"num_round": 5, "objective": "binary:logistic", "eval_metric": "auc"},
+        hosts=3,
+        distribution=SHARDED,
+        validation=toy / "validation",
+        rendezvous_timeout_s=30,
+    )
+    assert result.status is JobStatus.COMPLETED, result.failure_reason
+    assert list((tmp_tree(result, "algo-3") / "input/data/train").iterdir()) == []
+    assert len(metric_values(result.leader_log)) == 5
+
+
+def tmp_tree(result: JobResult, host: str) -> Path:
+    return result.leader_log.parent / host
+
+
+def long_job(data: Path, out: Path, hosts: int, **hyperparameters: object) -> JobSpec:
+    return JobSpec(
+        image=image("xgboost"),
+        host_count=hosts,
+        channels={
+            "train": ChannelSource("train", data / "train", SHARDED),
+            "validation": ChannelSource("validation", data / "validation"),
+        },
+        hyperparameters={
+            k: str(v)
+            for k, v in {
+                "num_round": 3000,
+                "objective": "binary:logistic",
+                "eval_metric": "auc",
+                "max_depth": 8,
+                "nthread": 1,
+                **hyperparameters,
+            }.items()
+        },
+        out=out,
+        rendezvous_timeout_s=30,
+    )
+
+
+def wait_for_round(log: Path, round_: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if log.exists() and f"[{round_}]\t" in log.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"round {round_} never appeared in {log}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_worker_killed_mid_training_fails_the_others_naming_it(
+    bank: Path, tmp_path: Path
+) -> None:
+    with ProcessBackend().start(long_job(bank, tmp_path / "job", hosts=3)) as job:
+        wait_for_round(job.spec.log_path("algo-1"), 5)
+        os.killpg(job.processes["algo-2"].pid, signal.SIGKILL)  # type: ignore[attr-defined]
+        killed = time.monotonic()
+        for host in ("algo-1", "algo-3"):
+            job.processes[host].wait(timeout=60)  # type: ignore[attr-defined]
+        ended_within = time.monotonic() - killed
+        result = job.wait()
+    assert ended_within < 60
+    assert result.status is JobStatus.FAILED
+    codes = {h.host: h.exit_code for h in result.hosts}
+    assert codes == {"algo-1": 1, "algo-2": -signal.SIGKILL, "algo-3": 1}
+    for host in (result.hosts[0], result.hosts[2]):
+        assert host.failure is not None
+        assert host.failure.startswith("host algo-2 was lost during training"), host.failure
+    assert result.failure_reason.startswith("algo-1: host algo-2 was lost")  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_sigterm_stops_every_host_at_the_same_round_with_a_checkpoint(
+    bank: Path, tmp_path: Path
+) -> None:
+    with ProcessBackend().start(long_job(bank, tmp_path / "job", hosts=2)) as job:
+        wait_for_round(job.spec.log_path("algo-1"), 12)
+        asked = time.monotonic()
+        job.stop()
+        result = job.wait()
+    assert time.monotonic() - asked < 30
+    assert result.status is JobStatus.STOPPED
+    assert all(h.exit_code == 0 for h in result.hosts)
+    import xgboost as xgb
+
+    rounds_printed = len(metric_values(result.leader_log))
+    assert 3 <= rounds_printed < 3000
+    model = xgb.Booster(model_file=str(tmp_tree(result, "algo-1") / "model" / "xgboost-model"))
+    assert model.num_boosted_rounds() == rounds_printed  # saved on termination
+    saved = checkpoints.newest(tmp_tree(result, "algo-1") / "checkpoints")
+    # Checkpoints fall on multiples of checkpoint_frequency (10), where resuming is exact.
+    assert saved is not None and saved[0] == rounds_printed // 10 * 10
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("hosts", [1, 2])
+def test_resuming_after_a_kill_gives_the_uninterrupted_model_byte_for_byte(
+    bank: Path, tmp_path: Path, hosts: int
+) -> None:
+    # Row and column sampling make every round depend on the random state.
+    sampled = {"num_round": 60, "subsample": 0.7, "colsample_bytree": 0.6, "max_depth": 6}
+    whole = ProcessBackend().run(long_job(bank, tmp_path / "whole", hosts, **sampled))
+    assert whole.status is JobStatus.COMPLETED
+    spec = long_job(bank, tmp_path / "cut", hosts, **sampled)
+    with ProcessBackend().start(spec) as job:
+        wait_for_round(spec.log_path("algo-1"), 20)
+        job.kill()  # kill -9 every host: a lost spot fleet
+    kept = checkpoints.newest(tmp_path / "cut" / "algo-1" / "checkpoints")
+    assert kept is not None and 20 <= kept[0] < 60
+    resumed = ProcessBackend().run(JobSpec(**{**spec.__dict__, "resume": True}))
+    assert resumed.status is JobStatus.COMPLETED
+    assert f"resuming from the checkpoint after round {kept[0]}" in resumed.leader_log.read_text()
+    final = "algo-1/model/xgboost-model"
+    assert (tmp_path / "cut" / final).read_bytes() == (tmp_path / "whole" / final).read_bytes()
