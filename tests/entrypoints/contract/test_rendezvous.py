@@ -38,7 +38,9 @@ def member(host: str, port_base: int, timeout_s: float, lost: list[str]) -> Rend
 def test_every_host_gets_every_hosts_info(port_base: int) -> None:
     members = [member(h, port_base, 10, []) for h in HOSTS]
     with ThreadPoolExecutor(len(HOSTS)) as pool:
-        infos = list(pool.map(lambda m: m[0].join({"rows": m[1]}), zip(members, [5, 0, 7])))
+        infos = list(
+            pool.map(lambda m: m[0].join({"rows": m[1]}), zip(members, [5, 0, 7], strict=True))
+        )
         list(pool.map(lambda m: m.finish(10), members))
     assert all(
         i == {"algo-1": {"rows": 5}, "algo-2": {"rows": 0}, "algo-3": {"rows": 7}} for i in infos
