@@ -59,6 +59,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--quiet", action="store_true", help="don't stream the leader's log")
     train.set_defaults(handler=_train)
 
+    demo = commands.add_parser(
+        "demo", help="train bank marketing on 1 and 3 local hosts and compare validation AUC"
+    )
+    demo.add_argument("--out", type=Path, default=Path("demo-out"))
+    demo.set_defaults(handler=_demo)
+
     data = commands.add_parser("data", help="prepare a dataset as channels")
     datasets = data.add_subparsers(dest="dataset", required=True)
     bank = datasets.add_parser(
@@ -111,6 +117,16 @@ def _train(args: argparse.Namespace) -> int:
     result = ProcessBackend().run(job_spec(args), echo=not args.quiet)
     print(report(result), file=sys.stderr)
     return EXIT_CODES[result.status]
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from containers.demo import run_demo, table
+
+    print("Bank marketing, the seed notebook's hyperparameters, 150 rounds:", flush=True)
+    rows = run_demo(args.out)
+    print(table(rows))
+    print(f"Logs and models: {args.out}/<n>-hosts/algo-*")
+    return 0 if all(row.status is JobStatus.COMPLETED for row in rows) else 1
 
 
 def _bank_marketing(args: argparse.Namespace) -> int:

@@ -59,6 +59,10 @@ class JobSpec:
     rendezvous_timeout_s: float = 300.0
     resume: bool = False
 
+    def __post_init__(self) -> None:
+        # Hosts run with their own working directory: every path they get must be absolute.
+        object.__setattr__(self, "out", self.out.resolve())
+
     @property
     def hosts(self) -> tuple[str, ...]:
         return host_names(self.host_count)

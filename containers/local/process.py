@@ -45,7 +45,7 @@ LOOPBACK = "127.0.0.1"
 _PORT_RANGE = (12000, 32000)
 _reserved: set[int] = set()
 _reserved_lock = threading.Lock()
-_POLL_S = 0.05
+_POLL_S = 0.01  # also the latency a job adds at its end
 
 
 def _free(port: int) -> bool:

@@ -162,17 +162,25 @@ def cluster(
             raise collective_error(watch, exc) from exc
         watch.disarm()
         rendezvous.finish()
+        if tracker is not None:
+            _wait_for_tracker(tracker)
     finally:
         rendezvous.close()
         if tracker is not None:
-            _stop_tracker(tracker)
+            _free_tracker(tracker)
 
 
-def _stop_tracker(tracker: Any) -> None:
+def _wait_for_tracker(tracker: Any) -> None:
+    """After a clean finish, let the tracker see every worker leave."""
     try:
         tracker.wait_for(10)
     except Exception:
         logger.debug("tracker did not shut down cleanly", exc_info=True)
+
+
+def _free_tracker(tracker: Any) -> None:
+    # On a failed job workers may never have come: don't wait for them, and don't let the
+    # tracker's complaint about that hide the job's own reason.
     try:
         tracker.free()
     except Exception:

@@ -207,7 +207,9 @@ def test_sigterm_stops_every_host_at_the_same_round_with_a_checkpoint(
 
     rounds_printed = len(metric_values(result.leader_log))
     assert 3 <= rounds_printed < 3000
-    model = xgb.Booster(model_file=str(tmp_tree(result, "algo-1") / "model" / "xgboost-model"))
+    model = xgb.Booster(
+        model_file=bytearray((tmp_tree(result, "algo-1") / "model" / "xgboost-model").read_bytes())
+    )
     assert model.num_boosted_rounds() == rounds_printed  # saved on termination
     saved = checkpoints.newest(tmp_tree(result, "algo-1") / "checkpoints")
     # Checkpoints fall on multiples of checkpoint_frequency (10), where resuming is exact.

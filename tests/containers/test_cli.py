@@ -1,0 +1,107 @@
+"""`smtune train` and `smtune data` as a user runs them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_csv
+
+
+def smtune(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tuning.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_train_runs_a_two_host_job_and_streams_the_leaders_metrics(tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "train" / "a.csv", 300)
+    result = smtune(
+        "train",
+        "xgboost",
+        "--hosts",
+        "2",
+        "--train",
+        str(train.parent),
+        "--hp",
+        "num_round=4",
+        "--hp",
+        "objective=binary:logistic",
+        "--hp",
+        "eval_metric=auc",
+        "--out",
+        str(tmp_path / "job"),
+    )
+    assert result.returncode == 0, result.stderr
+    metric_lines = [line for line in result.stdout.splitlines() if re.match(r"\[\d+\]\t", line)]
+    assert len(metric_lines) == 4 and metric_lines[0].startswith("[0]\ttrain-auc:")
+    assert "job Completed" in result.stderr
+    assert (tmp_path / "job" / "algo-1" / "model" / "xgboost-model").is_file()
+    assert (tmp_path / "job" / "algo-2.log").is_file()
+
+
+def test_a_failed_job_exits_1_and_prints_the_failure_reason(tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "train" / "a.csv", 50)
+    result = smtune(
+        "train",
+        "xgboost",
+        "--train",
+        str(train.parent),
+        "--hp",
+        "num_round=3",
+        "--hp",
+        "eta=1.7",
+        "--out",
+        str(tmp_path / "job"),
+        "--quiet",
+    )
+    assert result.returncode == 1
+    assert "FailureReason: algo-1: eta=1.7 is out of range: must be 0 <= eta <= 1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--hosts", "0"], "--hosts=0 is out of range: must be --hosts >= 1"),
+        (["--hp", "eta"], "--hp 'eta' must be written name=value"),
+    ],
+)
+def test_bad_arguments_are_named(tmp_path: Path, args: list[str], message: str) -> None:
+    train = write_csv(tmp_path / "train" / "a.csv", 50)
+    result = smtune(
+        "train", "xgboost", "--train", str(train.parent), "--out", str(tmp_path / "job"), *args
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_train_folder_is_named(tmp_path: Path) -> None:
+    result = smtune(
+        "train", "xgboost", "--train", str(tmp_path / "nope"), "--out", str(tmp_path / "job")
+    )
+    assert result.returncode == 2
+    assert f"--train={tmp_path / 'nope'} does not exist" in result.stderr
+
+
+def test_data_bank_marketing_from_the_bundled_zip(tmp_path: Path) -> None:
+    result = smtune("data", "bank-marketing", "--out", str(tmp_path / "bank"), "--shards", "2")
+    assert result.returncode == 0, result.stderr
+    assert "train 35009 rows in 2 files" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "bank" / "train").iterdir()) == [
+        "train-0.csv",
+        "train-1.csv",
+    ]
+
+
+def test_data_bad_shards_is_named(tmp_path: Path) -> None:
+    result = smtune("data", "bank-marketing", "--out", str(tmp_path / "b"), "--shards", "0")
+    assert result.returncode == 2
+    assert "shards=0 is out of range: must be shards >= 1" in result.stderr

@@ -1,0 +1,83 @@
+"""The process backend: parallel jobs, stop and max runtime, nothing left running."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from containers.local.job import JobStatus
+from containers.local.process import release_port_block, reserve_port_block
+from tests.conftest import RunJob, write_csv
+
+TOY = {"num_round": 10, "objective": "binary:logistic", "eval_metric": "auc"}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_port_blocks_do_not_overlap() -> None:
+    bases = [reserve_port_block() for _ in range(20)]
+    try:
+        ports = [p for b in bases for p in range(b, b + 8)]
+        assert len(set(ports)) == len(ports)
+    finally:
+        for base in bases:
+            release_port_block(base)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_four_three_host_jobs_run_side_by_side(run_job: RunJob, toy: Path, tmp_path: Path) -> None:
+    """The rehearsal runs 4 jobs x 3 hosts at once: their ports must never collide."""
+    with ThreadPoolExecutor(4) as pool:
+        results = list(
+            pool.map(
+                lambda i: run_job(
+                    toy / "train",
+                    TOY,
+                    hosts=3,
+                    validation=toy / "validation",
+                    out=tmp_path / f"job-{i}",
+                    rendezvous_timeout_s=120,
+                ),
+                range(4),
+            )
+        )
+    assert [r.status for r in results] == [JobStatus.COMPLETED] * 4, [
+        r.failure_reason for r in results
+    ]
+
+
+def test_max_runtime_stops_the_job(run_job: RunJob, tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "big" / "train.csv", 20000, columns=20)
+    result = run_job(train.parent, {**TOY, "num_round": 100000, "max_depth": 10}, max_run_s=2.0)
+    assert result.status is JobStatus.STOPPED
+    assert result.failure_reason == "MaxRuntimeExceeded"
+    assert result.hosts[0].exit_code == 0  # it saved and left on SIGTERM
+
+
+def test_killing_a_job_ends_every_host_process(toy: Path, tmp_path: Path) -> None:
+    from containers.catalogue import image
+    from containers.local.job import JobSpec
+    from containers.local.layout import ChannelSource
+    from containers.local.process import ProcessBackend
+
+    spec = JobSpec(
+        image=image("xgboost"),
+        host_count=2,
+        channels={"train": ChannelSource("train", toy / "train")},
+        hyperparameters={"num_round": "100000"},
+        out=tmp_path / "job",
+    )
+    with ProcessBackend().start(spec) as job:
+        pids = [p.pid for p in job.processes.values()]  # type: ignore[attr-defined]
+        assert all(alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)

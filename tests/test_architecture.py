@@ -1,0 +1,95 @@
+"""The dependency rules of ARCHITECTURE.md, checked on the import statements themselves."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = {"torch", "xgboost", "boto3", "botocore", "docker", "sagemaker", "matplotlib", "pandas"}
+
+
+def imports(path: Path, top_level_only: bool = False) -> set[str]:
+    """Modules a file imports; with top_level_only, only those run at import time."""
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((REPO / package).rglob("*.py"))
+
+
+def test_every_package_is_checked() -> None:
+    assert modules("entrypoints") and modules("containers") and modules("tuning")
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("entrypoints", ("containers", "tuning")),
+        ("containers", ("tuning",)),
+    ],
+)
+def test_rooms_import_only_what_they_may(package: str, forbidden: tuple[str, ...]) -> None:
+    offenders = {
+        str(path.relative_to(REPO)): sorted(
+            m for m in imports(path) if m.split(".")[0] in forbidden
+        )
+        for path in modules(package)
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_containers_use_only_the_contract_of_entrypoints() -> None:
+    allowed = ("entrypoints.contract",)
+    offenders = {
+        str(path.relative_to(REPO)): sorted(
+            m
+            for m in imports(path, top_level_only=True)
+            if m.startswith("entrypoints") and not m.startswith(allowed)
+        )
+        for path in modules("containers")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_hyperband_is_pure() -> None:
+    folder = REPO / "tuning" / "hyperband"
+    if not folder.is_dir():
+        pytest.skip("tuning/hyperband does not exist yet")
+    for path in folder.rglob("*.py"):
+        roots = {m.split(".")[0] for m in imports(path)}
+        assert not roots & {"entrypoints", "containers", "tuning", "subprocess", "socket"}, path
+
+
+def test_heavy_libraries_are_imported_where_they_are_used() -> None:
+    """Heavy libraries are imported inside the functions that use them."""
+    offenders = {
+        str(path.relative_to(REPO)): sorted(
+            m for m in imports(path, top_level_only=True) if m.split(".")[0] in HEAVY
+        )
+        for path in modules("entrypoints") + modules("containers") + modules("tuning")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_cli_help_and_the_contract_stay_light() -> None:
+    probe = (
+        "import sys, tuning.cli, entrypoints.contract, entrypoints.contract.rendezvous;"
+        f"print(sorted(m for m in {sorted(HEAVY)!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
