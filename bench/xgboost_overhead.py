@@ -96,9 +96,8 @@ def commands(
 ) -> list[str]:
     train, validation, rounds = data
     if variant == "baseline":
-        params = {**PARAMS, "seed_per_iteration": True}  # as smtune sets it
         return [PYTHON, str(root / "baseline.py"), str(train), str(validation),
-                json.dumps(params), str(rounds)]  # fmt: skip
+                json.dumps(PARAMS), str(rounds)]  # fmt: skip
     hps = [f"--hp={k}={v}" for k, v in {"num_round": rounds, **PARAMS}.items()]
     return [SMTUNE, "train", "xgboost", "--hosts", "1", "--backend", "process",
             "--train", str(train.parent), "--validation", str(validation.parent),
