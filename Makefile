@@ -10,6 +10,17 @@ BIN := $(VENV)/bin
 OUT ?= demo-out
 PYTEST_ARGS ?=
 
+CONTAINER_TOOL ?= docker
+REGISTRY ?=
+TAG ?= 0.1.0
+PLATFORM ?= linux/amd64
+IMAGES ?= xgboost
+# A public base for users with a registry; `make base-image` falls back to building one from
+# Debian's packages (OFFLINE_BASE) where no registry answers.
+BASE_IMAGE ?= python:3.11-slim-bookworm
+OFFLINE_BASE ?= smtune-base:bookworm
+WHEELS := build/wheels
+
 .PHONY: help
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} \
@@ -35,6 +46,47 @@ venv: $(BIN)/.installed ## Create .venv and install smtune with its dev tools.
 demo: venv ## Train bank marketing on 1 and 3 local hosts; print hosts, wall time, AUC.
 	$(BIN)/smtune demo --out $(OUT)
 
+##@ Images
+
+.PHONY: wheels
+wheels: venv ## Download (or build) every image's pinned Python wheels into build/wheels.
+	@$(BIN)/python -c 'import sys, platform; ok = sys.version_info[:2] == (3, 11) and platform.machine() == "x86_64" and sys.platform == "linux"; sys.exit(0 if ok else "make wheels needs Linux x86_64 with Python 3.11, the platform of the images")'
+	for image in $(IMAGES); do \
+		$(BIN)/pip wheel --quiet --wheel-dir $(WHEELS)/$$image \
+			--requirement docker/$$image/requirements.txt; \
+	done
+
+build/base-image:
+	mkdir -p build
+	if $(CONTAINER_TOOL) image inspect $(BASE_IMAGE) >/dev/null 2>&1 \
+		|| $(CONTAINER_TOOL) pull --platform $(PLATFORM) $(BASE_IMAGE) >/dev/null 2>&1; then \
+		echo $(BASE_IMAGE) > $@; \
+	else \
+		echo "$(BASE_IMAGE) cannot be pulled: building $(OFFLINE_BASE) from Debian packages"; \
+		$(CONTAINER_TOOL) image inspect $(OFFLINE_BASE) >/dev/null 2>&1 \
+			|| docker/base/debootstrap-base.sh $(OFFLINE_BASE) $(CONTAINER_TOOL); \
+		echo $(OFFLINE_BASE) > $@; \
+	fi
+
+.PHONY: base-image
+base-image: build/base-image ## Pull BASE_IMAGE, or build one offline with debootstrap.
+	@echo "base image: $$(cat build/base-image)"
+
+.PHONY: build
+build: base-image wheels ## Build every image as smtune-<name>:TAG.
+	for image in $(IMAGES); do \
+		$(CONTAINER_TOOL) build --platform $(PLATFORM) \
+			--build-arg BASE_IMAGE=$$(cat build/base-image) \
+			--build-arg SMTUNE_VERSION=$(TAG) \
+			--file docker/$$image/Dockerfile --tag smtune-$$image:$(TAG) . ; \
+	done
+
+.PHONY: push
+push: venv ## Tag and push every image to REGISTRY (ECR: logs in and creates repositories).
+	@test -n "$(REGISTRY)" || { echo "REGISTRY is not set: make push REGISTRY=host[:port][/path]"; exit 2; }
+	$(BIN)/python -m containers.registry push --registry $(REGISTRY) --tag $(TAG) \
+		--tool $(CONTAINER_TOOL) $(IMAGES)
+
 ##@ Development
 
 .PHONY: test
@@ -58,5 +110,5 @@ bench: venv ## Run the benchmarks (results go in bench/README.md by hand).
 
 .PHONY: clean
 clean: ## Remove the venv, caches and demo output.
-	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(OUT) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from containers.catalogue import IMAGES, image
-from containers.local.job import JobResult, JobSpec, JobStatus
+from containers.local.job import Backend, JobResult, JobSpec, JobStatus
 from containers.local.layout import ChannelSource
 from entrypoints.contract.config import S3DistributionType
 
@@ -34,9 +34,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="run a training image's job locally as N hosts",
         description="Run a training job locally as N hosts, as SageMaker would run it.",
     )
-    train.add_argument("image", choices=sorted(IMAGES), help="the catalogue image to run")
+    train.add_argument(
+        "name", metavar="image", choices=sorted(IMAGES), help="the catalogue image to run"
+    )
     train.add_argument("--hosts", type=int, default=1, help="number of hosts (InstanceCount)")
-    train.add_argument("--backend", choices=["process"], default="process")
+    train.add_argument(
+        "--backend",
+        choices=["process", "docker"],
+        default="process",
+        help="hosts as processes here, or as containers of --image on a private network",
+    )
+    train.add_argument(
+        "--image", dest="reference", help="--backend docker: the image, e.g. smtune-xgboost:0.1.0"
+    )
+    train.add_argument("--cpus", type=float, help="docker: CPUs per container")
+    train.add_argument("--memory", help="docker: memory per container, e.g. 4g")
     train.add_argument("--train", type=Path, required=True, help="folder or file: channel train")
     train.add_argument("--validation", type=Path, help="folder or file: channel validation")
     train.add_argument(
@@ -90,7 +102,7 @@ def job_spec(args: argparse.Namespace) -> JobSpec:
         if not channel.source.exists():
             raise ValueError(f"--{channel.name}={channel.source} does not exist")
     return JobSpec(
-        image=image(args.image),
+        image=image(args.name),
         host_count=args.hosts,
         channels=channels,
         hyperparameters=dict(args.hp),
@@ -109,12 +121,24 @@ def report(result: JobResult) -> str:
     return "\n".join(lines)
 
 
-def _train(args: argparse.Namespace) -> int:
-    from containers.local.process import ProcessBackend
+def backend(args: argparse.Namespace) -> Backend:
+    if args.backend == "process":
+        from containers.local.process import ProcessBackend
 
+        return ProcessBackend()
+    from containers.local.docker import DockerBackend, engine_available
+
+    if not args.reference:
+        raise ValueError("--image is required with --backend docker: e.g. smtune-xgboost:0.1.0")
+    if not engine_available():
+        raise ValueError("--backend docker needs a running Docker engine: `docker info` failed")
+    return DockerBackend(args.reference, cpus=args.cpus, memory=args.memory)
+
+
+def _train(args: argparse.Namespace) -> int:
     if args.hosts < 1:
         raise ValueError(f"--hosts={args.hosts} is out of range: must be --hosts >= 1")
-    result = ProcessBackend().run(job_spec(args), echo=not args.quiet)
+    result = backend(args).run(job_spec(args), echo=not args.quiet)
     print(report(result), file=sys.stderr)
     return EXIT_CODES[result.status]
 

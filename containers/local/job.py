@@ -134,12 +134,21 @@ class RunningJob(ABC):
 class Backend(ABC):
     """Runs a JobSpec's hosts somewhere: processes here, or containers."""
 
+    #: Where a host sees its tree; None when it sees it where it lies (processes).
+    mounted_at: Path | None = None
+
     def start(self, spec: JobSpec, echo: bool = False) -> RunningJob:
         """Lay out the hosts' trees and start them; `echo` streams the leader's log here."""
         spec.out.mkdir(parents=True, exist_ok=True)
         trees = {
             host: lay_out_host(
-                spec.out, spec.hosts, host, spec.channels, spec.hyperparameters, spec.resume
+                spec.out,
+                spec.hosts,
+                host,
+                spec.channels,
+                spec.hyperparameters,
+                keep_checkpoints=spec.resume,
+                mounted_at=self.mounted_at,
             )
             for host in spec.hosts
         }

@@ -66,11 +66,13 @@ def lay_out_host(
     channels: Mapping[str, ChannelSource],
     hyperparameters: Mapping[str, str],
     keep_checkpoints: bool = False,
+    mounted_at: Path | None = None,
 ) -> ContainerPaths:
     """Write one host's tree under job_dir/<host>: config files, channel data, empty outputs.
 
     With `keep_checkpoints` the checkpoint folder survives, as a job's checkpoint S3 prefix
-    survives a restart on SageMaker: the job then resumes from it.
+    survives a restart on SageMaker: the job then resumes from it. `mounted_at` is where the
+    host sees the tree (/opt/ml in a container), for the paths written into config files.
     """
     paths = ContainerPaths(job_dir / host)
     if paths.root.exists():
@@ -84,7 +86,8 @@ def lay_out_host(
     # SageMaker writes every hyperparameter value as a JSON string.
     _write_json(paths.hyperparameters, {k: str(v) for k, v in hyperparameters.items()})
     _write_json(paths.resource_config, resource.to_json())
-    _write_json(paths.checkpoint_config, {"LocalPath": str(paths.default_checkpoints)})
+    seen_as = ContainerPaths(mounted_at) if mounted_at is not None else paths
+    _write_json(paths.checkpoint_config, {"LocalPath": str(seen_as.default_checkpoints)})
     config = {}
     for name, source in channels.items():
         channel = Channel(

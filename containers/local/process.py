@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from containers.local.job import (
     Backend,
@@ -93,7 +93,7 @@ class ProcessJob(RunningJob):
         trees: dict[str, ContainerPaths],
         processes: dict[str, subprocess.Popen[bytes]],
         pumps: list[threading.Thread],
-        port_base: int,
+        port_base: int | None,
     ) -> None:
         super().__init__(spec, trees)
         self.processes = processes
@@ -114,7 +114,7 @@ class ProcessJob(RunningJob):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        release_port_block(self.port_base)
+        self._release()
 
     def wait(self) -> JobResult:
         notes: list[str] = []
@@ -148,8 +148,12 @@ class ProcessJob(RunningJob):
             time.sleep(_POLL_S)
         for pump in self.pumps:
             pump.join()
-        release_port_block(self.port_base)
+        self._release()
         return self._result(notes)
+
+    def _release(self) -> None:
+        if self.port_base is not None:
+            release_port_block(self.port_base)
 
     def _result(self, notes: list[str]) -> JobResult:
         hosts = tuple(
@@ -178,6 +182,26 @@ class ProcessJob(RunningJob):
         code = first.exit_code
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited {code}"
         return f"{first.host} {how} without writing a failure reason; see {first.log}"
+
+
+def start_logged(
+    command: list[str], log: Path, echo: bool, **popen: Any
+) -> tuple[subprocess.Popen[bytes], threading.Thread]:
+    """Start a host's process with its output (stdout and stderr, as CloudWatch has them) going
+    to its log file, and to our stdout when `echo`."""
+    log.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches us, not the hosts; we stop them
+        **popen,
+    )
+    assert process.stdout is not None
+    pump = threading.Thread(target=_pump, args=(process.stdout, log, echo), daemon=True)
+    pump.start()
+    return process, pump
 
 
 def host_environment(spec: JobSpec, tree: ContainerPaths, port_base: int) -> dict[str, str]:
@@ -209,25 +233,13 @@ class ProcessBackend(Backend):
         processes, pumps = {}, []
         try:
             for host in spec.hosts:
-                log = spec.log_path(host)
-                log.unlink(missing_ok=True)
-                process = subprocess.Popen(
+                processes[host], pump = start_logged(
                     self.command(spec),
+                    spec.log_path(host),
+                    echo=echo and host == spec.hosts[0],
                     cwd=trees[host].root,
                     env=host_environment(spec, trees[host], port_base),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # Ctrl-C reaches us, not the hosts; we stop them
                 )
-                processes[host] = process
-                assert process.stdout is not None
-                pump = threading.Thread(
-                    target=_pump,
-                    args=(process.stdout, log, echo and host == spec.hosts[0]),
-                    daemon=True,
-                )
-                pump.start()
                 pumps.append(pump)
         except BaseException:
             for process in processes.values():

@@ -1,0 +1,106 @@
+"""The docker backend: every host of a job is a container, as on SageMaker.
+
+The containers share a private (internal) Docker network on which algo-1..N resolve by
+DNS; each mounts its own tree at /opt/ml and starts as `docker run IMAGE train`, the way
+SageMaker starts a training container. Stop is SIGTERM to each container (what
+StopTrainingJob does); whatever is left at the end is removed with the network, also on
+failure and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import uuid
+
+from containers.local.job import Backend, JobSpec, RunningJob
+from containers.local.process import ProcessJob, start_logged
+from entrypoints.contract.paths import DEFAULT_ROOT, ContainerPaths
+from entrypoints.contract.topology import TIMEOUT_VARIABLE
+
+logger = logging.getLogger(__name__)
+
+DOCKER = os.environ.get("SMTUNE_CONTAINER_TOOL", "docker")
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DOCKER, *args], capture_output=True, text=True, check=check)
+
+
+def engine_available() -> bool:
+    try:
+        return docker("info", "--format", "{{.ServerVersion}}", check=False).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
+class DockerJob(ProcessJob):
+    """A job whose hosts are `docker run` clients attached to their containers."""
+
+    def __init__(self, *args: object, names: dict[str, str], network: str) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.names = names
+        self.network = network
+
+    def _signal_stop(self) -> None:
+        for name in self.names.values():
+            docker("kill", "--signal", "TERM", name, check=False)
+
+    def kill(self) -> None:
+        docker("rm", "--force", *self.names.values(), check=False)
+        super().kill()  # the attached clients
+        docker("network", "rm", self.network, check=False)
+
+    def container_kill(self, host: str) -> None:
+        """`docker kill` one host, as when its instance is lost."""
+        docker("kill", self.names[host])
+
+
+class DockerBackend(Backend):
+    """Runs each host as a container of `image` (a full image reference)."""
+
+    mounted_at = DEFAULT_ROOT
+
+    def __init__(self, image: str, cpus: float | None = None, memory: str | None = None) -> None:
+        self.image = image
+        self.cpus = cpus
+        self.memory = memory
+
+    def command(
+        self, spec: JobSpec, name: str, host: str, tree: ContainerPaths, network: str
+    ) -> list[str]:
+        limits = []
+        if self.cpus is not None:
+            limits += ["--cpus", str(self.cpus)]
+        if self.memory is not None:
+            limits += ["--memory", self.memory]
+        return [
+            DOCKER, "run", "--rm",
+            "--name", name, "--hostname", host,
+            "--network", network, "--network-alias", host,
+            "--volume", f"{tree.root}:{DEFAULT_ROOT}",
+            "--env", f"{TIMEOUT_VARIABLE}={spec.rendezvous_timeout_s}",
+            *limits, self.image, "train",
+        ]  # fmt: skip
+
+    def _launch(self, spec: JobSpec, trees: dict[str, ContainerPaths], echo: bool) -> RunningJob:
+        job_id = uuid.uuid4().hex[:10]
+        network = f"smtune-{job_id}"
+        # Internal: the hosts reach each other, and nothing beyond this machine.
+        docker("network", "create", "--internal", network)
+        names = {host: f"smtune-{job_id}-{host}" for host in spec.hosts}
+        processes, pumps = {}, []
+        try:
+            for host in spec.hosts:
+                processes[host], pump = start_logged(
+                    self.command(spec, names[host], host, trees[host], network),
+                    spec.log_path(host),
+                    echo=echo and host == spec.hosts[0],
+                )
+                pumps.append(pump)
+        except BaseException:
+            docker("rm", "--force", *names.values(), check=False)
+            docker("network", "rm", network, check=False)
+            raise
+        return DockerJob(spec, trees, processes, pumps, None, names=names, network=network)
