@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -89,3 +90,25 @@ def run_job(tmp_path: Path) -> RunJob:
         return ProcessBackend().run(job)
 
     return run
+
+
+DOCKER_IMAGE = os.environ.get("SMTUNE_TEST_IMAGE", "smtune-xgboost:0.1.0")
+
+
+@pytest.fixture(scope="session")
+def docker_image() -> str:
+    """The built XGBoost image; skipped without an engine, unless SMTUNE_REQUIRE_DOCKER=1."""
+    from containers.local.docker import docker, engine_available
+
+    required = os.environ.get("SMTUNE_REQUIRE_DOCKER") == "1"
+    if not engine_available():
+        if required:
+            pytest.fail("SMTUNE_REQUIRE_DOCKER=1 but no Docker engine answers `docker info`")
+        pytest.skip("no Docker engine")
+    if docker("image", "inspect", DOCKER_IMAGE, check=False).returncode != 0:
+        if required:
+            pytest.fail(
+                f"SMTUNE_REQUIRE_DOCKER=1 but image {DOCKER_IMAGE} is not built: make build"
+            )
+        pytest.skip(f"image {DOCKER_IMAGE} is not built (make build)")
+    return DOCKER_IMAGE

@@ -1,0 +1,111 @@
+"""Jobs as containers on a private network: the same job, the same guarantees."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from containers.catalogue import image
+from containers.local.docker import DockerBackend, docker
+from containers.local.job import JobSpec, JobStatus
+from containers.local.layout import ChannelSource
+from containers.local.process import ProcessBackend
+from entrypoints.contract.config import S3DistributionType
+from entrypoints.xgboost import checkpoints
+from tests.entrypoints.xgboost.test_distributed import (
+    NOTEBOOK,
+    long_job,
+    metric_values,
+    wait_for_round,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def leftovers(job_names: list[str]) -> list[str]:
+    """Containers or networks of a job that are still there."""
+    containers = docker("ps", "--all", "--format", "{{.Names}}").stdout.split()
+    networks = docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+    return [n for n in containers + networks if any(n.startswith(j) for j in job_names)]
+
+
+def bank_job(bank: Path, out: Path, hosts: int, sharded: bool) -> JobSpec:
+    distribution = (
+        S3DistributionType.SHARDED_BY_S3_KEY if sharded else S3DistributionType.FULLY_REPLICATED
+    )
+    return JobSpec(
+        image=image("xgboost"),
+        host_count=hosts,
+        channels={
+            "train": ChannelSource("train", bank / "train", distribution),
+            "validation": ChannelSource("validation", bank / "validation"),
+        },
+        hyperparameters={k: str(v) for k, v in NOTEBOOK.items()},
+        out=out,
+    )
+
+
+@pytest.mark.timeout(300)
+def test_three_containers_match_one_host_on_bank_marketing(
+    docker_image: str, bank: Path, tmp_path: Path
+) -> None:
+    one = ProcessBackend().run(bank_job(bank, tmp_path / "one", 1, sharded=False))
+    three = DockerBackend(docker_image).run(bank_job(bank, tmp_path / "three", 3, sharded=True))
+    assert three.status is JobStatus.COMPLETED, three.failure_reason
+    auc_one, auc_three = metric_values(one.leader_log), metric_values(three.leader_log)
+    assert len(auc_three) == 150 and all(metric_values(h.log) == [] for h in three.hosts[1:])
+    assert abs(auc_one[-1] - auc_three[-1]) < 0.005, (auc_one[-1], auc_three[-1])
+    # The containers trained on their own shards: algo-2 got the second of three files.
+    shard = tmp_path / "three" / "algo-2" / "input" / "data" / "train"
+    assert [p.name for p in shard.iterdir()] == ["train-1.csv"]
+
+
+@pytest.mark.timeout(300)
+def test_docker_kill_of_one_host_fails_the_others_naming_it(
+    docker_image: str, bank: Path, tmp_path: Path
+) -> None:
+    backend = DockerBackend(docker_image)
+    with backend.start(long_job(bank, tmp_path / "job", hosts=3)) as job:
+        names = list(job.names.values())  # type: ignore[attr-defined]
+        wait_for_round(job.spec.log_path("algo-1"), 5, timeout_s=120)
+        job.container_kill("algo-2")  # type: ignore[attr-defined]
+        killed = time.monotonic()
+        for host in ("algo-1", "algo-3"):
+            job.processes[host].wait(timeout=60)  # type: ignore[attr-defined]
+        ended_within = time.monotonic() - killed
+        result = job.wait()
+    assert ended_within < 60
+    assert result.status is JobStatus.FAILED
+    codes = {h.host: h.exit_code for h in result.hosts}
+    assert codes["algo-1"] == 1 and codes["algo-3"] == 1 and codes["algo-2"] != 0
+    for host in (result.hosts[0], result.hosts[2]):
+        assert host.failure is not None and host.failure.startswith(
+            "host algo-2 was lost during training"
+        ), host.failure
+    assert leftovers([n.rsplit("-algo-", 1)[0] for n in names]) == []
+
+
+@pytest.mark.timeout(300)
+def test_docker_stop_checkpoints_and_a_rerun_resumes_to_the_same_model(
+    docker_image: str, bank: Path, tmp_path: Path
+) -> None:
+    backend = DockerBackend(docker_image)
+    sampled = {"num_round": 80, "subsample": 0.7, "colsample_bytree": 0.6, "max_depth": 6}
+    whole = backend.run(long_job(bank, tmp_path / "whole", 2, **sampled))
+    assert whole.status is JobStatus.COMPLETED, whole.failure_reason
+    spec = long_job(bank, tmp_path / "cut", 2, **sampled)
+    with backend.start(spec) as job:
+        wait_for_round(spec.log_path("algo-1"), 25, timeout_s=120)
+        asked = time.monotonic()
+        job.stop()  # SIGTERM to every container, as StopTrainingJob
+        stopped = job.wait()
+    assert time.monotonic() - asked < 120  # SageMaker's grace period
+    assert stopped.status is JobStatus.STOPPED and all(h.exit_code == 0 for h in stopped.hosts)
+    kept = checkpoints.newest(tmp_path / "cut" / "algo-1" / "checkpoints")
+    assert kept is not None and 20 <= kept[0] < 80
+    resumed = backend.run(JobSpec(**{**spec.__dict__, "resume": True}))
+    assert resumed.status is JobStatus.COMPLETED, resumed.failure_reason
+    final = "algo-1/model/xgboost-model"
+    assert (tmp_path / "cut" / final).read_bytes() == (tmp_path / "whole" / final).read_bytes()
