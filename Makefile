@@ -7,6 +7,9 @@ SHELL = /usr/bin/env bash -o pipefail
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The SageMaker Python SDK v2 lives in a venv of its own (v2 and v3 cannot share one).
+SDK2_VENV ?= .venv-sdk2
+SDK2_BIN := $(SDK2_VENV)/bin
 OUT ?= demo-out
 PYTEST_ARGS ?=
 
@@ -39,6 +42,15 @@ $(BIN)/.installed: pyproject.toml
 
 .PHONY: venv
 venv: $(BIN)/.installed ## Create .venv and install smtune with its dev tools.
+
+$(SDK2_BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SDK2_VENV)
+	$(SDK2_BIN)/pip install --quiet --upgrade pip
+	$(SDK2_BIN)/pip install --quiet -e '.[sdk2]' pytest pytest-timeout hypothesis
+	touch $@
+
+.PHONY: venv-sdk2
+venv-sdk2: $(SDK2_BIN)/.installed ## Create .venv-sdk2: smtune with SageMaker Python SDK v2.
 
 ##@ Use
 
@@ -90,8 +102,9 @@ push: venv ## Tag and push every image to REGISTRY (ECR: logs in and creates rep
 ##@ Development
 
 .PHONY: test
-test: venv ## Run the tests.
+test: venv venv-sdk2 ## Run the tests (the SDK v2 ones in their own venv).
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(SDK2_BIN)/python -m pytest -m sdk2 $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: venv ## Check style, lint and types (ruff, mypy).
@@ -110,5 +123,5 @@ bench: venv ## Run the benchmarks (results go in bench/README.md by hand).
 
 .PHONY: clean
 clean: ## Remove the venv, caches and demo output.
-	rm -rf $(VENV) $(OUT) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SDK2_VENV) $(OUT) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
