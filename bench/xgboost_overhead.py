@@ -25,17 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from containers.demo import NOTEBOOK_HYPERPARAMETERS
+
 PYTHON = sys.executable
 SMTUNE = str(Path(PYTHON).with_name("smtune"))
 FIRST_LINE = re.compile(r"^\[0\]\t")
-PARAMS = {
-    "objective": "binary:logistic",
-    "eval_metric": "auc",
-    "eta": 0.3,
-    "colsample_bylevel": 0.5,
-    "colsample_bytree": 0.8,
-    "tree_method": "hist",
-}
+# The seed notebook's hyperparameters, but the number of rounds (set per data size).
+PARAMS = {k: v for k, v in NOTEBOOK_HYPERPARAMETERS.items() if k != "num_round"}
 SIZES = {"small": (2000, 500, 20), "bank": (None, None, 150)}  # train rows, validation rows, rounds
 
 BASELINE = """\
