@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from entrypoints.contract.hyperparameters import HyperparameterSchema
 from entrypoints.contract.metrics import MetricSpec
 
 
@@ -16,20 +18,41 @@ class ImageSpec:
         name: The catalogue name, e.g. `xgboost`; also the image repository's name.
         module: The Python module the image's `train` command runs.
         dockerfile: Path of its Dockerfile, relative to the repository root.
+        resource: The hyperparameter that sets how many metric lines (iterations) a job
+            prints: AMT Hyperband's resource.
     """
 
     name: str
     module: str
     dockerfile: str
+    resource: str
 
     @property
     def metric_specs(self) -> tuple[MetricSpec, ...]:
         """The metrics it prints, from `<module>.metrics.METRIC_SPECS`, loaded on demand."""
         return tuple(importlib.import_module(f"{self.module}.metrics").METRIC_SPECS)
 
+    def emitted_metrics(self, static: Mapping[str, str]) -> tuple[MetricSpec, ...]:
+        """The metrics a job with these static hyperparameters prints."""
+        return tuple(importlib.import_module(f"{self.module}.metrics").emitted(static))
+
+    @property
+    def hyperparameters(self) -> HyperparameterSchema:
+        """The hyperparameters the image accepts, with their rules."""
+        schema: HyperparameterSchema = importlib.import_module(
+            f"{self.module}.hyperparameters"
+        ).SCHEMA
+        return schema
+
+    @property
+    def repository(self) -> str:
+        return f"smtune-{self.name}"
+
 
 IMAGES = {
-    "xgboost": ImageSpec("xgboost", "entrypoints.xgboost", "docker/xgboost/Dockerfile"),
+    "xgboost": ImageSpec(
+        "xgboost", "entrypoints.xgboost", "docker/xgboost/Dockerfile", resource="num_round"
+    ),
 }
 
 

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from containers import cli as containers_cli
+from tuning import commands as tuning_commands
 
 
 def parser() -> argparse.ArgumentParser:
@@ -17,6 +18,7 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = root.add_subparsers(dest="command", required=True)
     containers_cli.add_commands(commands)
+    tuning_commands.add_commands(commands)
     return root
 
 

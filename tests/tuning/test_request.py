@@ -1,0 +1,285 @@
+"""Spec -> CreateHyperParameterTuningJob request: the seed's job as a golden, and bad specs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tuning.request import plan
+from tuning.spec import SpecError, load, parse
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = REPO / "tuning" / "jobs" / "xgboost-bank-hyperband.yaml"
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCOUNT", "123456789012")
+    monkeypatch.setenv("BUCKET", "my-bucket")
+    monkeypatch.setenv("REGISTRY", ECR)
+
+
+def seed_data() -> dict[str, Any]:
+    import os
+
+    return yaml.safe_load(os.path.expandvars(SEED.read_text()))
+
+
+def test_the_seed_job_plans_to_a_valid_hyperband_request() -> None:
+    checked = plan(load(SEED))
+    request = checked.request
+    config = request["HyperParameterTuningJobConfig"]
+    definition = request["TrainingJobDefinition"]
+    assert config["Strategy"] == "Hyperband"
+    assert config["TrainingJobEarlyStoppingType"] == "Off"
+    assert config["StrategyConfig"] == {
+        "HyperbandStrategyConfig": {"MinResource": 10, "MaxResource": 200}
+    }
+    assert config["HyperParameterTuningJobObjective"] == {
+        "Type": "Maximize",
+        "MetricName": "validation:auc",
+    }
+    ranges = config["ParameterRanges"]
+    names = [r["Name"] for kind in ranges.values() for r in kind]
+    assert sorted(names) == sorted(
+        ["eta", "max_depth", "min_child_weight", "subsample", "colsample_bytree", "gamma", "alpha"]
+    )
+    assert "num_round" not in names and definition["StaticHyperParameters"]["num_round"] == "200"
+    metrics = {
+        m["Name"]: m["Regex"] for m in definition["AlgorithmSpecification"]["MetricDefinitions"]
+    }
+    assert set(metrics) == {"train:auc", "validation:auc"}
+    assert definition["AlgorithmSpecification"]["TrainingImage"] == (f"{ECR}/smtune-xgboost:0.1.0")
+    assert definition["ResourceConfig"]["InstanceCount"] == 3
+    channels = {c["ChannelName"]: c for c in definition["InputDataConfig"]}
+    assert channels["train"]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == (
+        "ShardedByS3Key"
+    )
+    assert channels["validation"]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == (
+        "FullyReplicated"
+    )
+    assert {c["ContentType"] for c in channels.values()} == {"text/csv"}
+    assert checked.warnings == ()
+    assert checked.brackets[0].rungs == (10, 30, 90, 200)
+    assert checked.worst_case_instance_seconds == 30 * 3 * 3600
+
+
+def test_the_request_passes_botocore_and_a_stubbed_create_call() -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    request = plan(load(SEED)).request
+    client = boto3.client(
+        "sagemaker", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(client) as stub:
+        arn = "arn:aws:sagemaker:eu-west-1:123456789012:hyper-parameter-tuning-job/x"
+        stub.add_response(
+            "create_hyper_parameter_tuning_job", {"HyperParameterTuningJobArn": arn}, request
+        )
+        assert (
+            client.create_hyper_parameter_tuning_job(**request)["HyperParameterTuningJobArn"] == arn
+        )
+
+
+def test_the_seeds_own_mistake_is_caught_and_the_fix_shown() -> None:
+    data = seed_data()
+    data["static_hyperparameters"].pop("num_round")
+    data["ranges"]["num_round"] = {"type": "integer", "min": 100, "max": 200}
+    data["strategy"]["max_resource"] = 30
+    warnings = plan(parse(data)).warnings
+    assert len(warnings) == 1
+    assert (
+        "num_round is tuned in [100, 200] but Hyperband stops every job after "
+        "max_resource=30" in warnings[0]
+    )
+    assert (
+        "Fix: make num_round static (num_round: 200) and set strategy.max_resource: 200"
+        in (warnings[0])
+    )
+
+
+def mutate(path: str, value: Any) -> dict[str, Any]:
+    """The seed, with the value at a dotted path replaced (None deletes it)."""
+    data = copy.deepcopy(seed_data())
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node[part]
+    if value is None:
+        node.pop(last)
+    else:
+        node[last] = value
+    return data
+
+
+BAD_SPECS = [
+    # structure and types (pydantic, with field paths)
+    ("name", "bad_name!", "name: String should match pattern"),
+    ("role", "admin", "role: String should match pattern"),
+    ("instance.count", 0, "instance.count: Input should be greater than or equal to 1"),
+    ("limits.max_jobs", None, "limits.max_jobs: Field required"),
+    ("ranges.eta.min", "low", "ranges.eta.min: Input should be a valid number"),
+    ("ranges.eta.type", "float", "ranges.eta: Input tag 'float' found using 'type' does not match"),
+    ("channels.train.s3_uri", "/local/path", "channels.train.s3_uri: String should match pattern"),
+    ("unknown_field", 1, "unknown_field: Extra inputs are not permitted"),
+    ("ranges", {}, "ranges: Dictionary should have at least 1 item"),
+    ("spot.max_wait_seconds", None, "spot.max_wait_seconds is required when spot.enabled is true"),
+    # enums, read from the service model
+    (
+        "strategy.type",
+        "Genetic",
+        "strategy.type: 'Genetic' is not allowed: must be Bayesian, Random, Hyperband, Grid",
+    ),
+    ("ranges.eta.scaling", "Exponential", "ranges.eta.scaling: Input should be 'Auto', 'Linear'"),
+    (
+        "early_stopping",
+        "Sometimes",
+        "early_stopping: 'Sometimes' is not allowed: must be Off, Auto",
+    ),
+    ("instance.type", "m5.xlarge", "instance.type: 'm5.xlarge' is not allowed"),
+    (
+        "channels.train.distribution",
+        "Sharded",
+        "channels.train.distribution: 'Sharded' is not "
+        "allowed: must be FullyReplicated, ShardedByS3Key",
+    ),
+    ("objective.type", "Best", "objective.type: Input should be 'Maximize' or 'Minimize'"),
+    # Hyperband
+    (
+        "early_stopping",
+        "Auto",
+        "early_stopping: 'Auto' is not allowed with Hyperband: must be 'Off'",
+    ),
+    ("strategy.min_resource", None, "strategy.min_resource is required for Hyperband"),
+    (
+        "strategy.max_resource",
+        None,
+        "strategy.max_resource is required for Hyperband: set it, or "
+        "a static hyperparameter epochs",
+    ),
+    (
+        "strategy.max_resource",
+        20_001,
+        "strategy.max_resource: 20001 is out of range: must be max_resource <= 20000",
+    ),
+    (
+        "strategy.min_resource",
+        300,
+        "strategy.min_resource: 300 is out of range: must be min_resource <= max_resource=200",
+    ),
+    # AMT limits
+    (
+        "limits.max_parallel_jobs",
+        31,
+        "limits.max_parallel_jobs: 31 is out of range: must be max_parallel_jobs <= max_jobs=30",
+    ),
+    (
+        "ranges.tree_method",
+        {"type": "categorical", "values": [f"v{i}" for i in range(31)]},
+        "ranges.tree_method: 31 values: must be at most 30",
+    ),
+    (
+        "spot.max_wait_seconds",
+        60,
+        "spot.max_wait_seconds: 60 is out of range: must be >= limits.max_runtime_seconds=3600",
+    ),
+    # the image's own rules
+    (
+        "ranges.colsample_bytree.min",
+        0,
+        "ranges.colsample_bytree: the image would reject it: "
+        "colsample_bytree=0 is out of range: must be 0 < colsample_bytree <= 1",
+    ),
+    ("ranges.eta.max", 1.5, "ranges.eta: the image would reject it: eta=1.5 is out of range"),
+    ("ranges.max_depth.max", 2, "ranges.max_depth: min=3 > max=2: must be min <= max"),
+    ("ranges.gamma.scaling", "Logarithmic", "ranges.gamma: scaling Logarithmic needs min > 0"),
+    (
+        "ranges.learning_rate",
+        {"type": "continuous", "min": 0.1, "max": 0.2},
+        "ranges.learning_rate: the xgboost image has no hyperparameter 'learning_rate'",
+    ),
+    (
+        "static_hyperparameters.tree_method",
+        "gpu_hist",
+        "static_hyperparameters.tree_method: the "
+        "image would reject it: tree_method='gpu_hist' is not allowed",
+    ),
+    (
+        "ranges.objective",
+        {"type": "categorical", "values": ["binary:logistic"]},
+        "ranges.objective: objective is also a static hyperparameter: keep one",
+    ),
+    # the objective and its regex
+    (
+        "objective.metric",
+        "validation:rmse",
+        "objective.metric: 'validation:rmse' is not a metric "
+        "this job emits: must be one of train:auc, validation:auc",
+    ),
+    ("objective.type", "Minimize", "objective.type: Minimize contradicts validation:auc"),
+    ("image", "my-own-image:1", "image: 'my-own-image:1' is not a smtune image"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"), BAD_SPECS, ids=[f"{p}={v!r}"[:40] for p, v, _ in BAD_SPECS]
+)
+def test_bad_specs_fail_before_any_api_call(path: str, value: Any, message: str) -> None:
+    with pytest.raises(SpecError) as error:
+        plan(parse(mutate(path, value)))
+    assert any(message in problem for problem in error.value.problems), error.value.problems
+
+
+def test_max_resource_is_inferred_from_an_epochs_hyperparameter() -> None:
+    data = mutate("strategy.max_resource", None)
+    data["static_hyperparameters"]["epochs"] = 50  # the xgboost image would reject it...
+    with pytest.raises(SpecError) as error:
+        plan(parse(data))
+    # ...but the Hyperband check read MaxResource from it, as AMT does.
+    assert not any("max_resource is required" in p for p in error.value.problems)
+    assert any("has no hyperparameter 'epochs'" in p for p in error.value.problems)
+
+
+def test_a_catalogue_image_without_registry_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("REGISTRY")
+    with pytest.raises(SpecError, match="set REGISTRY"):
+        plan(load(SEED))
+
+
+def smtune(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tuning.cli", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_cli_plan_prints_summary_and_request() -> None:
+    result = smtune("tune", "plan", str(SEED))
+    assert result.returncode == 0, result.stderr
+    assert "bracket 0: rungs 10 -> 30 -> 90 -> 200" in result.stdout
+    assert "324,000 billable instance-seconds" in result.stdout
+    request = json.loads(smtune("tune", "plan", str(SEED), "--json").stdout)
+    assert request == plan(load(SEED)).request
+
+
+def test_cli_plan_of_a_bad_spec_exits_2_listing_every_problem(tmp_path: Path) -> None:
+    data = mutate("early_stopping", "Auto")
+    data["limits"]["max_parallel_jobs"] = 99
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    result = smtune("tune", "plan", str(spec))
+    assert result.returncode == 2
+    assert f"{spec} is not a valid tuning job:" in result.stderr
+    assert "early_stopping: 'Auto' is not allowed with Hyperband" in result.stderr
+    assert "limits.max_parallel_jobs: 99 is out of range" in result.stderr
+    assert "Traceback" not in result.stderr

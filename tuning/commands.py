@@ -1,0 +1,82 @@
+"""`smtune tune ...`: plan (offline) a tuning job from its spec file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tuning.request import Plan
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    tune = commands.add_parser("tune", help="tuning jobs: plan them from one spec file")
+    actions = tune.add_subparsers(dest="action", required=True)
+    plan = actions.add_parser(
+        "plan",
+        help="validate a spec offline; print a summary and the CreateHyperParameterTuningJob "
+        "request",
+    )
+    plan.add_argument("spec", type=Path, help="the tuning job's YAML file")
+    plan.add_argument("--json", action="store_true", help="print only the request, as JSON")
+    plan.add_argument("--registry", help="where catalogue images live (default: $REGISTRY)")
+    plan.add_argument("--tag", default="0.1.0", help="tag of catalogue images")
+    plan.set_defaults(handler=_plan)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from tuning.request import plan
+    from tuning.spec import load
+
+    checked = plan(load(args.spec), registry=args.registry, tag=args.tag, source=str(args.spec))
+    request = json.dumps(checked.request, indent=2)
+    if args.json:
+        print(request)
+    else:
+        print(summary(checked))
+        print("\nCreateHyperParameterTuningJob request:")
+        print(request)
+    for warning in checked.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    return 0
+
+
+def summary(checked: Plan) -> str:
+    from tuning.spec import CategoricalRange
+
+    spec = checked.spec
+    objective = checked.request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    lines = [
+        f"tuning job  {spec.name}",
+        f"image       {checked.image_uri}",
+        f"instances   {spec.instance.count} x {spec.instance.type}"
+        + (" (managed spot)" if spec.spot.enabled else ""),
+        f"objective   {objective['Type']} {objective['MetricName']}",
+        f"jobs        {spec.limits.max_jobs}, {spec.limits.max_parallel_jobs} at a time, "
+        f"at most {spec.limits.max_runtime_seconds} s each",
+        "ranges:",
+    ]
+    for name, r in spec.ranges.items():
+        if isinstance(r, CategoricalRange):
+            lines.append(f"  {name:<20} one of {', '.join(r.values)}")
+        else:
+            lines.append(f"  {name:<20} {r.type} [{r.min:g}, {r.max:g}] {r.scaling.value}")
+    if checked.brackets:
+        lines.append(
+            f"Hyperband (eta=3) over {checked.image.resource}, "
+            f"MinResource {spec.strategy.min_resource}, MaxResource {checked.max_resource}:"
+        )
+        for bracket in checked.brackets:
+            rungs = " -> ".join(str(r) for r in bracket.rungs)
+            lines.append(
+                f"  bracket {bracket.index}: rungs {rungs} (Hyperband would start "
+                f"{bracket.jobs} jobs)"
+            )
+    lines.append(
+        f"worst case  {checked.worst_case_instance_seconds:,} billable instance-seconds "
+        "(every job to its time limit, no early stopping)"
+    )
+    return "\n".join(lines)

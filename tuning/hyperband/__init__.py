@@ -1,0 +1,10 @@
+"""Hyperband, pure: bracket and rung arithmetic, sampling and decisions; no I/O, no project imports.
+
+AMT does not publish its Hyperband's internals (η, bracket assignment, promotion). What this
+package computes is our documented reading of it: η = 3, rungs at MinResource·η^k below
+MaxResource, and brackets as in Hyperband (Li et al., 2018) and ASHA (Li et al., 2020).
+"""
+
+from tuning.hyperband.bracketing import Bracket, brackets, rungs
+
+__all__ = ["Bracket", "brackets", "rungs"]
