@@ -25,15 +25,24 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:  # our own progress, without the libraries' chatter
+        for package in ("containers", "entrypoints", "tuning"):
+            logging.getLogger(package).setLevel(logging.INFO)
     try:
         return int(args.handler(args))
     except ValueError as error:  # bad input: the message names the field, value and rule
         print(f"smtune: error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        # AWS said no (credentials, permissions, a missing job): its words, not a traceback.
+        if type(error).__module__.startswith(("botocore", "boto3")):
+            print(f"smtune: AWS error: {error}", file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":

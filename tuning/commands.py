@@ -26,6 +26,26 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     plan.add_argument("--tag", default="0.1.0", help="tag of catalogue images")
     plan.set_defaults(handler=_plan)
 
+    submit = actions.add_parser("submit", help="plan, then create the tuning job on SageMaker")
+    submit.add_argument("spec", type=Path)
+    submit.add_argument("--registry", help="where catalogue images live (default: $REGISTRY)")
+    submit.add_argument("--tag", default="0.1.0")
+    submit.add_argument("--wait", action="store_true", help="poll until the job ends")
+    submit.add_argument("--region", help="AWS region (default: boto3's)")
+    submit.set_defaults(handler=_submit)
+    for name, text, handler in [
+        ("status", "describe a tuning job", _status),
+        ("stop", "stop a tuning job and its training jobs", _stop),
+        ("analyze", "one row per training job: hyperparameters, objective, time, bill", _analyze),
+    ]:
+        action = actions.add_parser(name, help=text)
+        action.add_argument("name", help="the tuning job's name")
+        action.add_argument("--region", help="AWS region (default: boto3's)")
+        action.set_defaults(handler=handler)
+        if name == "analyze":
+            action.add_argument("--csv", type=Path, help="write the table as CSV")
+            action.add_argument("--plot", type=Path, help="write a PNG of objective over time")
+
 
 def _plan(args: argparse.Namespace) -> int:
     from tuning.request import plan
@@ -80,3 +100,59 @@ def summary(checked: Plan) -> str:
         "(every job to its time limit, no early stopping)"
     )
     return "\n".join(lines)
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from tuning import sagemaker
+    from tuning.request import plan
+    from tuning.spec import load
+
+    checked = plan(load(args.spec), registry=args.registry, tag=args.tag, source=str(args.spec))
+    for warning in checked.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    sm = sagemaker.client(args.region)
+    print(sagemaker.submit(sm, checked))
+    if not args.wait:
+        return 0
+    final = sagemaker.wait(
+        sm, checked.spec.name, on_poll=lambda d: print(sagemaker.status_line(d), flush=True)
+    )
+    return 0 if final["HyperParameterTuningJobStatus"] == "Completed" else 1
+
+
+def _status(args: argparse.Namespace) -> int:
+    from tuning import sagemaker
+
+    print(sagemaker.status_line(sagemaker.describe(sagemaker.client(args.region), args.name)))
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from tuning import sagemaker
+
+    sagemaker.stop(sagemaker.client(args.region), args.name)
+    print(f"stopping {args.name}")
+    return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from tuning import sagemaker
+
+    sm = sagemaker.client(args.region)
+    description = sagemaker.describe(sm, args.name)
+    frame = sagemaker.analytics(sm, args.name)
+    objective = description["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    print(frame.to_string(index=False) if not frame.empty else "no training jobs yet")
+    best = sagemaker.best_job(frame, objective["Type"]) if not frame.empty else None
+    if best is not None:
+        print(
+            f"best: {best['TrainingJobName']} {objective['MetricName']} = "
+            f"{best['FinalObjectiveValue']:g}"
+        )
+    if not frame.empty:
+        print(f"billable instance-seconds: {frame['BillableInstanceSeconds'].sum():,.0f}")
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
+    if args.plot:
+        sagemaker.plot(frame, args.plot, f"{args.name}: {objective['MetricName']}")
+    return 0

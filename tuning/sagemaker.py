@@ -1,0 +1,173 @@
+"""Tuning jobs on SageMaker through boto3: submit, describe, wait, stop, list, analyze.
+
+The analytics frame has the columns of the SageMaker SDK's HyperparameterTuningJobAnalytics
+(the tuned hyperparameters, TrainingJobName, TrainingJobStatus, FinalObjectiveValue,
+TrainingStartTime, TrainingEndTime, TrainingElapsedTimeSeconds), plus what a bill needs:
+InstanceCount, BillableInstanceSeconds (elapsed x instances) and, for spot jobs, the
+SpotSavings SageMaker reports (1 - billable / training time).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tuning.request import Plan
+
+TERMINAL = {"Completed", "Failed", "Stopped", "Deleted"}
+COLUMNS = [
+    "TrainingJobName",
+    "TrainingJobStatus",
+    "FinalObjectiveValue",
+    "TrainingStartTime",
+    "TrainingEndTime",
+    "TrainingElapsedTimeSeconds",
+    "InstanceCount",
+    "BillableInstanceSeconds",
+    "SpotSavings",
+]
+
+
+def client(region: str | None = None) -> Any:
+    import boto3
+
+    return boto3.client("sagemaker", region_name=region)
+
+
+def submit(sagemaker: Any, plan: Plan) -> str:
+    """Create the tuning job; returns its ARN."""
+    return str(
+        sagemaker.create_hyper_parameter_tuning_job(**plan.request)["HyperParameterTuningJobArn"]
+    )
+
+
+def describe(sagemaker: Any, name: str) -> dict[str, Any]:
+    return dict(sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name))
+
+
+def stop(sagemaker: Any, name: str) -> None:
+    sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+
+
+def wait(
+    sagemaker: Any,
+    name: str,
+    poll_s: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+    on_poll: Callable[[dict[str, Any]], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Describe the job until it ends; `sleep` is injected so tests never wait."""
+    while True:
+        description = describe(sagemaker, name)
+        on_poll(description)
+        if description["HyperParameterTuningJobStatus"] in TERMINAL:
+            return description
+        sleep(poll_s)
+
+
+def status_line(description: dict[str, Any]) -> str:
+    counts = description.get("TrainingJobStatusCounters", {})
+    shown = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+    line = (
+        f"{description['HyperParameterTuningJobName']}: "
+        f"{description['HyperParameterTuningJobStatus']} ({shown or 'no training jobs yet'})"
+    )
+    best = description.get("BestTrainingJob")
+    if best and "FinalHyperParameterTuningJobObjectiveMetric" in best:
+        metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
+        line += f"; best {best['TrainingJobName']}: {metric['MetricName']} = {metric['Value']:g}"
+    return line
+
+
+def training_jobs(sagemaker: Any, name: str) -> Iterator[dict[str, Any]]:
+    """Every training job of the tuning job, across pages."""
+    pages = sagemaker.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job")
+    for page in pages.paginate(HyperParameterTuningJobName=name):
+        yield from page["TrainingJobSummaries"]
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text.strip('"'))
+    except ValueError:
+        return text
+
+
+def analytics(sagemaker: Any, name: str) -> Any:
+    """A pandas DataFrame, one row per training job (describing each for its bill)."""
+    import pandas as pd
+
+    rows = []
+    for summary in list(training_jobs(sagemaker, name)):  # every page first, then the describes
+        job = sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+        start, end = summary.get("TrainingStartTime"), summary.get("TrainingEndTime")
+        elapsed = (end - start).total_seconds() if start and end else None
+        count = job["ResourceConfig"]["InstanceCount"]
+        billable, trained = job.get("BillableTimeInSeconds"), job.get("TrainingTimeInSeconds")
+        objective = summary.get("FinalHyperParameterTuningJobObjectiveMetric", {})
+        rows.append(
+            {
+                **{k: _number(v) for k, v in summary.get("TunedHyperParameters", {}).items()},
+                "TrainingJobName": summary["TrainingJobName"],
+                "TrainingJobStatus": summary["TrainingJobStatus"],
+                "FinalObjectiveValue": objective.get("Value"),
+                "TrainingStartTime": start,
+                "TrainingEndTime": end,
+                "TrainingElapsedTimeSeconds": elapsed,
+                "InstanceCount": count,
+                "BillableInstanceSeconds": elapsed * count if elapsed is not None else None,
+                "SpotSavings": (1 - billable / trained)
+                if job.get("EnableManagedSpotTraining") and billable is not None and trained
+                else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def best_job(frame: Any, objective_type: str) -> Any:
+    """The row of the best completed job, or None."""
+    done = frame[frame["FinalObjectiveValue"].notna()]
+    if done.empty:
+        return None
+    index = (
+        done["FinalObjectiveValue"].idxmax()
+        if objective_type == "Maximize"
+        else (done["FinalObjectiveValue"].idxmin())
+    )
+    return done.loc[index]
+
+
+STATUS_COLOURS = {
+    "Completed": "tab:green",
+    "Stopped": "tab:orange",
+    "Failed": "tab:red",
+    "InProgress": "tab:blue",
+    "Stopping": "tab:gray",
+}
+
+
+def plot(frame: Any, path: Path, title: str) -> None:
+    """The objective of each job over time (its end), coloured by status."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for status, group in frame.groupby("TrainingJobStatus"):
+        axes.scatter(
+            group["TrainingEndTime"],
+            group["FinalObjectiveValue"],
+            label=status,
+            color=STATUS_COLOURS.get(str(status), "black"),
+        )
+    axes.set_title(title)
+    axes.set_xlabel("training job end")
+    axes.set_ylabel("final objective")
+    axes.legend()
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
