@@ -1,0 +1,102 @@
+"""SDK v2's HyperparameterTuner from our spec sends the same job as our own request.
+
+Runs in .venv-sdk2 (`make test` does), where SDK v2 is installed; skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tuning.request import plan
+from tuning.spec import load
+
+pytestmark = pytest.mark.sdk2
+SEED = Path(__file__).resolve().parents[2] / "tuning" / "jobs" / "xgboost-bank-hyperband.yaml"
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "sagemaker.yaml"  # no telemetry calls from the SDK
+    config.write_text(
+        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n"
+        "      TelemetryOptOut: true\n"
+    )
+    for key, value in {
+        "ACCOUNT": "123456789012",
+        "BUCKET": "my-bucket",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "REGISTRY": "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
+    }.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_v2_tuner_creates_the_same_tuning_job() -> None:
+    sagemaker = pytest.importorskip("sagemaker")
+    if not sagemaker.__version__.startswith("2."):
+        pytest.skip(f"SDK v2 test, found {sagemaker.__version__}")
+    import boto3
+    from botocore.stub import Stubber
+
+    from tuning.sdk import v2_tuner
+
+    ours = plan(load(SEED))
+    client = boto3.client("sagemaker", region_name="eu-west-1")
+    sent: dict[str, Any] = {}
+    client.meta.events.register(
+        "provide-client-params.sagemaker.CreateHyperParameterTuningJob",
+        lambda params, **_: sent.update(params),
+    )
+    session = sagemaker.Session(
+        boto_session=boto3.Session(region_name="eu-west-1"), sagemaker_client=client
+    )
+    tuner, inputs = v2_tuner(ours, session)
+    with Stubber(client) as stub:
+        stub.add_response(
+            "create_hyper_parameter_tuning_job",
+            {
+                "HyperParameterTuningJobArn": "arn:aws:sagemaker:eu-west-1:"
+                "123456789012:hyper-parameter-tuning-job/x"
+            },
+            None,  # the SDK adds keys of its own: compared below, field by field
+        )
+        tuner.fit(inputs, job_name=ours.spec.name, wait=False)
+    expected = ours.request
+    config, definition = sent["HyperParameterTuningJobConfig"], sent["TrainingJobDefinition"]
+    assert sent["HyperParameterTuningJobName"] == expected["HyperParameterTuningJobName"]
+    for key in (
+        "Strategy",
+        "StrategyConfig",
+        "HyperParameterTuningJobObjective",
+        "TrainingJobEarlyStoppingType",
+        "RandomSeed",
+    ):
+        assert config[key] == expected["HyperParameterTuningJobConfig"][key], key
+    ours_ranges = expected["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    assert {
+        k: sorted(v, key=lambda r: r["Name"]) for k, v in config["ParameterRanges"].items() if v
+    } == {k: sorted(v, key=lambda r: r["Name"]) for k, v in ours_ranges.items()}
+    ours_definition = expected["TrainingJobDefinition"]
+    algorithm = definition["AlgorithmSpecification"]
+    assert algorithm["TrainingImage"] == ours_definition["AlgorithmSpecification"]["TrainingImage"]
+    assert (
+        algorithm["MetricDefinitions"]
+        == ours_definition["AlgorithmSpecification"]["MetricDefinitions"]
+    )
+    # v2 sends the newer HyperParameterTuningResourceConfig where we send ResourceConfig.
+    resources = definition.get("ResourceConfig") or definition["HyperParameterTuningResourceConfig"]
+    assert resources["InstanceCount"] == 3
+    assert resources["InstanceType"] == ours_definition["ResourceConfig"]["InstanceType"]
+    assert definition["InputDataConfig"] == ours_definition["InputDataConfig"]
+    assert definition["EnableManagedSpotTraining"] is True
+    statics = {
+        k: v.strip('"')
+        for k, v in definition["StaticHyperParameters"].items()
+        if not k.startswith(("_", "sagemaker_"))
+    }
+    assert statics == ours_definition["StaticHyperParameters"]
