@@ -12,19 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.tuning.conftest import ECR, SEED
 from tuning.request import plan
 from tuning.spec import SpecError, load, parse
-
-REPO = Path(__file__).resolve().parents[2]
-SEED = REPO / "tuning" / "jobs" / "xgboost-bank-hyperband.yaml"
-ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-
-
-@pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ACCOUNT", "123456789012")
-    monkeypatch.setenv("BUCKET", "my-bucket")
-    monkeypatch.setenv("REGISTRY", ECR)
 
 
 def seed_data() -> dict[str, Any]:

@@ -10,26 +10,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from tests.tuning.conftest import SEED
 from tuning import sagemaker
 from tuning.request import plan
 from tuning.spec import load
 
-SEED = Path(__file__).resolve().parents[2] / "tuning" / "jobs" / "xgboost-bank-hyperband.yaml"
 NAME = "xgboost-bank-hyperband"
 T0 = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {
-        "ACCOUNT": "123456789012",
-        "BUCKET": "my-bucket",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "REGISTRY": "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture

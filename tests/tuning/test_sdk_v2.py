@@ -5,35 +5,15 @@ Runs in .venv-sdk2 (`make test` does), where SDK v2 is installed; skipped elsewh
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.tuning.conftest import SEED
 from tuning.request import plan
 from tuning.spec import load
 
 pytestmark = pytest.mark.sdk2
-SEED = Path(__file__).resolve().parents[2] / "tuning" / "jobs" / "xgboost-bank-hyperband.yaml"
-
-
-@pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    config = tmp_path / "sagemaker.yaml"  # no telemetry calls from the SDK
-    config.write_text(
-        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n"
-        "      TelemetryOptOut: true\n"
-    )
-    for key, value in {
-        "ACCOUNT": "123456789012",
-        "BUCKET": "my-bucket",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "REGISTRY": "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
-    }.items():
-        monkeypatch.setenv(key, value)
 
 
 def test_v2_tuner_creates_the_same_tuning_job() -> None:
