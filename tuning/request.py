@@ -377,6 +377,11 @@ def check_limits(spec: TuningJobSpec, metrics: tuple[MetricSpec, ...]) -> list[s
         .members["MetricDefinitions"]
         .metadata.get("max", 40)
     )
+    for metric in metrics:  # MetricSpec keeps regexes short; a catalogue entry could still err
+        if len(metric.name) > 255 or len(metric.regex) > 500:
+            problems.append(
+                f"metric {metric.name[:40]!r}: name must be <= 255 characters and regex <= 500"
+            )
     if len(metrics) > most:
         problems.append(
             f"the image emits {len(metrics)} metrics for this job: SageMaker takes "

@@ -273,3 +273,20 @@ def test_cli_plan_of_a_bad_spec_exits_2_listing_every_problem(tmp_path: Path) ->
     assert "early_stopping: 'Auto' is not allowed with Hyperband" in result.stderr
     assert "limits.max_parallel_jobs: 99 is out of range" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_metric_definitions_within_sagemaker_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from containers.catalogue import ImageSpec
+    from entrypoints.contract.metrics import Direction, MetricSpec
+
+    many = tuple(
+        MetricSpec(f"m{i}:x" + "y" * (260 if i == 0 else 0), f"m{i}-x", Direction.MINIMIZE)
+        for i in range(41)
+    )
+    auc = MetricSpec("validation:auc", "validation-auc", Direction.MAXIMIZE)
+    monkeypatch.setattr(ImageSpec, "emitted_metrics", lambda self, static: (*many, auc))
+    with pytest.raises(SpecError) as error:
+        plan(load(SEED))
+    problems = error.value.problems
+    assert any("SageMaker takes at most 40 metric definitions" in p for p in problems), problems
+    assert any("name must be <= 255 characters" in p for p in problems), problems
