@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 # The SageMaker Python SDK v2 lives in a venv of its own (v2 and v3 cannot share one).
 SDK2_VENV ?= .venv-sdk2
 SDK2_BIN := $(SDK2_VENV)/bin
+SDK3_VENV ?= .venv-sdk3
+SDK3_BIN := $(SDK3_VENV)/bin
 OUT ?= demo-out
 PYTEST_ARGS ?=
 
@@ -51,6 +53,15 @@ $(SDK2_BIN)/.installed: pyproject.toml
 
 .PHONY: venv-sdk2
 venv-sdk2: $(SDK2_BIN)/.installed ## Create .venv-sdk2: smtune with SageMaker Python SDK v2.
+
+$(SDK3_BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SDK3_VENV)
+	$(SDK3_BIN)/pip install --quiet --upgrade pip
+	$(SDK3_BIN)/pip install --quiet -e '.[sdk3]' pytest pytest-timeout hypothesis 'moto[sagemaker]>=5'
+	touch $@
+
+.PHONY: venv-sdk3
+venv-sdk3: $(SDK3_BIN)/.installed ## Create .venv-sdk3: smtune with SageMaker Python SDK v3.
 
 ##@ Use
 
@@ -102,9 +113,10 @@ push: venv ## Tag and push every image to REGISTRY (ECR: logs in and creates rep
 ##@ Development
 
 .PHONY: test
-test: venv venv-sdk2 ## Run the tests (the SDK v2 ones in their own venv).
+test: venv venv-sdk2 venv-sdk3 ## Run the tests (those of SDK v2 and v3 in their own venvs).
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(SDK2_BIN)/python -m pytest -m sdk2 $(PYTEST_ARGS)
+	$(SDK3_BIN)/python -m pytest -m sdk3 $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: venv ## Check style, lint and types (ruff, mypy).
@@ -123,5 +135,5 @@ bench: venv ## Run the benchmarks (results go in bench/README.md by hand).
 
 .PHONY: clean
 clean: ## Remove the venv, caches and demo output.
-	rm -rf $(VENV) $(SDK2_VENV) $(OUT) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SDK2_VENV) $(SDK3_VENV) $(OUT) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

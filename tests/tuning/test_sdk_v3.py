@@ -1,0 +1,77 @@
+"""SDK v3's HyperparameterTuner from our spec creates the same tuning job (on moto).
+
+Runs in .venv-sdk3 (`make test` does), where SDK v3 is installed; skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.tuning.conftest import SEED
+from tuning.request import plan
+from tuning.spec import load, parse
+
+pytestmark = pytest.mark.sdk3
+
+
+def created_by_v3(monkeypatch: pytest.MonkeyPatch, checked: Any) -> dict[str, Any]:
+    pytest.importorskip("sagemaker.train.tuner", reason="SDK v3 is not installed here")
+    import boto3
+    from moto import mock_aws
+    from sagemaker.core.helper.session_helper import Session
+
+    from tuning.sdk import v3_tuner
+
+    monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")  # moto has no such IAM role
+    with mock_aws():
+        session = Session(boto_session=boto3.Session(region_name="eu-west-1"))
+        tuner, inputs = v3_tuner(checked, session)
+        tuner.tune(inputs, job_name=checked.spec.name, wait=False)
+        client = boto3.client("sagemaker", region_name="eu-west-1")
+        return dict(
+            client.describe_hyper_parameter_tuning_job(
+                HyperParameterTuningJobName=checked.spec.name
+            )
+        )
+
+
+def test_v3_tuner_creates_the_same_tuning_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    ours = plan(load(SEED))
+    described = created_by_v3(monkeypatch, ours)
+    config, expected = (
+        described["HyperParameterTuningJobConfig"],
+        ours.request["HyperParameterTuningJobConfig"],
+    )
+    for key in (
+        "Strategy",
+        "StrategyConfig",
+        "HyperParameterTuningJobObjective",
+        "TrainingJobEarlyStoppingType",
+        "RandomSeed",
+        "ParameterRanges",
+    ):
+        assert config[key] == expected[key], key
+    definition = described["TrainingJobDefinition"]
+    ours_definition = ours.request["TrainingJobDefinition"]
+    assert definition["AlgorithmSpecification"]["TrainingImage"] == ours.image_uri
+    assert (
+        definition["AlgorithmSpecification"]["MetricDefinitions"]
+        == ours_definition["AlgorithmSpecification"]["MetricDefinitions"]
+    )
+    # Content type and ShardedByS3Key survive: v3 drops both from plain URIs.
+    assert definition["InputDataConfig"] == ours_definition["InputDataConfig"]
+    resources = definition.get("ResourceConfig") or definition["HyperParameterTuningResourceConfig"]
+    assert resources["InstanceCount"] == 3
+
+
+def test_a_random_seed_of_zero_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import yaml
+
+    data = yaml.safe_load(os.path.expandvars(SEED.read_text()))
+    data["random_seed"] = 0
+    described = created_by_v3(monkeypatch, plan(parse(data)))
+    assert described["HyperParameterTuningJobConfig"]["RandomSeed"] == 0
