@@ -13,7 +13,7 @@ from typing import Any
 from tuning.request import Plan
 from tuning.spec import CategoricalRange
 
-V2_RANGES = {"continuous": "ContinuousParameter", "integer": "IntegerParameter"}
+RANGE_CLASSES = {"continuous": "ContinuousParameter", "integer": "IntegerParameter"}
 
 
 def _static(plan: Plan) -> dict[str, str]:
@@ -46,7 +46,7 @@ def v2_tuner(plan: Plan, session: Any = None) -> tuple[Any, dict[str, Any]]:
         if isinstance(r, CategoricalRange):
             ranges[name] = v2.CategoricalParameter(list(r.values))
         else:
-            kind = getattr(v2, V2_RANGES[r.type])
+            kind = getattr(v2, RANGE_CLASSES[r.type])
             ranges[name] = kind(r.min, r.max, scaling_type=r.scaling.value)
     config = plan.request["HyperParameterTuningJobConfig"]
     hyperband = config.get("StrategyConfig", {}).get("HyperbandStrategyConfig")
@@ -124,7 +124,7 @@ def v3_tuner(plan: Plan, session: Any = None) -> tuple[Any, list[Any]]:
         if isinstance(r, CategoricalRange):
             ranges[name] = v3.CategoricalParameter(list(r.values))
         else:
-            kind = getattr(v3, V2_RANGES[r.type])
+            kind = getattr(v3, RANGE_CLASSES[r.type])
             ranges[name] = kind(r.min, r.max, scaling_type=r.scaling.value)
     config = plan.request["HyperParameterTuningJobConfig"]
     hyperband = config.get("StrategyConfig", {}).get("HyperbandStrategyConfig")
