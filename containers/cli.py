@@ -116,8 +116,9 @@ def report(result: JobResult) -> str:
     lines = [f"job {result.status.value} in {result.wall_seconds:.1f} s"]
     lines += [f"  {h.host}: exit {h.exit_code}, log {h.log}" for h in result.hosts]
     lines += [f"  note: {note}" for note in result.notes]
-    if result.failure_reason:
-        lines.append(f"FailureReason: {result.failure_reason}")
+    if result.reason:
+        label = "FailureReason" if result.status is JobStatus.FAILED else "stopped by"
+        lines.append(f"{label}: {result.reason}")
     return "\n".join(lines)
 
 

@@ -81,10 +81,13 @@ class HostResult:
 
 @dataclass(frozen=True)
 class JobResult:
+    """How a job ended. `reason`: SageMaker's FailureReason when Failed, what stopped it when
+    Stopped (StopTrainingJob, MaxRuntimeExceeded, Ctrl-C), None when Completed."""
+
     status: JobStatus
     hosts: tuple[HostResult, ...]
     wall_seconds: float
-    failure_reason: str | None = None
+    reason: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property

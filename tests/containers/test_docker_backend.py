@@ -54,7 +54,7 @@ def test_three_containers_match_one_host_on_bank_marketing(
 ) -> None:
     one = ProcessBackend().run(bank_job(bank, tmp_path / "one", 1, sharded=False))
     three = DockerBackend(docker_image).run(bank_job(bank, tmp_path / "three", 3, sharded=True))
-    assert three.status is JobStatus.COMPLETED, three.failure_reason
+    assert three.status is JobStatus.COMPLETED, three.reason
     auc_one, auc_three = metric_values(one.leader_log), metric_values(three.leader_log)
     assert len(auc_three) == 150 and all(metric_values(h.log) == [] for h in three.hosts[1:])
     assert abs(auc_one[-1] - auc_three[-1]) < 0.005, (auc_one[-1], auc_three[-1])
@@ -89,7 +89,7 @@ def test_docker_stop_checkpoints_and_a_rerun_resumes_to_the_same_model(
     backend = DockerBackend(docker_image)
     sampled = {"num_round": 80, "subsample": 0.7, "colsample_bytree": 0.6, "max_depth": 6}
     whole = backend.run(long_job(bank, tmp_path / "whole", 2, **sampled))
-    assert whole.status is JobStatus.COMPLETED, whole.failure_reason
+    assert whole.status is JobStatus.COMPLETED, whole.reason
     spec = long_job(bank, tmp_path / "cut", 2, **sampled)
     with backend.start(spec) as job:
         wait_for_round(spec.log_path("algo-1"), 25, timeout_s=120)
@@ -101,6 +101,53 @@ def test_docker_stop_checkpoints_and_a_rerun_resumes_to_the_same_model(
     kept = checkpoints.newest(tmp_path / "cut" / "algo-1" / "checkpoints")
     assert kept is not None and 20 <= kept[0] < 80
     resumed = backend.run(JobSpec(**{**spec.__dict__, "resume": True}))
-    assert resumed.status is JobStatus.COMPLETED, resumed.failure_reason
+    assert resumed.status is JobStatus.COMPLETED, resumed.reason
     final = "algo-1/model/xgboost-model"
     assert (tmp_path / "cut" / final).read_bytes() == (tmp_path / "whole" / final).read_bytes()
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_stops_the_containers_and_leaves_nothing(
+    docker_image: str, bank: Path, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "job"
+    command = [
+        sys.executable,
+        "-m",
+        "tuning.cli",
+        "train",
+        "xgboost",
+        "--backend",
+        "docker",
+        "--image",
+        docker_image,
+        "--hosts",
+        "2",
+        "--train",
+        str(bank / "train"),
+        "--validation",
+        str(bank / "validation"),
+        "--out",
+        str(out),
+        "--quiet",
+        "--hp",
+        "num_round=100000",
+        "--hp",
+        "objective=binary:logistic",
+        "--hp",
+        "max_depth=8",
+    ]
+    cli = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_round(out / "algo-1.log", 3, timeout_s=120)
+    names = docker("ps", "--format", "{{.Names}}").stdout.split()
+    job = next(n for n in names if n.endswith("-algo-1")).rsplit("-algo-", 1)[0]
+    cli.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    _, stderr = cli.communicate(timeout=150)
+    assert cli.returncode == 3, stderr  # Stopped
+    assert "job Stopped" in stderr and "interrupted (Ctrl-C)" in stderr
+    assert leftovers([job]) == []
+    assert (out / "algo-1" / "model" / "xgboost-model").is_file()  # saved on termination

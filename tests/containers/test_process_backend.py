@@ -51,16 +51,14 @@ def test_four_three_host_jobs_run_side_by_side(run_job: RunJob, toy: Path, tmp_p
                 range(4),
             )
         )
-    assert [r.status for r in results] == [JobStatus.COMPLETED] * 4, [
-        r.failure_reason for r in results
-    ]
+    assert [r.status for r in results] == [JobStatus.COMPLETED] * 4, [r.reason for r in results]
 
 
 def test_max_runtime_stops_the_job(run_job: RunJob, tmp_path: Path) -> None:
     train = write_csv(tmp_path / "big" / "train.csv", 20000, columns=20)
     result = run_job(train.parent, {**TOY, "num_round": 100000, "max_depth": 10}, max_run_s=2.0)
     assert result.status is JobStatus.STOPPED
-    assert result.failure_reason == "MaxRuntimeExceeded"
+    assert result.reason == "MaxRuntimeExceeded"
     assert result.hosts[0].exit_code == 0  # it saved and left on SIGTERM
 
 

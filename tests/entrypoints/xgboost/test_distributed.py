@@ -119,7 +119,7 @@ def test_a_host_with_no_files_does_not_hang_the_others(run_job: RunJob, toy: Pat
         validation=toy / "validation",
         rendezvous_timeout_s=30,
     )
-    assert result.status is JobStatus.COMPLETED, result.failure_reason
+    assert result.status is JobStatus.COMPLETED, result.reason
     assert list((tmp_tree(result, "algo-3") / "input/data/train").iterdir()) == []
     assert len(metric_values(result.leader_log)) == 5
 
@@ -189,7 +189,7 @@ def assert_the_others_named_the_lost_host(result: JobResult, lost: str) -> None:
         assert host.exit_code == 1, (host.host, host.exit_code)
         assert host.failure is not None
         assert host.failure.startswith(f"host {lost} was lost during training"), host.failure
-    assert result.failure_reason.startswith(f"algo-1: host {lost} was lost")  # type: ignore[union-attr]
+    assert result.reason.startswith(f"algo-1: host {lost} was lost")  # type: ignore[union-attr]
 
 
 @pytest.mark.slow
