@@ -45,19 +45,21 @@ $(BIN)/.installed: pyproject.toml
 .PHONY: venv
 venv: $(BIN)/.installed ## Create .venv and install smtune with its dev tools.
 
-$(SDK2_BIN)/.installed: pyproject.toml
+$(SDK2_BIN)/.installed: pyproject.toml constraints/sdk2.txt
 	$(PYTHON) -m venv $(SDK2_VENV)
 	$(SDK2_BIN)/pip install --quiet --upgrade pip
-	$(SDK2_BIN)/pip install --quiet -e '.[sdk2]' pytest pytest-timeout hypothesis
+	$(SDK2_BIN)/pip install --quiet --constraint constraints/sdk2.txt \
+		-e '.[sdk2]' pytest pytest-timeout hypothesis
 	touch $@
 
 .PHONY: venv-sdk2
 venv-sdk2: $(SDK2_BIN)/.installed ## Create .venv-sdk2: smtune with SageMaker Python SDK v2.
 
-$(SDK3_BIN)/.installed: pyproject.toml
+$(SDK3_BIN)/.installed: pyproject.toml constraints/sdk3.txt
 	$(PYTHON) -m venv $(SDK3_VENV)
 	$(SDK3_BIN)/pip install --quiet --upgrade pip
-	$(SDK3_BIN)/pip install --quiet -e '.[sdk3]' pytest pytest-timeout hypothesis 'moto[sagemaker]>=5'
+	$(SDK3_BIN)/pip install --quiet --constraint constraints/sdk3.txt \
+		-e '.[sdk3]' pytest pytest-timeout hypothesis 'moto[sagemaker]>=5'
 	touch $@
 
 .PHONY: venv-sdk3
