@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from entrypoints.contract.hyperparameters import HyperparameterSchema
-from entrypoints.contract.metrics import MetricSpec
+if TYPE_CHECKING:  # the CLI imports the catalogue at start-up: keep it light
+    from entrypoints.contract.hyperparameters import HyperparameterSchema
+    from entrypoints.contract.metrics import MetricSpec
 
 
 @dataclass(frozen=True)
