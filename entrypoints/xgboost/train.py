@@ -2,9 +2,9 @@
 
 `main` reads what SageMaker wrote, validates hyperparameters and data, joins the other
 hosts (if any), and boosts round by round with its own loop rather than `xgboost.train`:
-the loop passes the global round number to `Booster.update`, which, with
-`seed_per_iteration`, makes a job resumed from a checkpoint grow exactly the trees an
-uninterrupted job would.
+the loop agrees on SIGTERM across hosts before each round, prints the leader's metric line,
+and checkpoints so that a resumed job ends with the model an uninterrupted one would have
+(see `Segments`).
 """
 
 from __future__ import annotations
@@ -272,7 +272,8 @@ def boost(
     final = bytes(booster.save_raw("ubj"))
     rounds = booster.num_boosted_rounds()
     if leader and not stop.is_set():
-        checkpoints.save(env.checkpoint_dir, rounds, final)  # a rerun has nothing left to do
+        # Saved as round num_round even after early stopping: a rerun has nothing left to do.
+        checkpoints.save(env.checkpoint_dir, hp["num_round"], final)
     if leader and (not stop.is_set() or hp["save_model_on_termination"]):
         env.paths.model.mkdir(parents=True, exist_ok=True)
         (env.paths.model / MODEL_NAME).write_bytes(final)

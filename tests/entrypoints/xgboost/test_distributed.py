@@ -239,3 +239,24 @@ def test_resuming_after_a_kill_gives_the_uninterrupted_model_byte_for_byte(
     assert f"resuming from the checkpoint after round {kept[0]}" in resumed.leader_log.read_text()
     final = "algo-1/model/xgboost-model"
     assert (tmp_path / "cut" / final).read_bytes() == (tmp_path / "whole" / final).read_bytes()
+
+
+def test_early_stopping_ends_the_job_and_a_rerun_keeps_its_model(
+    bank: Path, tmp_path: Path
+) -> None:
+    import xgboost as xgb
+
+    spec = long_job(
+        bank, tmp_path / "job", 1, num_round=500, eta=0.5, max_depth=8, early_stopping_rounds=5
+    )
+    first = ProcessBackend().run(spec)
+    assert first.status is JobStatus.COMPLETED, first.reason
+    printed = len(metric_values(first.leader_log))
+    assert 5 < printed < 500
+    model_path = tmp_path / "job" / "algo-1" / "model" / "xgboost-model"
+    model = xgb.Booster(model_file=bytearray(model_path.read_bytes()))
+    assert int(model.attr("best_iteration")) == printed - 1 - 5
+    again = ProcessBackend().run(JobSpec(**{**spec.__dict__, "resume": True}))
+    assert again.status is JobStatus.COMPLETED
+    assert metric_values(again.leader_log) == []  # nothing left to train
+    assert model_path.read_bytes() == bytes(model.save_raw("ubj"))
