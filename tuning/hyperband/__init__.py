@@ -6,5 +6,20 @@ MaxResource, and brackets as in Hyperband (Li et al., 2018) and ASHA (Li et al.,
 """
 
 from tuning.hyperband.bracketing import Bracket, brackets, rungs
+from tuning.hyperband.scheduler import Decision, HyperbandScheduler, Suggestion, Verdict
+from tuning.hyperband.space import Choice, FloatRange, IntRange, Scaling, sample
 
-__all__ = ["Bracket", "brackets", "rungs"]
+__all__ = [
+    "Bracket",
+    "Choice",
+    "Decision",
+    "FloatRange",
+    "HyperbandScheduler",
+    "IntRange",
+    "Scaling",
+    "Suggestion",
+    "Verdict",
+    "brackets",
+    "rungs",
+    "sample",
+]

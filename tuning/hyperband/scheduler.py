@@ -1,0 +1,131 @@
+"""Asynchronous Hyperband: which configuration to try next, and whether a job goes on.
+
+Our documented reading of AMT's Hyperband, whose internals are not public (η, bracket
+assignment and promotion are our choices, as in ASHA, Li et al. 2020):
+
+- each new job joins a bracket drawn at random with Hyperband's weights (bracket s gets
+  n_s of every Σn jobs), and samples its hyperparameters from the seeded generator;
+- a job reports its objective after each unit of resource (one metric line, for AMT);
+- at each rung of its bracket below MaxResource, a job goes on only if its value is within
+  the best ⌈n/η⌉ of the n values its bracket has recorded at that rung so far; a job is never
+  stopped before its bracket's first rung, which is at least MinResource;
+- a job that reaches MaxResource is done: it is stopped, and counts as Completed.
+
+The scheduler does no I/O and reads no clock of its own: decisions are values, and the
+runner that holds the jobs applies them. The same seed and the same order of results give
+the same decisions.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from tuning.hyperband.bracketing import DEFAULT_ETA, Bracket, brackets
+from tuning.hyperband.space import Range, sample
+
+
+class Decision(enum.Enum):
+    CONTINUE = "Continue"
+    STOP = "Stop"  # early: the job ends as Stopped
+    COMPLETE = "Complete"  # it reached MaxResource: stop it; it counts as Completed
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    job: str
+    bracket: int
+    hyperparameters: dict[str, float | int | str]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One decision, as the journal keeps it."""
+
+    job: str
+    resource: int
+    value: float
+    decision: Decision
+    time: float
+
+
+@dataclass
+class _Job:
+    bracket: Bracket
+    resource: int = 0
+    decision: Decision = Decision.CONTINUE
+
+
+@dataclass
+class HyperbandScheduler:
+    """Args:
+    space: Hyperparameter name -> range.
+    min_resource, max_resource: AMT's MinResource and MaxResource.
+    maximize: Whether a larger objective is better.
+    seed: Seeds every random choice; None draws a seed from the system.
+    eta: The reduction factor, 3 as in Hyperband's paper.
+    clock: Timestamps decisions; injected, so tests and simulations run on any time.
+    """
+
+    space: Mapping[str, Range]
+    min_resource: int
+    max_resource: int
+    maximize: bool
+    seed: int | None = None
+    eta: int = DEFAULT_ETA
+    clock: Callable[[], float] = lambda: 0.0
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.brackets = brackets(self.min_resource, self.max_resource, self.eta)
+        self._rng = random.Random(self.seed)
+        self._jobs: dict[str, _Job] = {}
+        self._rungs: dict[tuple[int, int], list[float]] = {}
+
+    def suggest(self, job: str) -> Suggestion:
+        """A bracket and a configuration for a new job."""
+        if job in self._jobs:
+            raise ValueError(f"job {job!r} was already suggested")
+        weights = [b.jobs for b in self.brackets]
+        bracket = self._rng.choices(self.brackets, weights=weights)[0]
+        self._jobs[job] = _Job(bracket)
+        return Suggestion(job, bracket.index, sample(self.space, self._rng))
+
+    def on_result(self, job: str, resource: int, value: float) -> Decision:
+        """The decision after `job` has used `resource` units and reported `value`."""
+        state = self._jobs.get(job)
+        if state is None:
+            raise ValueError(f"job {job!r} was never suggested")
+        if state.decision is not Decision.CONTINUE:
+            raise ValueError(f"job {job!r} already ended: {state.decision.value}")
+        if resource <= state.resource:
+            raise ValueError(f"job {job!r} reported resource {resource} after {state.resource}")
+        state.resource = resource
+        if resource >= self.max_resource:
+            decision = Decision.COMPLETE
+        elif resource in state.bracket.rungs:
+            decision = self._judge_at_rung(state.bracket.index, resource, value)
+        else:
+            decision = Decision.CONTINUE
+        state.decision = decision
+        self.verdicts.append(Verdict(job, resource, value, decision, self.clock()))
+        return decision
+
+    def on_end(self, job: str) -> None:
+        """The job ended on its own (completed its rounds, failed, was stopped by the user)."""
+        state = self._jobs[job]
+        if state.decision is Decision.CONTINUE:
+            state.decision = Decision.STOP
+
+    def _judge_at_rung(self, bracket: int, rung: int, value: float) -> Decision:
+        # NaN is the worst value of all: it never ranks above a number.
+        score = value if not math.isnan(value) else -math.inf if self.maximize else math.inf
+        recorded = self._rungs.setdefault((bracket, rung), [])
+        recorded.append(score)
+        keep = math.ceil(len(recorded) / self.eta)
+        best = sorted(recorded, reverse=self.maximize)[:keep]
+        better_or_equal = score >= best[-1] if self.maximize else score <= best[-1]
+        return Decision.CONTINUE if better_or_equal else Decision.STOP
