@@ -19,14 +19,15 @@ class ImageSpec:
     Args:
         name: The catalogue name, e.g. `xgboost`; also the image repository's name.
         module: The Python module the image's `train` command runs.
-        dockerfile: Path of its Dockerfile, relative to the repository root.
+        dockerfile: Path of its Dockerfile, relative to the repository root; None for an
+            entrypoint that has no image of its own.
         resource: The hyperparameter that sets how many metric lines (iterations) a job
             prints: AMT Hyperband's resource.
     """
 
     name: str
     module: str
-    dockerfile: str
+    dockerfile: str | None
     resource: str
 
     @property
@@ -54,6 +55,10 @@ class ImageSpec:
 IMAGES = {
     "xgboost": ImageSpec(
         "xgboost", "entrypoints.xgboost", "docker/xgboost/Dockerfile", resource="num_round"
+    ),
+    # A learning curve from its hyperparameters: tests tuners in seconds. Runs as processes.
+    "synthetic": ImageSpec(
+        "synthetic", "entrypoints.synthetic", dockerfile=None, resource="epochs"
     ),
 }
 

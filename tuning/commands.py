@@ -33,6 +33,28 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     submit.add_argument("--wait", action="store_true", help="poll until the job ends")
     submit.add_argument("--region", help="AWS region (default: boto3's)")
     submit.set_defaults(handler=_submit)
+    rehearse = actions.add_parser(
+        "rehearse",
+        help="run the whole tuning job here, as local multi-host jobs, before paying for it",
+    )
+    rehearse.add_argument("spec", type=Path)
+    rehearse.add_argument("--backend", choices=["process"], default="process")
+    rehearse.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="local data for a channel of the spec (repeat for each)",
+    )
+    rehearse.add_argument(
+        "--out", type=Path, default=Path("rehearsals"), help="folder for the jobs' trees and logs"
+    )
+    rehearse.add_argument("--journal", type=Path, help="SQLite journal (default: OUT/NAME.db)")
+    rehearse.add_argument("--resume", action="store_true", help="continue from the journal")
+    rehearse.add_argument("--max-jobs", type=int, help="fewer jobs than the spec's max_jobs")
+    rehearse.add_argument("--max-parallel", type=int, help="jobs at once (default: the spec's)")
+    rehearse.add_argument("--summary-json", type=Path, help="write the outcome as JSON")
+    rehearse.set_defaults(handler=_rehearse)
     for name, text, handler in [
         ("status", "describe a tuning job", _status),
         ("stop", "stop a tuning job and its training jobs", _stop),
@@ -155,4 +177,56 @@ def _analyze(args: argparse.Namespace) -> int:
         frame.to_csv(args.csv, index=False)
     if args.plot:
         sagemaker.plot(frame, args.plot, f"{args.name}: {objective['MetricName']}")
+    return 0
+
+
+def _rehearse(args: argparse.Namespace) -> int:
+    from containers.local.process import ProcessBackend
+    from tuning.journal import Journal
+    from tuning.rehearsal import Rehearsal, RehearsalError
+    from tuning.request import plan
+    from tuning.spec import load
+
+    channels = {}
+    for text in args.channel:
+        name, sep, folder = text.partition("=")
+        if not sep or not Path(folder).is_dir():
+            raise ValueError(f"--channel {text!r} must be NAME=DIR with an existing DIR")
+        channels[name] = Path(folder).resolve()
+    # A rehearsal runs the image's code here: any registry name serves the catalogue lookup.
+    checked = plan(load(args.spec), registry="local", source=str(args.spec))
+    out = args.out / checked.spec.name
+    out.mkdir(parents=True, exist_ok=True)
+    journal_path = args.journal or out / "journal.db"
+    if journal_path.exists() and not args.resume:
+        raise ValueError(
+            f"--journal {journal_path} exists: pass --resume to continue it, "
+            "or remove it to start over"
+        )
+    journal = Journal(journal_path)
+    try:
+        rehearsal = Rehearsal(
+            checked,
+            channels,
+            out,
+            journal,
+            ProcessBackend(),
+            max_jobs=args.max_jobs,
+            max_parallel=args.max_parallel,
+            on_progress=lambda line: print(line, flush=True),
+        )
+        summary = rehearsal.run()
+    except RehearsalError as error:
+        print(f"smtune: rehearsal stopped: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            f"smtune: interrupted; resume with --resume --journal {journal_path}", file=sys.stderr
+        )
+        return 130
+    finally:
+        journal.close()
+    print(json.dumps(summary.to_json(), indent=2))
+    if args.summary_json:
+        args.summary_json.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     return 0

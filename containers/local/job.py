@@ -119,6 +119,10 @@ class RunningJob(ABC):
     def wait(self) -> JobResult: ...
 
     @abstractmethod
+    def poll(self) -> JobResult | None:
+        """The result if every host has ended, else None; never blocks."""
+
+    @abstractmethod
     def kill(self) -> None:
         """End every host at once; safe to call twice."""
 

@@ -100,6 +100,8 @@ class ProcessJob(RunningJob):
         self.pumps = pumps
         self.port_base = port_base
         self.exit_order: list[str] = []
+        self.notes: list[str] = []
+        self.failed_at: float | None = None
 
     def _signal_stop(self) -> None:
         # Like `docker stop`: SIGTERM to the host's main process, which passes it on.
@@ -117,39 +119,39 @@ class ProcessJob(RunningJob):
         self._release()
 
     def wait(self) -> JobResult:
-        notes: list[str] = []
-        failed_at: float | None = None
-        while True:
-            for host, process in self.processes.items():
-                if host not in self.exit_order and process.poll() is not None:
-                    self.exit_order.append(host)
-                    if process.returncode != 0 and failed_at is None:
-                        failed_at = time.monotonic()
-            running = [h for h, p in self.processes.items() if p.poll() is None]
-            if not running:
-                break
+        while (result := self.poll()) is None:
+            time.sleep(_POLL_S)
+        return result
+
+    def poll(self) -> JobResult | None:
+        """One supervision step: the result once every host has ended, else None."""
+        for host, process in self.processes.items():
+            if host not in self.exit_order and process.poll() is not None:
+                self.exit_order.append(host)
+                if process.returncode != 0 and self.failed_at is None:
+                    self.failed_at = time.monotonic()
+        running = [h for h, p in self.processes.items() if p.poll() is None]
+        if running:
             now = time.monotonic()
-            if failed_at is not None and now - failed_at > self.spec.failure_grace_s:
-                notes.append(
+            if self.failed_at is not None and now - self.failed_at > self.spec.failure_grace_s:
+                self.notes.append(
                     f"hosts {', '.join(running)} did not end within "
                     f"{self.spec.failure_grace_s:g} s of a failed host: killed"
                 )
                 self.kill()
-                continue
-            if self.spec.max_run_s is not None and now - self.started > self.spec.max_run_s:
-                self.stop("MaxRuntimeExceeded")
-            if self.stop_time is not None and now - self.stop_time > self.spec.stop_grace_s:
-                notes.append(
+            elif self.stop_time is not None and now - self.stop_time > self.spec.stop_grace_s:
+                self.notes.append(
                     f"hosts {', '.join(running)} did not stop within "
                     f"{self.spec.stop_grace_s:g} s of SIGTERM: killed"
                 )
                 self.kill()
-                continue
-            time.sleep(_POLL_S)
+            elif self.spec.max_run_s is not None and now - self.started > self.spec.max_run_s:
+                self.stop("MaxRuntimeExceeded")
+            return None
         for pump in self.pumps:
             pump.join()
         self._release()
-        return self._result(notes)
+        return self._result(self.notes)
 
     def _release(self) -> None:
         if self.port_base is not None:

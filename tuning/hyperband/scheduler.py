@@ -114,6 +114,10 @@ class HyperbandScheduler:
         self.verdicts.append(Verdict(job, resource, value, decision, self.clock()))
         return decision
 
+    def resource(self, job: str) -> int:
+        """The resource `job` has reported so far."""
+        return self._jobs[job].resource
+
     def on_end(self, job: str) -> None:
         """The job ended on its own (completed its rounds, failed, was stopped by the user)."""
         state = self._jobs[job]

@@ -1,0 +1,53 @@
+"""`python -m entrypoints.synthetic [train]`: the synthetic trainer's command."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from entrypoints.contract.config import TrainingEnvironment
+from entrypoints.contract.errors import AlgorithmError
+from entrypoints.contract.lifecycle import StopFlag, configure_logging, run
+from entrypoints.contract.metrics import MetricLine
+from entrypoints.contract.paths import ContainerPaths
+from entrypoints.synthetic.hyperparameters import SCHEMA
+from entrypoints.synthetic.metrics import METRIC_SPECS, SCORE
+
+
+def score(x: float, y: float, epoch: int) -> float:
+    """A learning curve rising to a plateau set by (x, y); epochs count from 1."""
+    plateau = 1.0 - (x - 0.3) ** 2 - 0.01 * (y - 3.0) ** 2
+    return plateau * (1.0 - 1.0 / (1.0 + 0.5 * epoch))
+
+
+def main(paths: ContainerPaths, stop: StopFlag) -> None:
+    env = TrainingEnvironment.load(paths)
+    hp = SCHEMA.parse(env.hyperparameters)
+    checkpoint = env.checkpoint_dir / "synthetic-checkpoint.json"
+    start = json.loads(checkpoint.read_text())["epochs"] if checkpoint.exists() else 0
+    printer = MetricLine(METRIC_SPECS)
+    for epoch in range(start + 1, hp["epochs"] + 1):
+        if stop.is_set():
+            break
+        time.sleep(hp["seconds_per_epoch"])
+        if epoch == hp["fail_at_epoch"]:
+            raise AlgorithmError(f"failing at epoch {epoch}, as fail_at_epoch asked")
+        if env.resource.is_leader:
+            value = score(hp["x"], hp["y"], epoch)
+            if hp["metric_lines"]:
+                printer.emit(epoch - 1, {SCORE.name: value})
+            else:
+                print(f"epoch {epoch}: score={value}", flush=True)
+            env.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            checkpoint.write_text(json.dumps({"epochs": epoch}))
+    if env.resource.is_leader:
+        env.paths.model.mkdir(parents=True, exist_ok=True)
+        (env.paths.model / "model.json").write_text(json.dumps({k: hp[k] for k in ("x", "y")}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] not in ([], ["train"]):
+        sys.exit(f"command {sys.argv[1]!r} is not supported: this image only trains")
+    configure_logging()
+    sys.exit(run(main))

@@ -1,0 +1,23 @@
+"""What the synthetic trainer accepts: `epochs` (the resource) and two knobs of its curve."""
+
+from entrypoints.contract.hyperparameters import (
+    Boolean,
+    Continuous,
+    HyperparameterSchema,
+    Integer,
+    Interval,
+)
+
+SCHEMA = HyperparameterSchema(
+    [
+        Integer("epochs", required=True, interval=Interval(1, 20_000)),
+        # The plateau the curve rises to peaks at x = 0.3, y = 3: a known best for tests.
+        Continuous("x", default=0.5, interval=Interval(0, 1)),
+        Continuous("y", default=1.0, interval=Interval(0, 10)),
+        Continuous("seconds_per_epoch", default=0.0, interval=Interval(0, 60)),
+        Integer("fail_at_epoch", default=0, interval=Interval(0)),  # 0: never fail
+        # False prints the score in a form of its own, which no MetricDefinition reads: the
+        # mistake a rehearsal must catch before SageMaker runs every job unjudged.
+        Boolean("metric_lines", default=True),
+    ]
+)

@@ -1,0 +1,134 @@
+"""Rehearsals of a tuning job over the synthetic trainer: decisions, faults, kill and resume."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from containers.local.process import ProcessBackend
+from tuning.journal import Journal
+from tuning.rehearsal import Rehearsal, RehearsalError
+from tuning.request import plan
+from tuning.spec import parse
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = REPO / "tuning" / "jobs" / "synthetic-hyperband.yaml"
+
+
+def spec_data(**static: Any) -> dict[str, Any]:
+    data = copy.deepcopy(yaml.safe_load(SPEC.read_text()))
+    data["static_hyperparameters"].update(static)
+    return data
+
+
+def rehearse(tmp_path: Path, data: dict[str, Any], **options: Any) -> tuple[Any, Journal]:
+    (tmp_path / "train").mkdir(exist_ok=True)
+    (tmp_path / "train" / "a.csv").write_text("1,1\n")
+    journal = Journal(tmp_path / "journal.db")
+    rehearsal = Rehearsal(
+        plan(parse(data), registry="local"),
+        {"train": tmp_path / "train"},
+        tmp_path / "jobs",
+        journal,
+        ProcessBackend(),
+        **options,
+    )
+    return rehearsal.run(), journal
+
+
+def test_a_rehearsal_follows_hyperbands_rules(tmp_path: Path) -> None:
+    summary, journal = rehearse(tmp_path, spec_data(seconds_per_epoch=0))
+    jobs = journal.jobs()
+    assert [j.number for j in jobs] == list(range(1, 13))  # every job once, in order
+    assert all(j.hosts == 2 for j in jobs)
+    observed: dict[str, list[tuple[int, str]]] = {}
+    for job, resource, _, decision, _ in journal.observations():
+        observed.setdefault(job, []).append((resource, decision))
+    for record in jobs:
+        resources = [r for r, _ in observed[record.name]]
+        assert resources == list(range(1, len(resources) + 1))  # one line, one unit
+        last, decision = observed[record.name][-1]
+        if record.status == "Completed":
+            assert (last, decision) == (27, "Complete")  # stopped at MaxResource
+        else:
+            assert record.status == "Stopped" and decision == "Stop" and last in (1, 3, 9)
+    assert summary.jobs["Completed"] + summary.jobs["Stopped"] == 12
+    assert summary.resource_used == len(journal.observations()) <= summary.resource_worst_case
+    assert summary.resource_worst_case == 12 * 27
+    final = {job: steps[-1] for job, steps in observed.items()}
+    assert summary.best_job in final
+
+
+def test_a_failed_job_is_failed_and_the_tuning_goes_on(tmp_path: Path) -> None:
+    summary, journal = rehearse(
+        tmp_path, spec_data(seconds_per_epoch=0, fail_at_epoch=5), max_jobs=4
+    )
+    statuses = {j.status for j in journal.jobs()}
+    assert len(journal.jobs()) == 4 and "Failed" in statuses
+    failed = [j for j in journal.jobs() if j.status == "Failed"]
+    assert all("failing at epoch 5" in (j.reason or "") for j in failed)
+    assert summary.jobs["Failed"] == len(failed)
+
+
+def test_a_regex_that_reads_nothing_stops_the_rehearsal(tmp_path: Path) -> None:
+    with pytest.raises(RehearsalError) as error:
+        rehearse(tmp_path, spec_data(seconds_per_epoch=0, metric_lines=False), max_jobs=2)
+    message = str(error.value)
+    assert "validation:score's regex" in message and "read nothing" in message
+    assert "epoch 27: score=" in message  # the lines it could not read, quoted
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_kill_9_mid_rehearsal_then_resume_runs_every_job_exactly_once(tmp_path: Path) -> None:
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "a.csv").write_text("1,1\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(spec_data(seconds_per_epoch=0.05)))
+    journal = tmp_path / "journal.db"
+    command = [
+        sys.executable,
+        "-m",
+        "tuning.cli",
+        "tune",
+        "rehearse",
+        str(spec),
+        "--channel",
+        f"train={tmp_path / 'train'}",
+        "--out",
+        str(tmp_path / "out"),
+        "--journal",
+        str(journal),
+    ]
+    first = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if journal.exists() and len(Journal(journal).jobs()) >= 5:
+            break
+        time.sleep(0.1)
+    os.killpg(first.pid, signal.SIGKILL)  # the rehearsal dies mid-run, without a word
+    first.wait()
+    before = Journal(journal).jobs()
+    assert 5 <= len(before) < 12 and any(j.status == "InProgress" for j in before)
+    second = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=200)
+    assert second.returncode == 0, second.stderr
+    after = Journal(journal)
+    names = [j.name for j in after.jobs()]
+    assert len(names) == len(set(names)) == 12  # every job exactly once
+    assert all(j.status in ("Completed", "Stopped") for j in after.jobs())
+    for record in before:
+        if record.status != "InProgress":  # finished jobs were neither rerun nor lost
+            assert next(j for j in after.jobs() if j.name == record.name) == record
+    observations = [(job, resource) for job, resource, *_ in after.observations()]
+    assert len(observations) == len(set(observations))  # no unit of resource counted twice

@@ -1,0 +1,358 @@
+"""Rehearse a whole AMT Hyperband tuning job on this machine: same spec, image and regexes.
+
+This approximates AMT, whose internals are not public: the Hyperband decisions are those of
+`tuning.hyperband` (η = 3, ASHA-style rungs; see there). What it reproduces exactly is what
+SageMaker documents: every training job is an N-host job of the spec's image; metrics are
+read from the leader's log as CloudWatch shows it (tab as #011) with the spec's
+MetricDefinitions; one objective line is one unit of resource; a job is never stopped before
+MinResource; a job that reaches MaxResource is stopped and counts as Completed; a stopped job
+gets SIGTERM, as StopTrainingJob sends; a job's final objective is its last reported value.
+
+Everything is journaled (`tuning.journal`), so a rehearsal killed at any point resumes:
+finished jobs are kept, jobs that were running restart from their checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from containers.local.job import Backend, JobSpec, JobStatus, RunningJob
+from containers.local.layout import ChannelSource
+from entrypoints.contract.config import S3DistributionType
+from entrypoints.contract.metrics import cloudwatch_form
+from tuning.hyperband import Choice, Decision, FloatRange, HyperbandScheduler, IntRange, Scaling
+from tuning.journal import Journal
+from tuning.request import Plan
+from tuning.spec import CategoricalRange, IntegerRange
+
+logger = logging.getLogger(__name__)
+
+ITERATION = re.compile(r"^\[(\d+)\]")
+REGEX_GRACE_S = 60.0  # AMT users learn of a regex that reads nothing only after the job
+
+
+def _end_leftovers(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)  # each host leads its own process group
+
+
+class RehearsalError(RuntimeError):
+    """The rehearsal cannot go on; what SageMaker would have wasted money on."""
+
+
+def search_space(plan: Plan) -> dict[str, FloatRange | IntRange | Choice]:
+    space: dict[str, FloatRange | IntRange | Choice] = {}
+    for name, r in plan.spec.ranges.items():
+        if isinstance(r, CategoricalRange):
+            space[name] = Choice(tuple(r.values))
+            continue
+        scaling = Scaling(r.scaling.value)
+        kind = IntRange if isinstance(r, IntegerRange) else FloatRange
+        space[name] = kind(r.min, r.max, scaling)  # type: ignore[arg-type]
+    return space
+
+
+@dataclass
+class Trial:
+    """A training job of the rehearsal, while it runs."""
+
+    name: str
+    job: RunningJob
+    started: float
+    offset: int = 0
+    resource: int = 0
+    lines: list[str] = field(default_factory=list)
+    verdict: Decision = Decision.CONTINUE
+
+
+@dataclass(frozen=True)
+class Summary:
+    jobs: dict[str, int]
+    best_objective: float | None
+    best_job: str | None
+    resource_used: int
+    resource_worst_case: int
+    billable_seconds: float
+    wall_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Rehearsal:
+    """Runs the tuning job of `plan` locally on `backend`, journaled to `journal`."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        channels: Mapping[str, Path],
+        out: Path,
+        journal: Journal,
+        backend: Backend,
+        max_jobs: int | None = None,
+        max_parallel: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        poll_s: float = 0.1,
+        on_progress: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        spec = plan.spec
+        if plan.max_resource is None or spec.strategy.min_resource is None:
+            raise RehearsalError(
+                "only Hyperband tuning jobs can be rehearsed: the spec has "
+                f"strategy.type={spec.strategy.type}"
+            )
+        missing = sorted(set(spec.channels) - set(channels))
+        if missing:
+            raise RehearsalError(
+                f"no local data for channel {', '.join(missing)}: give --channel {missing[0]}=DIR"
+            )
+        self.plan, self.out, self.journal, self.backend = plan, out, journal, backend
+        self.channels = {
+            name: ChannelSource(
+                name, channels[name], S3DistributionType(c.distribution), c.content_type
+            )
+            for name, c in spec.channels.items()
+        }
+        self.max_jobs = max_jobs or spec.limits.max_jobs
+        self.max_parallel = max_parallel or spec.limits.max_parallel_jobs
+        self.clock, self.poll_s, self.on_progress = clock, poll_s, on_progress
+        self.objective = next(m for m in plan.metrics if m.name == spec.objective.metric)
+        self.scheduler = HyperbandScheduler(
+            search_space(plan),
+            spec.strategy.min_resource,
+            plan.max_resource,
+            maximize=self.objective.direction.value == "Maximize",
+            seed=spec.random_seed,
+            clock=clock,
+        )
+        self.running: dict[str, Trial] = {}
+        self.restart: list[str] = []
+        self.hyperparameters: dict[str, dict[str, Any]] = {}
+        self.started = clock()
+
+    # -- resume ----------------------------------------------------------------------------
+
+    def _fingerprint(self) -> str:
+        spec = self.plan.spec
+        return json.dumps(
+            {
+                "name": spec.name,
+                "seed": spec.random_seed,
+                "ranges": self.plan.request["HyperParameterTuningJobConfig"]["ParameterRanges"],
+            },
+            sort_keys=True,
+        )
+
+    def _replay(self) -> None:
+        """Rebuild the scheduler from the journal: suggestions first, then every result."""
+        known = self.journal.meta("spec")
+        if known is None:
+            self.journal.set_meta("spec", self._fingerprint())
+            return
+        if known != self._fingerprint():
+            raise RehearsalError(
+                f"the journal {self.journal.path} belongs to another spec or "
+                "seed: use a new --journal, or the spec it was made with"
+            )
+        for record in self.journal.jobs():
+            suggestion = self.scheduler.suggest(record.name)
+            if suggestion.hyperparameters != record.hyperparameters:
+                raise RehearsalError(
+                    f"replaying {record.name} drew other hyperparameters than "
+                    "the journal holds: the journal is not this rehearsal's"
+                )
+            self.hyperparameters[record.name] = record.hyperparameters
+            if record.status == "InProgress":
+                _end_leftovers(record.pids)  # hosts of a rehearsal that was killed
+                self.restart.append(record.name)
+        for job, resource, value, decision, _ in self.journal.observations():
+            replayed = self.scheduler.on_result(job, resource, value)
+            if replayed.value != decision:
+                raise RehearsalError(
+                    f"replaying {job} at {resource} decided {replayed.value}, "
+                    f"the journal says {decision}"
+                )
+        for record in self.journal.jobs():
+            if record.status != "InProgress":
+                self.scheduler.on_end(record.name)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> Summary:
+        self._replay()
+        try:
+            while True:
+                self._launch()
+                if not self.running:
+                    break
+                for trial in list(self.running.values()):
+                    self._read(trial)
+                    self._check_regex(trial)
+                    result = trial.job.poll()
+                    if result is not None:
+                        self._read(trial)  # the lines written since the read above
+                        self._finish(trial, result.status, result.reason)
+                time.sleep(self.poll_s)
+        except BaseException:
+            # Ctrl-C or an error: stop every job; the journal keeps them InProgress, to resume.
+            for trial in self.running.values():
+                trial.job.kill()
+            raise
+        return self.summary()
+
+    def _launch(self) -> None:
+        while len(self.running) < self.max_parallel:
+            if self.restart:
+                name = self.restart.pop(0)
+                self._start(name, resume=True)
+                self.journal.restart_job(name, self.clock())
+                continue
+            number = len(self.hyperparameters) + 1
+            if number > self.max_jobs:
+                return
+            name = f"{self.plan.spec.name}-{number:03d}"
+            suggestion = self.scheduler.suggest(name)
+            self.hyperparameters[name] = suggestion.hyperparameters
+            self.journal.add_job(
+                number,
+                name,
+                suggestion.bracket,
+                suggestion.hyperparameters,
+                self.plan.spec.instance.count,
+                self.clock(),
+            )
+            self._start(name, resume=False)
+
+    def _start(self, name: str, resume: bool) -> None:
+        static = self.plan.request["TrainingJobDefinition"]["StaticHyperParameters"]
+        tuned = {
+            k: repr(v) if isinstance(v, float) else str(v)
+            for k, v in self.hyperparameters[name].items()
+        }
+        spec = JobSpec(
+            image=self.plan.image,
+            host_count=self.plan.spec.instance.count,
+            channels=self.channels,
+            hyperparameters={**static, **tuned},
+            out=self.out / name,
+            max_run_s=self.plan.spec.limits.max_runtime_seconds,
+            resume=resume,
+        )
+        # A resumed job starts where the journal left it: lines it repeats are not new.
+        done = self.scheduler.resource(name)
+        job = self.backend.start(spec)
+        self.journal.set_pids(name, [p.pid for p in getattr(job, "processes", {}).values()])
+        self.running[name] = Trial(name, job, self.clock(), resource=done)
+        self._progress(f"started {name}" + (" (resumed)" if resume else "") + f": {tuned}")
+
+    def _read(self, trial: Trial) -> None:
+        """New lines of the leader's log, read the way SageMaker reads CloudWatch."""
+        log = trial.job.spec.log_path(trial.job.spec.hosts[0])
+        if not log.exists():
+            return
+        with log.open("rb") as stream:
+            stream.seek(trial.offset)
+            chunk = stream.read()
+        complete = chunk.rfind(b"\n") + 1
+        trial.offset += complete
+        for raw in chunk[:complete].decode(errors="replace").splitlines():
+            line = cloudwatch_form(raw)
+            trial.lines = [*trial.lines[-4:], line]
+            value = self.objective.read(line)
+            if value is None or trial.verdict is not Decision.CONTINUE:
+                continue
+            # One objective line is one unit of resource; a restarted job repeats some lines
+            # since its checkpoint, which its iteration tag tells apart.
+            tag = ITERATION.match(raw)
+            resource = int(tag.group(1)) + 1 if tag else trial.resource + 1
+            if resource <= trial.resource:
+                continue
+            trial.resource = resource
+            decision = self.scheduler.on_result(trial.name, resource, value)
+            self.journal.observe(trial.name, resource, value, decision.value, self.clock())
+            if decision is not Decision.CONTINUE:
+                trial.verdict = decision
+                trial.job.stop("Hyperband" if decision is Decision.STOP else "MaxResource")
+
+    def _check_regex(self, trial: Trial) -> None:
+        if trial.resource or self.clock() - trial.started < REGEX_GRACE_S or not trial.lines:
+            return
+        self._regex_error(trial)
+
+    def _regex_error(self, trial: Trial) -> None:
+        sample = "\n".join(f"    {line}" for line in trial.lines)
+        raise RehearsalError(
+            f"the objective {self.objective.name}'s regex {self.objective.regex!r} read nothing "
+            f"in {trial.name}'s log; its last lines, as CloudWatch shows them:\n{sample}\n"
+            "On SageMaker every job would run to its end unjudged: fix the regex or the image"
+        )
+
+    def _finish(self, trial: Trial, status: JobStatus, reason: str | None) -> None:
+        del self.running[trial.name]
+        if trial.verdict is Decision.COMPLETE:
+            final = "Completed"
+        elif trial.verdict is Decision.STOP:
+            final = "Stopped"
+        else:
+            final = status.value
+            self.scheduler.on_end(trial.name)
+            if status is JobStatus.COMPLETED and trial.resource == 0 and trial.lines:
+                self._regex_error(trial)
+        self.journal.end_job(trial.name, final, reason, self.clock())
+        self._progress(
+            f"{trial.name}: {final} after {trial.resource} "
+            f"{self.plan.image.resource}" + (f" ({reason})" if reason and final == "Failed" else "")
+        )
+
+    def _progress(self, event: str) -> None:
+        counts = self._counts()
+        best = self._best()
+        best_text = f", best {best[1]:.6g} ({best[0]})" if best else ""
+        self.on_progress(
+            f"{event} | running {len(self.running)}, "
+            + ", ".join(f"{k.lower()} {v}" for k, v in counts.items() if k != "InProgress")
+            + best_text
+        )
+
+    # -- results ---------------------------------------------------------------------------
+
+    def _counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(("Completed", "Stopped", "Failed", "InProgress"), 0)
+        for record in self.journal.jobs():
+            counts[record.status] = counts.get(record.status, 0) + 1
+        return counts
+
+    def _best(self) -> tuple[str, float] | None:
+        final: dict[str, float] = {}
+        for job, _, value, _, _ in self.journal.observations():
+            final[job] = value  # the last reported value is a job's final objective
+        if not final:
+            return None
+        pick = max if self.objective.direction.value == "Maximize" else min
+        job = pick(final, key=lambda j: final[j])
+        return job, final[job]
+
+    def summary(self) -> Summary:
+        records = self.journal.jobs()
+        best = self._best()
+        billable = sum(((r.ended or r.started or 0) - (r.started or 0)) * r.hosts for r in records)
+        return Summary(
+            jobs={k: v for k, v in self._counts().items() if k != "InProgress" or v},
+            best_objective=best[1] if best else None,
+            best_job=best[0] if best else None,
+            resource_used=len(self.journal.observations()),
+            resource_worst_case=len(records) * (self.plan.max_resource or 0),
+            billable_seconds=round(billable, 3),
+            wall_seconds=round(self.clock() - self.started, 3),
+        )
