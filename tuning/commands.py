@@ -54,6 +54,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     rehearse.add_argument("--max-jobs", type=int, help="fewer jobs than the spec's max_jobs")
     rehearse.add_argument("--max-parallel", type=int, help="jobs at once (default: the spec's)")
     rehearse.add_argument("--summary-json", type=Path, help="write the outcome as JSON")
+    rehearse.add_argument("--report", type=Path, help="write plots and a Markdown summary here")
     rehearse.set_defaults(handler=_rehearse)
     for name, text, handler in [
         ("status", "describe a tuning job", _status),
@@ -216,6 +217,19 @@ def _rehearse(args: argparse.Namespace) -> int:
             on_progress=lambda line: print(line, flush=True),
         )
         summary = rehearsal.run()
+        if args.report:
+            from tuning.hyperband import rungs
+            from tuning.report import rehearsal_report
+
+            low, high = checked.spec.strategy.min_resource, checked.max_resource
+            for path in rehearsal_report(
+                journal,
+                args.report,
+                checked.spec.name,
+                rungs(low or 1, high or 1),
+                rehearsal.scheduler.maximize,
+            ):
+                print(f"wrote {path}", file=sys.stderr)
     except RehearsalError as error:
         print(f"smtune: rehearsal stopped: {error}", file=sys.stderr)
         return 1

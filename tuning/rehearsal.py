@@ -102,7 +102,7 @@ class Rehearsal:
         backend: Backend,
         max_jobs: int | None = None,
         max_parallel: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,  # wall time: the journal shows dates
         poll_s: float = 0.1,
         on_progress: Callable[[str], None] = lambda _: None,
     ) -> None:

@@ -11,23 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
+from tuning.report import COLUMNS, best_job, plot
 from tuning.request import Plan
 
+__all__ = ["COLUMNS", "analytics", "best_job", "describe", "plot", "stop", "submit", "wait"]
+
 TERMINAL = {"Completed", "Failed", "Stopped", "Deleted"}
-COLUMNS = [
-    "TrainingJobName",
-    "TrainingJobStatus",
-    "FinalObjectiveValue",
-    "TrainingStartTime",
-    "TrainingEndTime",
-    "TrainingElapsedTimeSeconds",
-    "InstanceCount",
-    "BillableInstanceSeconds",
-    "SpotSavings",
-]
 
 
 def client(region: str | None = None) -> Any:
@@ -124,50 +115,3 @@ def analytics(sagemaker: Any, name: str) -> Any:
             }
         )
     return pd.DataFrame(rows)
-
-
-def best_job(frame: Any, objective_type: str) -> Any:
-    """The row of the best completed job, or None."""
-    done = frame[frame["FinalObjectiveValue"].notna()]
-    if done.empty:
-        return None
-    index = (
-        done["FinalObjectiveValue"].idxmax()
-        if objective_type == "Maximize"
-        else (done["FinalObjectiveValue"].idxmin())
-    )
-    return done.loc[index]
-
-
-STATUS_COLOURS = {
-    "Completed": "tab:green",
-    "Stopped": "tab:orange",
-    "Failed": "tab:red",
-    "InProgress": "tab:blue",
-    "Stopping": "tab:gray",
-}
-
-
-def plot(frame: Any, path: Path, title: str) -> None:
-    """The objective of each job over time (its end), coloured by status."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 4.5))
-    for status, group in frame.groupby("TrainingJobStatus"):
-        axes.scatter(
-            group["TrainingEndTime"],
-            group["FinalObjectiveValue"],
-            label=status,
-            color=STATUS_COLOURS.get(str(status), "black"),
-        )
-    axes.set_title(title)
-    axes.set_xlabel("training job end")
-    axes.set_ylabel("final objective")
-    axes.legend()
-    figure.autofmt_xdate()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)

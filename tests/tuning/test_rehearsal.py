@@ -132,3 +132,17 @@ def test_kill_9_mid_rehearsal_then_resume_runs_every_job_exactly_once(tmp_path: 
             assert next(j for j in after.jobs() if j.name == record.name) == record
     observations = [(job, resource) for job, resource, *_ in after.observations()]
     assert len(observations) == len(set(observations))  # no unit of resource counted twice
+
+
+def test_the_report_uses_analyzes_columns_and_writes_plots(tmp_path: Path) -> None:
+    from tuning.report import COLUMNS, journal_frame, rehearsal_report
+
+    _, journal = rehearse(tmp_path, spec_data(seconds_per_epoch=0), max_jobs=5)
+    frame = journal_frame(journal)
+    assert list(frame.columns) == ["x", "y", *COLUMNS]
+    assert len(frame) == 5 and frame["InstanceCount"].eq(2).all()
+    assert frame["TrainingStartTime"].iloc[0].year >= 2026  # wall-clock dates, not uptimes
+    written = rehearsal_report(journal, tmp_path / "report", "synthetic", (1, 3, 9, 27), True)
+    assert [p.name for p in written] == ["learning-curves.png", "best-so-far.png", "summary.md"]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written[:2])
+    assert "Best job: synthetic-hyperband-00" in written[2].read_text()

@@ -1,0 +1,198 @@
+"""Tables and plots shared by `smtune tune analyze` (SageMaker) and `smtune tune rehearse`.
+
+Both produce the same DataFrame: the columns of the SageMaker SDK's
+HyperparameterTuningJobAnalytics (the tuned hyperparameters, TrainingJobName,
+TrainingJobStatus, FinalObjectiveValue, TrainingStartTime, TrainingEndTime,
+TrainingElapsedTimeSeconds) plus InstanceCount, BillableInstanceSeconds and SpotSavings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tuning.journal import Journal
+
+COLUMNS = [
+    "TrainingJobName",
+    "TrainingJobStatus",
+    "FinalObjectiveValue",
+    "TrainingStartTime",
+    "TrainingEndTime",
+    "TrainingElapsedTimeSeconds",
+    "InstanceCount",
+    "BillableInstanceSeconds",
+    "SpotSavings",
+]
+
+
+def best_job(frame: Any, objective_type: str) -> Any:
+    """The row of the best completed job, or None."""
+    done = frame[frame["FinalObjectiveValue"].notna()]
+    if done.empty:
+        return None
+    index = (
+        done["FinalObjectiveValue"].idxmax()
+        if objective_type == "Maximize"
+        else (done["FinalObjectiveValue"].idxmin())
+    )
+    return done.loc[index]
+
+
+STATUS_COLOURS = {
+    "Completed": "tab:green",
+    "Stopped": "tab:orange",
+    "Failed": "tab:red",
+    "InProgress": "tab:blue",
+    "Stopping": "tab:gray",
+}
+
+
+def plot(frame: Any, path: Path, title: str) -> None:
+    """The objective of each job over time (its end), coloured by status."""
+    plt = _matplotlib()
+
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for status, group in frame.groupby("TrainingJobStatus"):
+        axes.scatter(
+            group["TrainingEndTime"],
+            group["FinalObjectiveValue"],
+            label=status,
+            color=STATUS_COLOURS.get(str(status), "black"),
+        )
+    axes.set_title(title)
+    axes.set_xlabel("training job end")
+    axes.set_ylabel("final objective")
+    axes.legend()
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _matplotlib() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display here or on CI
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def journal_frame(journal: Journal) -> Any:
+    """The rehearsal's jobs, one row each, in the columns `analyze` gives for SageMaker."""
+    import pandas as pd
+
+    final: dict[str, float] = {}
+    for job, _, value, _, _ in journal.observations():
+        final[job] = value  # a job's final objective is its last reported value
+    rows = []
+    for record in journal.jobs():
+        start = dt.datetime.fromtimestamp(record.started, dt.UTC) if record.started else None
+        end = dt.datetime.fromtimestamp(record.ended, dt.UTC) if record.ended else None
+        elapsed = (record.ended - record.started) if record.started and record.ended else None
+        rows.append(
+            {
+                **record.hyperparameters,
+                "TrainingJobName": record.name,
+                "TrainingJobStatus": record.status,
+                "FinalObjectiveValue": final.get(record.name),
+                "TrainingStartTime": start,
+                "TrainingEndTime": end,
+                "TrainingElapsedTimeSeconds": elapsed,
+                "InstanceCount": record.hosts,
+                "BillableInstanceSeconds": elapsed * record.hosts if elapsed is not None else None,
+                "SpotSavings": None,
+            }
+        )
+    return pd.DataFrame(rows, columns=[*_tuned(journal), *COLUMNS])
+
+
+def _tuned(journal: Journal) -> list[str]:
+    names: dict[str, None] = {}
+    for record in journal.jobs():
+        names.update(dict.fromkeys(record.hyperparameters))
+    return list(names)
+
+
+def rehearsal_report(
+    journal: Journal, folder: Path, title: str, rungs: tuple[int, ...], maximize: bool
+) -> list[Path]:
+    """PNG plots and a Markdown summary of a rehearsal; returns the files written."""
+    plt = _matplotlib()
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = journal_frame(journal)
+    status = dict(zip(frame["TrainingJobName"], frame["TrainingJobStatus"], strict=True))
+    curves: dict[str, list[tuple[int, float]]] = {}
+    times: list[tuple[float, float]] = []
+    for job, resource, value, _, time in journal.observations():
+        curves.setdefault(job, []).append((resource, value))
+        times.append((time, value))
+    written = []
+
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for job, points in curves.items():
+        axes.plot(
+            *zip(*points, strict=True),
+            color=STATUS_COLOURS.get(status[job], "black"),
+            alpha=0.7,
+            linewidth=1,
+        )
+    for rung in rungs:
+        axes.axvline(rung, color="gray", linestyle=":", linewidth=0.8)
+    axes.set(
+        title=f"{title}: learning curves (green completed, orange stopped; dotted: rungs)",
+        xlabel="resource (objective lines)",
+        ylabel="objective",
+    )
+    written.append(_save(plt, figure, folder / "learning-curves.png"))
+
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    if times:
+        start = times[0][0]
+        best: list[float] = []
+        for _, value in times:
+            best.append(value if not best else (max if maximize else min)(best[-1], value))
+        axes.step([t - start for t, _ in times], best, where="post")
+    axes.set(title=f"{title}: best objective so far", xlabel="seconds", ylabel="objective")
+    written.append(_save(plt, figure, folder / "best-so-far.png"))
+
+    summary = folder / "summary.md"
+    done = frame[frame["FinalObjectiveValue"].notna()]
+    best_row = best_job(frame, "Maximize" if maximize else "Minimize") if not done.empty else None
+    lines = [f"# Rehearsal of {title}", "", "| status | jobs |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in frame["TrainingJobStatus"].value_counts().items()]
+    if best_row is not None:
+        lines += [
+            "",
+            f"Best job: {best_row['TrainingJobName']}, objective "
+            f"{best_row['FinalObjectiveValue']:.6g}.",
+        ]
+    lines += [
+        "",
+        "![learning curves](learning-curves.png)",
+        "",
+        "![best so far](best-so-far.png)",
+        "",
+        frame.to_markdown(index=False) if _has_tabulate() else frame.to_string(index=False),
+    ]
+    summary.write_text("\n".join(lines) + "\n")
+    written.append(summary)
+    return written
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _save(plt: Any, figure: Any, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
