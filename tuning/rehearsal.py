@@ -85,6 +85,7 @@ class Summary:
     resource_worst_case: int
     billable_seconds: float
     wall_seconds: float
+    flags: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -137,6 +138,7 @@ class Rehearsal:
             clock=clock,
         )
         self.running: dict[str, Trial] = {}
+        self.flags: list[str] = []  # problems AMT would have, found along the way
         self.restart: list[str] = []
         self.hyperparameters: dict[str, dict[str, Any]] = {}
         self.started = clock()
@@ -298,8 +300,30 @@ class Rehearsal:
             "On SageMaker every job would run to its end unjudged: fix the regex or the image"
         )
 
+    def _duplicates(self, trial: Trial) -> list[str]:
+        """Hosts other than the leader that printed objective lines: AMT reads every host's
+        log and would count them as resource too, stopping jobs early."""
+        spec = trial.job.spec
+        return [
+            host
+            for host in spec.hosts[1:]
+            if spec.log_path(host).exists()
+            and any(
+                self.objective.read(cloudwatch_form(line)) is not None
+                for line in spec.log_path(host).read_text(errors="replace").splitlines()
+            )
+        ]
+
     def _finish(self, trial: Trial, status: JobStatus, reason: str | None) -> None:
         del self.running[trial.name]
+        duplicates = self._duplicates(trial)
+        if duplicates:
+            self.flags.append(
+                f"{trial.name}: hosts {', '.join(duplicates)} also print "
+                f"{self.objective.name} lines; on SageMaker AMT would count them as resource "
+                "and stop jobs early: print metrics from the leader only"
+            )
+            self._progress(f"WARNING {self.flags[-1]}")
         if trial.verdict is Decision.COMPLETE:
             final = "Completed"
         elif trial.verdict is Decision.STOP:
@@ -355,4 +379,5 @@ class Rehearsal:
             resource_worst_case=len(records) * (self.plan.max_resource or 0),
             billable_seconds=round(billable, 3),
             wall_seconds=round(self.clock() - self.started, 3),
+            flags=tuple(self.flags),
         )

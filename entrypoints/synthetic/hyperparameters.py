@@ -19,5 +19,7 @@ SCHEMA = HyperparameterSchema(
         # False prints the score in a form of its own, which no MetricDefinition reads: the
         # mistake a rehearsal must catch before SageMaker runs every job unjudged.
         Boolean("metric_lines", default=True),
+        # True makes every host print metric lines: the duplicate AMT miscounts.
+        Boolean("metrics_from_every_host", default=False),
     ]
 )

@@ -31,7 +31,7 @@ def spec_data(**static: Any) -> dict[str, Any]:
 
 
 def rehearse(tmp_path: Path, data: dict[str, Any], **options: Any) -> tuple[Any, Journal]:
-    (tmp_path / "train").mkdir(exist_ok=True)
+    (tmp_path / "train").mkdir(parents=True, exist_ok=True)
     (tmp_path / "train" / "a.csv").write_text("1,1\n")
     journal = Journal(tmp_path / "journal.db")
     rehearsal = Rehearsal(
@@ -146,3 +146,13 @@ def test_the_report_uses_analyzes_columns_and_writes_plots(tmp_path: Path) -> No
     assert [p.name for p in written] == ["learning-curves.png", "best-so-far.png", "summary.md"]
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written[:2])
     assert "Best job: synthetic-hyperband-00" in written[2].read_text()
+
+
+def test_metric_lines_from_several_hosts_are_flagged(tmp_path: Path) -> None:
+    summary, _ = rehearse(
+        tmp_path, spec_data(seconds_per_epoch=0, metrics_from_every_host=True), max_jobs=2
+    )
+    assert len(summary.flags) == 2
+    assert "hosts algo-2 also print validation:score lines" in summary.flags[0]
+    clean, _ = rehearse(tmp_path / "clean", spec_data(seconds_per_epoch=0), max_jobs=2)
+    assert clean.flags == ()
