@@ -133,7 +133,9 @@ def backend(args: argparse.Namespace) -> Backend:
         raise ValueError("--image is required with --backend docker: e.g. smtune-xgboost:0.1.0")
     if not engine_available():
         raise ValueError("--backend docker needs a running Docker engine: `docker info` failed")
-    return DockerBackend(args.reference, cpus=args.cpus, memory=args.memory)
+    return DockerBackend(
+        args.reference, cpus=getattr(args, "cpus", None), memory=getattr(args, "memory", None)
+    )
 
 
 def _train(args: argparse.Namespace) -> int:

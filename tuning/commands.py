@@ -38,7 +38,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="run the whole tuning job here, as local multi-host jobs, before paying for it",
     )
     rehearse.add_argument("spec", type=Path)
-    rehearse.add_argument("--backend", choices=["process"], default="process")
+    rehearse.add_argument("--backend", choices=["process", "docker"], default="process")
+    rehearse.add_argument(
+        "--image", dest="reference", help="--backend docker: the image, e.g. smtune-xgboost:0.1.0"
+    )
     rehearse.add_argument(
         "--channel",
         action="append",
@@ -182,7 +185,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _rehearse(args: argparse.Namespace) -> int:
-    from containers.local.process import ProcessBackend
+    from containers.cli import backend
     from tuning.journal import Journal
     from tuning.rehearsal import Rehearsal, RehearsalError
     from tuning.request import plan
@@ -211,7 +214,7 @@ def _rehearse(args: argparse.Namespace) -> int:
             channels,
             out,
             journal,
-            ProcessBackend(),
+            backend(args),
             max_jobs=args.max_jobs,
             max_parallel=args.max_parallel,
             on_progress=lambda line: print(line, flush=True),

@@ -156,3 +156,54 @@ def test_metric_lines_from_several_hosts_are_flagged(tmp_path: Path) -> None:
     assert "hosts algo-2 also print validation:score lines" in summary.flags[0]
     clean, _ = rehearse(tmp_path / "clean", spec_data(seconds_per_epoch=0), max_jobs=2)
     assert clean.flags == ()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_the_seed_job_rehearses_on_the_docker_backend(
+    docker_image: str, bank: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from tests.tuning.conftest import SEED
+
+    data = yaml.safe_load(os.path.expandvars(SEED.read_text()))
+    data["static_hyperparameters"].update(num_round=20, nthread=1)
+    data["strategy"].update(min_resource=1, max_resource=20)
+    spec = tmp_path / "seed.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tuning.cli",
+            "tune",
+            "rehearse",
+            str(spec),
+            "--backend",
+            "docker",
+            "--image",
+            docker_image,
+            "--channel",
+            f"train={bank / 'train'}",
+            "--channel",
+            f"validation={bank / 'validation'}",
+            "--out",
+            str(tmp_path / "out"),
+            "--max-jobs",
+            "4",
+            "--max-parallel",
+            "2",
+            "--summary-json",
+            str(tmp_path / "s.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=380,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert sum(summary["jobs"].values()) == 4 and summary["jobs"].get("Failed", 0) == 0
+    assert 0.7 < summary["best_objective"] < 1 and summary["flags"] == []
+    assert summary["resource_used"] <= summary["resource_worst_case"] == 4 * 20
