@@ -29,7 +29,7 @@ from tuning.journal import Journal
 from tuning.rehearsal import Rehearsal
 from tuning.report import rehearsal_report
 from tuning.request import plan
-from tuning.spec import parse
+from tuning.spec import expand, parse
 
 SEED_SPEC = Path(__file__).resolve().parents[1] / "tuning" / "jobs" / "xgboost-bank-hyperband.yaml"
 
@@ -37,7 +37,7 @@ SEED_SPEC = Path(__file__).resolve().parents[1] / "tuning" / "jobs" / "xgboost-b
 def spec_for(seed: int) -> dict:
     os.environ.setdefault("ACCOUNT", "123456789012")
     os.environ.setdefault("BUCKET", "my-bucket")
-    data = yaml.safe_load(os.path.expandvars(SEED_SPEC.read_text()))
+    data = yaml.safe_load(expand(SEED_SPEC.read_text()))
     data = copy.deepcopy(data)
     data["random_seed"] = seed
     data["strategy"] = {"type": "Hyperband", "min_resource": 1, "max_resource": 200}

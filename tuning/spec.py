@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -141,12 +142,25 @@ def _problem(error: Any) -> str:
     return f"{where}: {error['msg']}" + (f" (got {error['input']!r})" if shown else "")
 
 
+_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
+def expand(text: str) -> str:
+    """`${VAR}` and `${VAR:-default}` from the environment; unknown ones stay as written."""
+
+    def value(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        return os.environ.get(name, default if default is not None else match.group(0))
+
+    return _VARIABLE.sub(value, text)
+
+
 def load(path: Path) -> TuningJobSpec:
-    """Read a YAML spec; `${VAR}` in it is replaced from the environment (account, bucket)."""
+    """Read a YAML spec; `${VAR}` or `${VAR:-default}` in it come from the environment."""
     import yaml
 
     try:
-        text = os.path.expandvars(Path(path).read_text())
+        text = expand(Path(path).read_text())
     except OSError as error:
         raise SpecError(str(path), [f"cannot be read: {error.strerror}"]) from None
     try:

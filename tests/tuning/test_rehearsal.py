@@ -18,7 +18,7 @@ from containers.local.process import ProcessBackend
 from tuning.journal import Journal
 from tuning.rehearsal import Rehearsal, RehearsalError
 from tuning.request import plan
-from tuning.spec import parse
+from tuning.spec import expand, parse
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "tuning" / "jobs" / "synthetic-hyperband.yaml"
@@ -168,7 +168,7 @@ def test_the_seed_job_rehearses_on_the_docker_backend(
 
     from tests.tuning.conftest import SEED
 
-    data = yaml.safe_load(os.path.expandvars(SEED.read_text()))
+    data = yaml.safe_load(expand(SEED.read_text()))
     data["static_hyperparameters"].update(num_round=20, nthread=1)
     data["strategy"].update(min_resource=1, max_resource=20)
     spec = tmp_path / "seed.yaml"

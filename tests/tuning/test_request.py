@@ -14,13 +14,12 @@ import yaml
 
 from tests.tuning.conftest import ECR, SEED
 from tuning.request import plan
-from tuning.spec import SpecError, load, parse
+from tuning.spec import SpecError, expand, load, parse
 
 
 def seed_data() -> dict[str, Any]:
-    import os
 
-    return yaml.safe_load(os.path.expandvars(SEED.read_text()))
+    return yaml.safe_load(expand(SEED.read_text()))
 
 
 def test_the_seed_job_plans_to_a_valid_hyperband_request() -> None:
@@ -290,3 +289,11 @@ def test_metric_definitions_within_sagemaker_limits(monkeypatch: pytest.MonkeyPa
     problems = error.value.problems
     assert any("SageMaker takes at most 40 metric definitions" in p for p in problems), problems
     assert any("name must be <= 255 characters" in p for p in problems), problems
+
+
+def test_variables_expand_from_the_environment_with_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BUCKET", "real-bucket")
+    monkeypatch.delenv("ACCOUNT")
+    assert expand("${BUCKET:-my-bucket}/${ACCOUNT:-123}/${NOT_SET}") == "real-bucket/123/${NOT_SET}"

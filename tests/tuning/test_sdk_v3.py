@@ -11,7 +11,7 @@ import pytest
 
 from tests.tuning.conftest import SEED
 from tuning.request import plan
-from tuning.spec import load, parse
+from tuning.spec import expand, load, parse
 
 pytestmark = pytest.mark.sdk3
 
@@ -67,11 +67,10 @@ def test_v3_tuner_creates_the_same_tuning_job(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_a_random_seed_of_zero_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
 
     import yaml
 
-    data = yaml.safe_load(os.path.expandvars(SEED.read_text()))
+    data = yaml.safe_load(expand(SEED.read_text()))
     data["random_seed"] = 0
     described = created_by_v3(monkeypatch, plan(parse(data)))
     assert described["HyperParameterTuningJobConfig"]["RandomSeed"] == 0
