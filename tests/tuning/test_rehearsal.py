@@ -207,3 +207,52 @@ def test_the_seed_job_rehearses_on_the_docker_backend(
     assert sum(summary["jobs"].values()) == 4 and summary["jobs"].get("Failed", 0) == 0
     assert 0.7 < summary["best_objective"] < 1 and summary["flags"] == []
     assert summary["resource_used"] <= summary["resource_worst_case"] == 4 * 20
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_ctrl_c_stops_every_job_and_leaves_the_journal_resumable(tmp_path: Path) -> None:
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "a.csv").write_text("1,1\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(spec_data(seconds_per_epoch=0.2)))
+    journal = tmp_path / "journal.db"
+    cli = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tuning.cli",
+            "tune",
+            "rehearse",
+            str(spec),
+            "--channel",
+            f"train={tmp_path / 'train'}",
+            "--out",
+            str(tmp_path / "out"),
+            "--journal",
+            str(journal),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if journal.exists() and len(Journal(journal).jobs()) >= 3:
+            break
+        time.sleep(0.1)
+    cli.send_signal(signal.SIGINT)
+    _, stderr = cli.communicate(timeout=60)
+    assert cli.returncode == 130 and "resume with --resume" in stderr
+    records = Journal(journal).jobs()
+    assert any(r.status == "InProgress" for r in records)  # to be resumed, not lost
+    pids = [pid for r in records for pid in r.pids]
+    assert pids and not any(_alive(pid) for pid in pids)  # nothing left running
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie is gone
