@@ -20,6 +20,37 @@ def _static(plan: Plan) -> dict[str, str]:
     return dict(plan.request["TrainingJobDefinition"]["StaticHyperParameters"])
 
 
+def _hyperband(plan: Plan) -> dict[str, int] | None:
+    config = plan.request["HyperParameterTuningJobConfig"]
+    return config.get("StrategyConfig", {}).get("HyperbandStrategyConfig")
+
+
+def _tuner_arguments(plan: Plan, parameters: Any) -> dict[str, Any]:
+    """What v2's and v3's HyperparameterTuner take alike; `parameters` is the SDK's module
+    with CategoricalParameter, ContinuousParameter and IntegerParameter."""
+    spec = plan.spec
+    ranges: dict[str, Any] = {}
+    for name, r in spec.ranges.items():
+        if isinstance(r, CategoricalRange):
+            ranges[name] = parameters.CategoricalParameter(list(r.values))
+        else:
+            kind = getattr(parameters, RANGE_CLASSES[r.type])
+            ranges[name] = kind(r.min, r.max, scaling_type=r.scaling.value)
+    objective = plan.request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    return {
+        "objective_metric_name": spec.objective.metric,
+        "objective_type": objective["Type"],
+        "hyperparameter_ranges": ranges,
+        "metric_definitions": [m.definition() for m in plan.metrics],
+        "strategy": spec.strategy.type,
+        "max_jobs": spec.limits.max_jobs,
+        "max_parallel_jobs": spec.limits.max_parallel_jobs,
+        "early_stopping_type": spec.early_stopping,
+        "random_seed": spec.random_seed,
+        "tags": [{"Key": k, "Value": v} for k, v in spec.tags.items()] or None,
+    }
+
+
 def v2_tuner(plan: Plan, session: Any = None) -> tuple[Any, dict[str, Any]]:
     """(tuner, inputs) for SDK v2: `tuner.fit(inputs, job_name=plan.spec.name)` submits it."""
     from sagemaker import tuner as v2
@@ -41,34 +72,20 @@ def v2_tuner(plan: Plan, session: Any = None) -> tuple[Any, dict[str, Any]]:
         hyperparameters=_static(plan),
         sagemaker_session=session,
     )
-    ranges: dict[str, Any] = {}
-    for name, r in spec.ranges.items():
-        if isinstance(r, CategoricalRange):
-            ranges[name] = v2.CategoricalParameter(list(r.values))
-        else:
-            kind = getattr(v2, RANGE_CLASSES[r.type])
-            ranges[name] = kind(r.min, r.max, scaling_type=r.scaling.value)
-    config = plan.request["HyperParameterTuningJobConfig"]
-    hyperband = config.get("StrategyConfig", {}).get("HyperbandStrategyConfig")
-    tuner = v2.HyperparameterTuner(
-        estimator,
-        objective_metric_name=spec.objective.metric,
-        objective_type=config["HyperParameterTuningJobObjective"]["Type"],
-        hyperparameter_ranges=ranges,
-        metric_definitions=[m.definition() for m in plan.metrics],
-        strategy=spec.strategy.type,
-        strategy_config=v2.StrategyConfig(
+    hyperband = _hyperband(plan)
+    strategy = (
+        v2.StrategyConfig(
             v2.HyperbandStrategyConfig(
                 max_resource=hyperband["MaxResource"], min_resource=hyperband["MinResource"]
             )
         )
-        if hyperband
-        else None,
-        max_jobs=spec.limits.max_jobs,
-        max_parallel_jobs=spec.limits.max_parallel_jobs,
-        early_stopping_type=spec.early_stopping,
-        random_seed=spec.random_seed,
-        tags=[{"Key": k, "Value": v} for k, v in spec.tags.items()] or None,
+        if hyperband is not None
+        else None
+    )
+    tuner = v2.HyperparameterTuner(
+        estimator,
+        strategy_config=strategy,
+        **_tuner_arguments(plan, v2),
     )
     inputs = {
         name: TrainingInput(
@@ -119,35 +136,20 @@ def v3_tuner(plan: Plan, session: Any = None) -> tuple[Any, list[Any]]:
         hyperparameters=_static(plan),
         sagemaker_session=session,
     )
-    ranges: dict[str, Any] = {}
-    for name, r in spec.ranges.items():
-        if isinstance(r, CategoricalRange):
-            ranges[name] = v3.CategoricalParameter(list(r.values))
-        else:
-            kind = getattr(v3, RANGE_CLASSES[r.type])
-            ranges[name] = kind(r.min, r.max, scaling_type=r.scaling.value)
-    config = plan.request["HyperParameterTuningJobConfig"]
-    hyperband = config.get("StrategyConfig", {}).get("HyperbandStrategyConfig")
-
-    tuner = HyperparameterTuner(
-        trainer,
-        objective_metric_name=spec.objective.metric,
-        objective_type=config["HyperParameterTuningJobObjective"]["Type"],
-        hyperparameter_ranges=ranges,
-        metric_definitions=[m.definition() for m in plan.metrics],
-        strategy=spec.strategy.type,
-        strategy_config=shapes.HyperParameterTuningJobStrategyConfig(
+    hyperband = _hyperband(plan)
+    strategy = (
+        shapes.HyperParameterTuningJobStrategyConfig(
             hyperband_strategy_config=shapes.HyperbandStrategyConfig(
                 min_resource=hyperband["MinResource"], max_resource=hyperband["MaxResource"]
             )
         )
-        if hyperband
-        else None,
-        max_jobs=spec.limits.max_jobs,
-        max_parallel_jobs=spec.limits.max_parallel_jobs,
-        early_stopping_type=spec.early_stopping,
-        random_seed=spec.random_seed,
-        tags=[{"Key": k, "Value": v} for k, v in spec.tags.items()] or None,
+        if hyperband is not None
+        else None
+    )
+    tuner = HyperparameterTuner(
+        trainer,
+        strategy_config=strategy,
+        **_tuner_arguments(plan, v3),
     )
     if spec.random_seed == 0:
         _keep_zero_seed(session.boto_session if session is not None else None)
