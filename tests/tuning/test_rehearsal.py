@@ -87,13 +87,12 @@ def test_a_regex_that_reads_nothing_stops_the_rehearsal(tmp_path: Path) -> None:
     assert "epoch 27: score=" in message  # the lines it could not read, quoted
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_kill_9_mid_rehearsal_then_resume_runs_every_job_exactly_once(tmp_path: Path) -> None:
+def cli_rehearsal(tmp_path: Path, seconds_per_epoch: float) -> tuple[list[str], Path]:
+    """The `smtune tune rehearse` command of the synthetic spec, and its journal's path."""
     (tmp_path / "train").mkdir()
     (tmp_path / "train" / "a.csv").write_text("1,1\n")
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(spec_data(seconds_per_epoch=0.05)))
+    spec.write_text(yaml.safe_dump(spec_data(seconds_per_epoch=seconds_per_epoch)))
     journal = tmp_path / "journal.db"
     command = [
         sys.executable,
@@ -109,14 +108,26 @@ def test_kill_9_mid_rehearsal_then_resume_runs_every_job_exactly_once(tmp_path: 
         "--journal",
         str(journal),
     ]
+    return command, journal
+
+
+def wait_for_jobs(journal: Path, count: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if journal.exists() and len(Journal(journal).jobs()) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the journal never held {count} jobs")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_kill_9_mid_rehearsal_then_resume_runs_every_job_exactly_once(tmp_path: Path) -> None:
+    command, journal = cli_rehearsal(tmp_path, seconds_per_epoch=0.05)
     first = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if journal.exists() and len(Journal(journal).jobs()) >= 5:
-            break
-        time.sleep(0.1)
+    wait_for_jobs(journal, 5)
     os.killpg(first.pid, signal.SIGKILL)  # the rehearsal dies mid-run, without a word
     first.wait()
     before = Journal(journal).jobs()
@@ -212,35 +223,9 @@ def test_the_seed_job_rehearses_on_the_docker_backend(
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_ctrl_c_stops_every_job_and_leaves_the_journal_resumable(tmp_path: Path) -> None:
-    (tmp_path / "train").mkdir()
-    (tmp_path / "train" / "a.csv").write_text("1,1\n")
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(spec_data(seconds_per_epoch=0.2)))
-    journal = tmp_path / "journal.db"
-    cli = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tuning.cli",
-            "tune",
-            "rehearse",
-            str(spec),
-            "--channel",
-            f"train={tmp_path / 'train'}",
-            "--out",
-            str(tmp_path / "out"),
-            "--journal",
-            str(journal),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if journal.exists() and len(Journal(journal).jobs()) >= 3:
-            break
-        time.sleep(0.1)
+    command, journal = cli_rehearsal(tmp_path, seconds_per_epoch=0.2)
+    cli = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for_jobs(journal, 3)
     cli.send_signal(signal.SIGINT)
     _, stderr = cli.communicate(timeout=60)
     assert cli.returncode == 130 and "resume with --resume" in stderr
