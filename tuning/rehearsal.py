@@ -73,6 +73,7 @@ class Trial:
     offset: int = 0
     resource: int = 0
     lines: list[str] = field(default_factory=list)
+    first_line: float | None = None  # when its log began: the regex check counts from there
     verdict: Decision = Decision.CONTINUE
 
 
@@ -85,6 +86,7 @@ class Summary:
     resource_worst_case: int
     billable_seconds: float
     wall_seconds: float
+    sequential_seconds: float = 0.0  # the same jobs one after another: what parallelism saved
     flags: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -268,6 +270,8 @@ class Rehearsal:
             chunk = stream.read()
         complete = chunk.rfind(b"\n") + 1
         trial.offset += complete
+        if complete and trial.first_line is None:
+            trial.first_line = self.clock()
         for raw in chunk[:complete].decode(errors="replace").splitlines():
             line = cloudwatch_form(raw)
             trial.lines = [*trial.lines[-4:], line]
@@ -288,9 +292,11 @@ class Rehearsal:
                 trial.job.stop("Hyperband" if decision is Decision.STOP else "MaxResource")
 
     def _check_regex(self, trial: Trial) -> None:
-        if trial.resource or self.clock() - trial.started < REGEX_GRACE_S or not trial.lines:
+        """A minute of log lines and no objective read: the regex (or the image) is wrong."""
+        if trial.resource or trial.first_line is None:
             return
-        self._regex_error(trial)
+        if self.clock() - trial.first_line >= REGEX_GRACE_S:
+            self._regex_error(trial)
 
     def _regex_error(self, trial: Trial) -> None:
         sample = "\n".join(f"    {line}" for line in trial.lines)
@@ -370,7 +376,8 @@ class Rehearsal:
     def summary(self) -> Summary:
         records = self.journal.jobs()
         best = self._best()
-        billable = sum(((r.ended or r.started or 0) - (r.started or 0)) * r.hosts for r in records)
+        elapsed = [(r.ended or r.started or 0) - (r.started or 0) for r in records]
+        billable = sum(e * r.hosts for e, r in zip(elapsed, records, strict=True))
         return Summary(
             jobs={k: v for k, v in self._counts().items() if k != "InProgress" or v},
             best_objective=best[1] if best else None,
@@ -379,5 +386,6 @@ class Rehearsal:
             resource_worst_case=len(records) * (self.plan.max_resource or 0),
             billable_seconds=round(billable, 3),
             wall_seconds=round(self.clock() - self.started, 3),
+            sequential_seconds=round(sum(elapsed), 3),
             flags=tuple(self.flags),
         )
