@@ -87,6 +87,8 @@ class Summary:
     billable_seconds: float
     wall_seconds: float
     sequential_seconds: float = 0.0  # the same jobs one after another: what parallelism saved
+    # Had no job stopped early: each job's seconds per unit of resource times MaxResource.
+    billable_seconds_worst_case: float = 0.0
     flags: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -378,6 +380,14 @@ class Rehearsal:
         best = self._best()
         elapsed = [(r.ended or r.started or 0) - (r.started or 0) for r in records]
         billable = sum(e * r.hosts for e, r in zip(elapsed, records, strict=True))
+        used: dict[str, int] = {}
+        for job, resource, *_ in self.journal.observations():
+            used[job] = resource
+        worst = sum(
+            e / used[r.name] * (self.plan.max_resource or 0) * r.hosts
+            for e, r in zip(elapsed, records, strict=True)
+            if used.get(r.name)
+        )
         return Summary(
             jobs={k: v for k, v in self._counts().items() if k != "InProgress" or v},
             best_objective=best[1] if best else None,
@@ -387,5 +397,6 @@ class Rehearsal:
             billable_seconds=round(billable, 3),
             wall_seconds=round(self.clock() - self.started, 3),
             sequential_seconds=round(sum(elapsed), 3),
+            billable_seconds_worst_case=round(worst, 3),
             flags=tuple(self.flags),
         )

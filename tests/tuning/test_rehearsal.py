@@ -64,6 +64,7 @@ def test_a_rehearsal_follows_hyperbands_rules(tmp_path: Path) -> None:
     assert summary.jobs["Completed"] + summary.jobs["Stopped"] == 12
     assert summary.resource_used == len(journal.observations()) <= summary.resource_worst_case
     assert summary.resource_worst_case == 12 * 27
+    assert summary.billable_seconds <= summary.billable_seconds_worst_case
     final = {job: steps[-1] for job, steps in observed.items()}
     assert summary.best_job in final
 
