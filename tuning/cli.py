@@ -38,9 +38,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"smtune: error: {error}", file=sys.stderr)
         return 2
     except Exception as error:
-        # AWS said no (credentials, permissions, a missing job): its words, not a traceback.
+        from containers.local.docker import DockerError
+
+        # AWS or Docker said no (credentials, a missing job, no network addresses left):
+        # their words, not a traceback.
         if type(error).__module__.startswith(("botocore", "boto3")):
             print(f"smtune: AWS error: {error}", file=sys.stderr)
+            return 1
+        if isinstance(error, DockerError):
+            print(f"smtune: {error}", file=sys.stderr)
             return 1
         raise
 

@@ -24,8 +24,26 @@ logger = logging.getLogger(__name__)
 DOCKER = os.environ.get("SMTUNE_CONTAINER_TOOL", "docker")
 
 
+class DockerError(RuntimeError):
+    """A docker command failed; the message is docker's own."""
+
+
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([DOCKER, *args], capture_output=True, text=True, check=check)
+    result = subprocess.run([DOCKER, *args], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise DockerError(f"docker {' '.join(args[:2])} failed: {result.stderr.strip()}")
+    return result
+
+
+def remove_leftovers(label: str) -> None:
+    """Containers and networks of an earlier run of the same job, killed before it cleaned up
+    (a `kill -9`); left, they would also use up Docker's pool of network addresses."""
+    containers = docker("ps", "--all", "--quiet", "--filter", f"label={label}").stdout.split()
+    if containers:
+        docker("rm", "--force", *containers, check=False)
+    networks = docker("network", "ls", "--quiet", "--filter", f"label={label}").stdout.split()
+    if networks:
+        docker("network", "rm", *networks, check=False)
 
 
 def engine_available() -> bool:
@@ -80,6 +98,7 @@ class DockerBackend(Backend):
             "--name", name, "--hostname", host,
             "--network", network, "--network-alias", host,
             "--volume", f"{tree.root}:{DEFAULT_ROOT}",
+            "--label", f"smtune.out={spec.out}",
             "--env", f"{TIMEOUT_VARIABLE}={spec.rendezvous_timeout_s}",
             *limits, self.image, "train",
         ]  # fmt: skip
@@ -87,8 +106,10 @@ class DockerBackend(Backend):
     def _launch(self, spec: JobSpec, trees: dict[str, ContainerPaths], echo: bool) -> RunningJob:
         job_id = uuid.uuid4().hex[:10]
         network = f"smtune-{job_id}"
+        label = f"smtune.out={spec.out}"
+        remove_leftovers(label)
         # Internal: the hosts reach each other, and nothing beyond this machine.
-        docker("network", "create", "--internal", network)
+        docker("network", "create", "--internal", "--label", label, network)
         names = {host: f"smtune-{job_id}-{host}" for host in spec.hosts}
         processes, pumps = {}, []
         try:

@@ -151,3 +151,22 @@ def test_ctrl_c_stops_the_containers_and_leaves_nothing(
     assert "job Stopped" in stderr and "interrupted (Ctrl-C)" in stderr
     assert leftovers([job]) == []
     assert (out / "algo-1" / "model" / "xgboost-model").is_file()  # saved on termination
+
+
+@pytest.mark.timeout(120)
+def test_leftovers_of_a_killed_run_are_removed_before_the_job_starts_again(
+    docker_image: str, toy: Path, tmp_path: Path
+) -> None:
+    spec = JobSpec(
+        image=image("xgboost"),
+        host_count=2,
+        channels={"train": ChannelSource("train", toy / "train")},
+        hyperparameters={"num_round": "3", "objective": "binary:logistic"},
+        out=tmp_path / "job",
+    )
+    label = f"smtune.out={spec.out}"
+    docker("network", "create", "--internal", "--label", label, "smtune-leftover-test")
+    result = DockerBackend(docker_image).run(spec)
+    assert result.status is JobStatus.COMPLETED, result.reason
+    assert leftovers(["smtune-leftover-test"]) == []
+    assert docker("network", "ls", "--quiet", "--filter", f"label={label}").stdout.split() == []
