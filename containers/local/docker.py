@@ -60,6 +60,7 @@ class DockerJob(ProcessJob):
         super().__init__(*args)  # type: ignore[arg-type]
         self.names = names
         self.network = network
+        self.released = False
 
     def _signal_stop(self) -> None:
         for name in self.names.values():
@@ -67,8 +68,15 @@ class DockerJob(ProcessJob):
 
     def kill(self) -> None:
         docker("rm", "--force", *self.names.values(), check=False)
-        super().kill()  # the attached clients
-        docker("network", "rm", self.network, check=False)
+        super().kill()  # the attached clients, then _release
+
+    def _release(self) -> None:
+        # Called once every host has ended, whoever watches the job (a `with` block or a
+        # rehearsal that polls it): Docker has addresses for only about 30 networks.
+        super()._release()
+        if not self.released:
+            docker("network", "rm", self.network, check=False)
+            self.released = True
 
     def container_kill(self, host: str) -> None:
         """`docker kill` one host, as when its instance is lost."""

@@ -217,6 +217,10 @@ def test_the_whole_seed_job_rehearses_on_the_docker_backend(
     assert summary["best_objective"] > 0.77 and summary["flags"] == []
     assert summary["resource_used"] < summary["resource_worst_case"] == 30 * 200
     assert summary["sequential_seconds"] > summary["wall_seconds"]  # jobs ran side by side
+    from containers.local.docker import docker
+
+    labels = docker("network", "ls", "--format", "{{.Labels}}").stdout
+    assert str(tmp_path) not in labels  # no job left its network behind
 
 
 @pytest.mark.slow
