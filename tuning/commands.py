@@ -162,14 +162,14 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from tuning import sagemaker
+    from tuning import report, sagemaker
 
     sm = sagemaker.client(args.region)
     description = sagemaker.describe(sm, args.name)
     frame = sagemaker.analytics(sm, args.name)
     objective = description["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
     print(frame.to_string(index=False) if not frame.empty else "no training jobs yet")
-    best = sagemaker.best_job(frame, objective["Type"]) if not frame.empty else None
+    best = report.best_job(frame, objective["Type"]) if not frame.empty else None
     if best is not None:
         print(
             f"best: {best['TrainingJobName']} {objective['MetricName']} = "
@@ -180,7 +180,7 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.csv:
         frame.to_csv(args.csv, index=False)
     if args.plot:
-        sagemaker.plot(frame, args.plot, f"{args.name}: {objective['MetricName']}")
+        report.plot(frame, args.plot, f"{args.name}: {objective['MetricName']}")
     return 0
 
 

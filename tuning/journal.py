@@ -121,6 +121,13 @@ class Journal:
             for r in rows
         ]
 
+    def last_observations(self) -> dict[str, tuple[int, float]]:
+        """Each job's last (resource, value): its resource used and its final objective."""
+        last = {}
+        for job, resource, value, _, _ in self.observations():
+            last[job] = (resource, value)
+        return last
+
     def observations(self) -> list[tuple[str, int, float, str, float]]:
         """(job, resource, value, decision, time), in the order they were made."""
         return self.db.execute(

@@ -365,28 +365,24 @@ class Rehearsal:
             counts[record.status] = counts.get(record.status, 0) + 1
         return counts
 
-    def _best(self) -> tuple[str, float] | None:
-        final: dict[str, float] = {}
-        for job, _, value, _, _ in self.journal.observations():
-            final[job] = value  # the last reported value is a job's final objective
-        if not final:
+    def _best(self, last: dict[str, tuple[int, float]] | None = None) -> tuple[str, float] | None:
+        last = self.journal.last_observations() if last is None else last
+        if not last:
             return None
         pick = max if self.objective.direction.value == "Maximize" else min
-        job = pick(final, key=lambda j: final[j])
-        return job, final[job]
+        job = pick(last, key=lambda j: last[j][1])  # a job's last value is its final objective
+        return job, last[job][1]
 
     def summary(self) -> Summary:
         records = self.journal.jobs()
-        best = self._best()
+        last = self.journal.last_observations()
+        best = self._best(last)
         elapsed = [(r.ended or r.started or 0) - (r.started or 0) for r in records]
         billable = sum(e * r.hosts for e, r in zip(elapsed, records, strict=True))
-        used: dict[str, int] = {}
-        for job, resource, *_ in self.journal.observations():
-            used[job] = resource
         worst = sum(
-            e / used[r.name] * (self.plan.max_resource or 0) * r.hosts
+            e / last[r.name][0] * (self.plan.max_resource or 0) * r.hosts
             for e, r in zip(elapsed, records, strict=True)
-            if used.get(r.name)
+            if r.name in last
         )
         return Summary(
             jobs={k: v for k, v in self._counts().items() if k != "InProgress" or v},

@@ -85,9 +85,7 @@ def journal_frame(journal: Journal) -> Any:
     """The rehearsal's jobs, one row each, in the columns `analyze` gives for SageMaker."""
     import pandas as pd
 
-    final: dict[str, float] = {}
-    for job, _, value, _, _ in journal.observations():
-        final[job] = value  # a job's final objective is its last reported value
+    final = {job: value for job, (_, value) in journal.last_observations().items()}
     rows = []
     for record in journal.jobs():
         start = dt.datetime.fromtimestamp(record.started, dt.UTC) if record.started else None

@@ -13,10 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tuning.report import COLUMNS, best_job, plot
 from tuning.request import Plan
-
-__all__ = ["COLUMNS", "analytics", "best_job", "describe", "plot", "stop", "submit", "wait"]
 
 TERMINAL = {"Completed", "Failed", "Stopped", "Deleted"}
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.tuning.conftest import SEED
-from tuning import sagemaker
+from tuning import report, sagemaker
 from tuning.request import plan
 from tuning.spec import load
 
@@ -168,15 +168,15 @@ def test_analytics_pages_through_jobs_and_prices_them(stubbed: Any, tmp_path: Pa
         )
     frame = sagemaker.analytics(sm, NAME)
     assert list(frame["TrainingJobName"]) == ["job-1", "job-2", "job-3"]
-    assert set(sagemaker.COLUMNS) | {"eta", "max_depth"} == set(frame.columns)
+    assert set(report.COLUMNS) | {"eta", "max_depth"} == set(frame.columns)
     assert list(frame["eta"]) == [0.1, 0.4, 0.3]  # numbers, as the SDK's analytics gives them
     assert list(frame["TrainingElapsedTimeSeconds"]) == [600, 180, 60]
     assert list(frame["BillableInstanceSeconds"]) == [1800, 540, 180]
     assert frame["SpotSavings"][0] == pytest.approx(0.6) and frame["SpotSavings"][1:].isna().all()
-    assert sagemaker.best_job(frame, "Maximize")["TrainingJobName"] == "job-1"
-    assert sagemaker.best_job(frame, "Minimize")["TrainingJobName"] == "job-2"
+    assert report.best_job(frame, "Maximize")["TrainingJobName"] == "job-1"
+    assert report.best_job(frame, "Minimize")["TrainingJobName"] == "job-2"
     png = tmp_path / "objective.png"
-    sagemaker.plot(frame, png, "validation:auc")
+    report.plot(frame, png, "validation:auc")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
 
