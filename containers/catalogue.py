@@ -56,6 +56,7 @@ IMAGES = {
     "xgboost": ImageSpec(
         "xgboost", "entrypoints.xgboost", "docker/xgboost/Dockerfile", resource="num_round"
     ),
+    "dnn": ImageSpec("dnn", "entrypoints.dnn", "docker/pytorch/Dockerfile", resource="epochs"),
     # A learning curve from its hyperparameters: tests tuners in seconds. Runs as processes.
     "synthetic": ImageSpec(
         "synthetic", "entrypoints.synthetic", dockerfile=None, resource="epochs"

@@ -86,6 +86,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     bank.add_argument("--out", type=Path, required=True)
     bank.add_argument("--shards", type=int, default=1, help="train files (for ShardedByS3Key)")
     bank.set_defaults(handler=_bank_marketing)
+    mnist = datasets.add_parser(
+        "mnist", help="MNIST or Fashion-MNIST IDX files as channels train and validation"
+    )
+    mnist.add_argument(
+        "--source", type=Path, help="folder of the 4 IDX files (default: Debian's Fashion-MNIST)"
+    )
+    mnist.add_argument("--out", type=Path, required=True)
+    mnist.add_argument("--train-limit", type=int, help="keep the first N train examples")
+    mnist.add_argument("--validation-limit", type=int, help="keep the first N validation examples")
+    mnist.set_defaults(handler=_mnist)
 
 
 def job_spec(args: argparse.Namespace) -> JobSpec:
@@ -165,4 +175,19 @@ def _bank_marketing(args: argparse.Namespace) -> int:
         f"files, validation {prepared.validation_rows}, test {prepared.test_rows}, "
         f"{len(prepared.features)} features"
     )
+    return 0
+
+
+def _mnist(args: argparse.Namespace) -> int:
+    from containers.data.mnist import prepare
+
+    for name in ("train_limit", "validation_limit"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            option = "--" + name.replace("_", "-")
+            raise ValueError(f"{option}={value} is out of range: must be {option} >= 1")
+    limits = {"train": args.train_limit, "validation": args.validation_limit}
+    prepared = prepare(args.source, args.out, limits)
+    counts = ", ".join(f"{k} {v} examples" for k, v in prepared.examples.items())
+    print(f"wrote {prepared.out}: {counts}")
     return 0

@@ -143,6 +143,8 @@ class Backend(ABC):
 
     #: Where a host sees its tree; None when it sees it where it lies (processes).
     mounted_at: Path | None = None
+    #: The interface hosts reach each other through, as resourceconfig.json names it.
+    network_interface: str = "eth0"
 
     def start(self, spec: JobSpec, echo: bool = False) -> RunningJob:
         """Lay out the hosts' trees and start them; `echo` streams the leader's log here."""
@@ -156,6 +158,7 @@ class Backend(ABC):
                 spec.hyperparameters,
                 keep_checkpoints=spec.resume,
                 mounted_at=self.mounted_at,
+                network_interface=self.network_interface,
             )
             for host in spec.hosts
         }

@@ -67,12 +67,14 @@ def lay_out_host(
     hyperparameters: Mapping[str, str],
     keep_checkpoints: bool = False,
     mounted_at: Path | None = None,
+    network_interface: str = "eth0",
 ) -> ContainerPaths:
     """Write one host's tree under job_dir/<host>: config files, channel data, empty outputs.
 
     With `keep_checkpoints` the checkpoint folder survives, as a job's checkpoint S3 prefix
     survives a restart on SageMaker: the job then resumes from it. `mounted_at` is where the
-    host sees the tree (/opt/ml in a container), for the paths written into config files.
+    host sees the tree (/opt/ml in a container), for the paths written into config files;
+    `network_interface` is the one its hosts reach each other through.
     """
     paths = ContainerPaths(job_dir / host)
     if paths.root.exists():
@@ -82,7 +84,9 @@ def lay_out_host(
     paths.config.mkdir(parents=True)
     for folder in (paths.model, paths.output_data, paths.default_checkpoints):
         folder.mkdir(parents=True, exist_ok=True)
-    resource = ResourceConfig(current_host=host, hosts=hosts)
+    resource = ResourceConfig(
+        current_host=host, hosts=hosts, network_interface_name=network_interface
+    )
     # SageMaker writes every hyperparameter value as a JSON string.
     _write_json(paths.hyperparameters, {k: str(v) for k, v in hyperparameters.items()})
     _write_json(paths.resource_config, resource.to_json())

@@ -224,6 +224,8 @@ def host_environment(spec: JobSpec, tree: ContainerPaths, port_base: int) -> dic
 class ProcessBackend(Backend):
     """Runs each host as `python -m <image module>` with its own SAGEMAKER_BASE_DIR."""
 
+    network_interface = "lo"  # every host is on this machine's loopback
+
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
 

@@ -18,13 +18,14 @@ import numpy as np
 
 from entrypoints.contract.config import Channel, TrainingEnvironment
 from entrypoints.contract.errors import UserError
+from entrypoints.contract.hosts import LostHostWatch
 from entrypoints.contract.lifecycle import StopFlag
 from entrypoints.contract.metrics import MetricLine
 from entrypoints.contract.paths import ContainerPaths
 from entrypoints.contract.topology import Topology
 from entrypoints.xgboost import checkpoints
 from entrypoints.xgboost.data import Table, host_share, read_channel
-from entrypoints.xgboost.distributed import LostHostWatch, cluster, collective_error
+from entrypoints.xgboost.distributed import cluster, collective_error
 from entrypoints.xgboost.hyperparameters import (
     ENTRYPOINT_ONLY,
     EVAL_METRICS,

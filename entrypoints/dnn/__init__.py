@@ -1,0 +1,1 @@
+"""The PyTorch data-parallel DNN image: MNIST-format classification over hosts x processes."""

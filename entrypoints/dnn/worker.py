@@ -1,0 +1,310 @@
+"""One data-parallel worker: `python -m entrypoints.dnn.worker`, started by a launcher.
+
+Every worker reads the whole channel and trains on its own shard of each epoch's shuffled
+order; gradients are averaged across workers at every step. Global rank 0 prints the metric
+line of each epoch and writes checkpoints and the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from entrypoints.contract.config import TrainingEnvironment
+from entrypoints.contract.errors import AlgorithmError, TrainingError
+from entrypoints.contract.lifecycle import StopFlag, failure_text
+from entrypoints.contract.metrics import MetricLine
+from entrypoints.contract.paths import ContainerPaths
+from entrypoints.dnn import checkpoints
+from entrypoints.dnn.collective import Collective, connect
+from entrypoints.dnn.data import Examples, read_channel
+from entrypoints.dnn.hyperparameters import parse
+from entrypoints.dnn.metrics import METRIC_SPECS, TRAIN_LOSS, VALIDATION_ACCURACY, VALIDATION_LOSS
+from entrypoints.dnn.model import ARCHITECTURE, build
+
+logger = logging.getLogger("entrypoints.dnn.worker")
+
+#: A folder where a failing worker leaves its reason, `rank-<N>`, for its host to report.
+REPORTS_VARIABLE = "SMTUNE_WORKER_REPORTS"
+EVAL_BATCH = 1000
+
+
+@dataclass
+class Progress:
+    """Where training stands: the next step to run, and the epoch's running loss."""
+
+    epoch: int = 0
+    step: int = 0
+    loss_sum: float = 0.0
+    loss_count: int = 0
+
+
+def epoch_order(examples: int, world: int, seed: int, epoch: int, rank: int) -> np.ndarray:
+    """This rank's indices for an epoch: one shuffle for all, padded so every rank gets as
+    many (a rank with fewer steps would leave the others waiting in a collective)."""
+    order = np.random.default_rng([seed, epoch]).permutation(examples)
+    per_rank = math.ceil(examples / world)
+    order = np.resize(order, per_rank * world)  # pads by wrapping around
+    return order[rank::world]
+
+
+def learning_rate(hp: dict[str, Any], world: int, step: int, steps_per_epoch: int) -> float:
+    """The base rate scaled by world size, reached by a linear warm-up from the base rate."""
+    scale = {"none": 1.0, "linear": float(world), "sqrt": math.sqrt(world)}[hp["lr_scaling"]]
+    peak = hp["lr"] * scale
+    warmup_steps = round(hp["warmup_epochs"] * steps_per_epoch)
+    if step >= warmup_steps:
+        return peak
+    return hp["lr"] + (peak - hp["lr"]) * (step + 1) / warmup_steps
+
+
+def tensors(examples: Examples, mean: float, std: float) -> tuple[torch.Tensor, torch.Tensor]:
+    images = torch.from_numpy(examples.images.astype(np.float32) / 255.0)
+    return ((images - mean) / std).unsqueeze(1), torch.from_numpy(examples.labels.astype(np.int64))
+
+
+def parameters_digest(model: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, value in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class Trainer:
+    def __init__(self, env: TrainingEnvironment, stop: StopFlag) -> None:
+        self.env = env
+        self.stop = stop
+        self.hp = parse(env.hyperparameters)
+        cuda = torch.cuda.is_available()
+        local_rank = int(os.environ.get("LOCAL_RANK", os.environ.get("HOROVOD_LOCAL_RANK", "0")))
+        self.device = torch.device(f"cuda:{local_rank}" if cuda else "cpu")
+        if cuda:
+            torch.cuda.set_device(self.device)
+        self.collective: Collective = connect(self.hp["launcher"], self.device)
+        self.rank, self.world = self.collective.rank, self.collective.size
+        torch.manual_seed(self.hp["seed"])
+
+        train = read_channel(env.channels["train"])
+        mean = float(train.images.mean()) / 255.0
+        std = float(train.images.std()) / 255.0
+        self.x, self.y = tensors(train, mean, std)
+        self.validation = None
+        if "validation" in env.channels:
+            vx, vy = tensors(read_channel(env.channels["validation"]), mean, std)
+            self.validation = (vx[self.rank :: self.world], vy[self.rank :: self.world])
+
+        self.batch = self.hp["batch_size"] * (
+            self.world if self.hp["scale_batch_with_workers"] else 1
+        )
+        self.steps_per_epoch = math.ceil(math.ceil(len(self.y) / self.world) / self.batch)
+        model = build().to(self.device)
+        optimizer = self._optimizer(model)
+        self.progress = self._resume(model, optimizer)
+        self.model, self.optimizer = self.collective.prepare(model, optimizer)
+        self.printer = MetricLine(METRIC_SPECS)
+        logger.info(
+            "rank %d of %d: %d examples, batch %d per worker (global %d), %d steps per epoch",
+            self.rank, self.world, len(self.y), self.batch, self.batch * self.world,
+            self.steps_per_epoch,
+        )  # fmt: skip
+
+    def _optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
+        hp = self.hp
+        if hp["optimizer"] == "adam":
+            return torch.optim.Adam(
+                model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"]
+            )
+        return torch.optim.SGD(
+            model.parameters(),
+            lr=hp["lr"],
+            momentum=hp["momentum"],
+            weight_decay=hp["weight_decay"],
+        )
+
+    def _resume(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Progress:
+        """Rank 0 reads the newest checkpoint; every rank starts from what it broadcasts."""
+        state = None
+        if self.rank == 0:
+            path = checkpoints.newest(self.env.checkpoint_dir)
+            if path is not None:
+                logger.info("resuming from %s", path)
+                state = checkpoints.load(path)
+        state = self.collective.broadcast(state)
+        if state is None:
+            return Progress()
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        progress = Progress(**state["progress"])
+        if progress.step and state["world"] != self.world:
+            # A step inside an epoch means a shard of another world's order: redo the epoch.
+            logger.warning(
+                "checkpoint of %d workers, now %d: the epoch restarts", state["world"], self.world
+            )
+            progress = Progress(progress.epoch)
+        return progress
+
+    def _checkpoint(self) -> None:
+        if self.rank != 0:
+            return
+        path = checkpoints.save(
+            self.env.checkpoint_dir,
+            {
+                "epoch": self.progress.epoch,
+                "step": self.progress.step,
+                "progress": asdict(self.progress),
+                "model": Collective.unwrap(self.model).state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "rng": torch.get_rng_state(),
+                "world": self.world,
+            },
+        )
+        logger.info("checkpoint %s", path.name)
+
+    def _stop_agreed(self) -> bool:
+        """True on every worker as soon as any worker was asked to stop (SIGTERM)."""
+        flag = torch.tensor([1.0 if self.stop.is_set() else 0.0])
+        return bool(self.collective.sum(flag).item() > 0)
+
+    def run(self) -> None:
+        hp, progress = self.hp, self.progress
+        while progress.epoch < hp["epochs"]:
+            order = torch.from_numpy(
+                epoch_order(len(self.y), self.world, hp["seed"], progress.epoch, self.rank)
+            )
+            self.model.train()
+            while progress.step < self.steps_per_epoch:
+                if self._stop_agreed():
+                    self._checkpoint()
+                    logger.info("stopped at epoch %d, step %d", progress.epoch, progress.step)
+                    return
+                step = progress.epoch * self.steps_per_epoch + progress.step
+                for group in self.optimizer.param_groups:
+                    group["lr"] = learning_rate(hp, self.world, step, self.steps_per_epoch)
+                index = order[progress.step * self.batch : (progress.step + 1) * self.batch]
+                x, y = self.x[index].to(self.device), self.y[index].to(self.device)
+                loss = F.cross_entropy(self.model(x), y)
+                if not torch.isfinite(loss):
+                    raise AlgorithmError(
+                        f"the training loss became {loss.item()} at epoch {progress.epoch}, step "
+                        f"{progress.step}: lower lr (now {group['lr']:g}) or batch_size"
+                    )
+                self.optimizer.zero_grad()
+                loss.backward()
+                self.optimizer.step()
+                progress.loss_sum += loss.item() * len(index)
+                progress.loss_count += len(index)
+                progress.step += 1
+            self._end_epoch()
+            self.progress = progress = Progress(progress.epoch + 1)
+            self._checkpoint()
+        self._save_model()
+
+    def _end_epoch(self) -> None:
+        progress = self.progress
+        totals = self.collective.sum(
+            torch.tensor([progress.loss_sum, progress.loss_count], dtype=torch.float64)
+        )
+        values = {TRAIN_LOSS.name: float(totals[0] / totals[1])}
+        if self.validation is not None:
+            values.update(self._evaluate(*self.validation))
+        if self.rank == 0:
+            self.printer.emit(progress.epoch, values)
+
+    @torch.no_grad()
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        self.model.eval()
+        loss = correct = 0.0
+        for start in range(0, len(y), EVAL_BATCH):
+            xb, yb = (
+                x[start : start + EVAL_BATCH].to(self.device),
+                y[start : start + EVAL_BATCH].to(self.device),
+            )
+            logits = Collective.unwrap(self.model)(xb)
+            loss += float(F.cross_entropy(logits, yb, reduction="sum"))
+            correct += float((logits.argmax(1) == yb).sum())
+        totals = self.collective.sum(
+            torch.tensor([loss, correct, float(len(y))], dtype=torch.float64)
+        )
+        return {
+            VALIDATION_LOSS.name: float(totals[0] / totals[2]),
+            VALIDATION_ACCURACY.name: float(totals[1] / totals[2]),
+        }
+
+    def _save_model(self) -> None:
+        model = Collective.unwrap(self.model)
+        logger.info("rank %d parameters sha256 %s", self.rank, parameters_digest(model))
+        if self.rank == 0:
+            directory = self.env.paths.model
+            directory.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), directory / "model.pt")
+            (directory / "architecture.json").write_text(json.dumps(ARCHITECTURE, indent=2) + "\n")
+            logger.info("saved the model to %s", directory)
+
+    def close(self) -> None:
+        self.collective.close()
+
+
+def report(error: TrainingError, rank: str) -> None:
+    """Leave the reason where this worker's host reads it; the host writes the failure file."""
+    folder = os.environ.get(REPORTS_VARIABLE)
+    if folder:
+        Path(folder, f"rank-{rank}").write_text(failure_text(error))
+
+
+def die_with_parent() -> None:
+    """Have the kernel end this worker when its launcher ends: a host killed at once (as a
+    container is) must leave no worker behind to hold its peers in a collective."""
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the launcher was gone before the call took effect
+        os._exit(1)
+
+
+def main() -> int:
+    die_with_parent()
+    rank = os.environ.get("RANK", os.environ.get("HOROVOD_RANK", "?"))
+    logging.basicConfig(
+        level=os.environ.get("SMTUNE_LOG_LEVEL", "INFO"),
+        format=f"%(asctime)s %(levelname)s rank {rank}: %(message)s",
+        stream=sys.stderr,
+    )
+    threads = os.environ.get("OMP_NUM_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))
+    stop = StopFlag()
+    stop.install()
+    try:
+        trainer = Trainer(TrainingEnvironment.load(ContainerPaths.from_environment()), stop)
+        trainer.run()
+        trainer.close()
+    except TrainingError as error:
+        logger.error("%s", error.reason())
+        report(error, rank)
+        return 1
+    except Exception as exc:
+        logger.error("unexpected error:\n%s", traceback.format_exc())
+        report(AlgorithmError(f"worker rank {rank} crashed: {exc}", caused_by=exc), rank)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
