@@ -38,6 +38,9 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# Horovod, built against this venv's torch (see docker/pytorch/build-horovod-wheel.sh).
+	PYTHON=$(BIN)/python docker/pytorch/build-horovod-wheel.sh $(WHEELS)/horovod
+	$(BIN)/pip install --quiet $(WHEELS)/horovod/horovod-*.whl
 	# .pyc files now: this machine's imports may be told not to write them.
 	$(BIN)/python -m compileall -q entrypoints containers tuning
 	touch $@
