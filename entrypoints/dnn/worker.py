@@ -14,7 +14,7 @@ import math
 import os
 import sys
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -148,16 +148,25 @@ class Trainer:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
-        progress = Progress(**state["progress"])
-        if progress.step and state["world"] != self.world:
+        if state["step"] == 0:
+            return Progress(state["epoch"])
+        if state["world"] != self.world:
             # A step inside an epoch means a shard of another world's order: redo the epoch.
             logger.warning(
                 "checkpoint of %d workers, now %d: the epoch restarts", state["world"], self.world
             )
-            progress = Progress(progress.epoch)
-        return progress
+            return Progress(state["epoch"])
+        loss_sum, loss_count = state["loss_shares"][self.rank]
+        return Progress(state["epoch"], state["step"], loss_sum, int(loss_count))
 
     def _checkpoint(self) -> None:
+        """Rank 0 saves; every rank's share of the epoch's running loss goes with it, so that a
+        job resumed mid-epoch prints the same train loss as one never stopped."""
+        shares = torch.zeros(self.world, 2, dtype=torch.float64)
+        shares[self.rank] = torch.tensor(
+            [self.progress.loss_sum, self.progress.loss_count], dtype=torch.float64
+        )
+        shares = self.collective.sum(shares)
         if self.rank != 0:
             return
         path = checkpoints.save(
@@ -165,7 +174,7 @@ class Trainer:
             {
                 "epoch": self.progress.epoch,
                 "step": self.progress.step,
-                "progress": asdict(self.progress),
+                "loss_shares": shares.tolist(),
                 "model": Collective.unwrap(self.model).state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "rng": torch.get_rng_state(),

@@ -1,0 +1,68 @@
+"""The DNN image's hyperparameters: each rule says the field, the value and the rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from entrypoints.contract.errors import UserError
+from entrypoints.dnn.hyperparameters import parse, processes_per_host
+from entrypoints.dnn.worker import epoch_order, learning_rate
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"batch_size": "0"}, "batch_size=0 is out of range: must be 1 <= batch_size <= 65536"),
+        ({"lr": "0"}, "lr=0 is out of range: must be 0 < lr <= 10"),
+        ({"lr": "-0.1"}, "lr=-0.1 is out of range: must be 0 < lr <= 10"),
+        (
+            {"launcher": "mpirun"},
+            "launcher='mpirun' is not allowed: must be one of torchrun, horovod",
+        ),
+        (
+            {"warmup_epochs": "3"},
+            "warmup_epochs=3 is out of range: must be warmup_epochs <= epochs (2)",
+        ),
+        (
+            {"lr_scaling": "cubic"},
+            "lr_scaling='cubic' is not allowed: must be one of none, linear, sqrt",
+        ),
+    ],
+)
+def test_bad_values_are_refused_with_the_rule(raw: dict[str, str], message: str) -> None:
+    with pytest.raises(UserError) as error:
+        parse({"epochs": "2", **raw})
+    assert error.value.message.startswith(message), error.value.message
+
+
+def test_processes_per_host_defaults_to_the_gpus_else_one() -> None:
+    assert processes_per_host(0, cpus=8, gpus=0) == 1
+    assert processes_per_host(0, cpus=8, gpus=4) == 4
+    assert processes_per_host(2, cpus=2, gpus=0) == 2
+
+
+@pytest.mark.parametrize(
+    ("cpus", "gpus", "rule"), [(2, 0, "<= 2, the CPUs"), (64, 2, "<= 2, the GPUs")]
+)
+def test_more_processes_than_cpus_or_gpus_is_refused(cpus: int, gpus: int, rule: str) -> None:
+    with pytest.raises(
+        UserError, match=f"processes_per_host=3 is out of range: must be processes_per_host {rule}"
+    ):
+        processes_per_host(3, cpus=cpus, gpus=gpus)
+
+
+def test_every_rank_gets_as_many_examples_and_together_all_of_them() -> None:
+    shards = [epoch_order(10, 4, seed=1, epoch=0, rank=r) for r in range(4)]
+    assert {len(s) for s in shards} == {3}
+    assert set().union(*map(set, shards)) == set(range(10))
+    assert (epoch_order(10, 4, 1, 1, 0) != shards[0]).any()  # a new order every epoch
+
+
+def test_linear_scaling_warms_up_from_the_base_rate_to_world_times_it() -> None:
+    hp = parse({"epochs": "5", "lr": "0.1", "lr_scaling": "linear", "warmup_epochs": "1"})
+    rates = [learning_rate(hp, world=4, step=s, steps_per_epoch=10) for s in range(12)]
+    assert rates[0] == pytest.approx(0.1 + 0.3 / 10)
+    assert rates[9] == pytest.approx(0.4) and rates[11] == pytest.approx(0.4)
+    assert rates == sorted(rates)
+    sqrt = parse({"epochs": "5", "lr": "0.1", "lr_scaling": "sqrt"})
+    assert learning_rate(sqrt, world=4, step=0, steps_per_epoch=10) == pytest.approx(0.2)

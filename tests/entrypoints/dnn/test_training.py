@@ -1,0 +1,108 @@
+"""DNN jobs on the process backend: 2 hosts train MNIST with each launcher, fail, stop, resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from containers.local.job import JobSpec, JobStatus
+from containers.local.process import ProcessBackend
+from entrypoints.dnn import checkpoints
+from entrypoints.dnn.launch import _children
+from entrypoints.dnn.metrics import METRIC_SPECS, VALIDATION_ACCURACY
+from tests.entrypoints.dnn.conftest import digests, dnn_job, wait_for
+
+
+def metric_lines(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if line.startswith("[")]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("launcher", ["torchrun", "horovod"])
+def test_two_hosts_train_an_epoch_with_identical_parameters(
+    mnist: Path, tmp_path: Path, launcher: str
+) -> None:
+    result = ProcessBackend().run(dnn_job(mnist, tmp_path / "job", launcher=launcher))
+    assert result.status is JobStatus.COMPLETED, result.reason
+    lines = metric_lines(result.leader_log)
+    assert len(lines) == 1  # one line per epoch, from global rank 0 only
+    assert metric_lines(tmp_path / "job" / "algo-2.log") == []
+    values = {spec.name: spec.read(lines[0]) for spec in METRIC_SPECS}
+    assert None not in values.values(), lines[0]
+    assert values[VALIDATION_ACCURACY.name] > 0.9
+    ranks = digests(tmp_path / "job", hosts=2)
+    assert sorted(ranks) == [0, 1] and len(set(ranks.values())) == 1
+    model = tmp_path / "job" / "algo-1" / "model"
+    assert (model / "model.pt").exists() and (model / "architecture.json").exists()
+    assert not (tmp_path / "job" / "algo-2" / "model" / "model.pt").exists()
+
+
+def worker_pids(job: object, host: str) -> list[int]:
+    host_pid = job.processes[host].pid  # type: ignore[attr-defined]
+    return [
+        pid
+        for pid in _children(host_pid)
+        if b"entrypoints.dnn.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("launcher", ["torchrun", "horovod"])
+def test_a_worker_killed_mid_epoch_fails_every_host_naming_it(
+    mnist: Path, tmp_path: Path, launcher: str
+) -> None:
+    spec = dnn_job(mnist, tmp_path / "job", epochs=20, batch_size=16, launcher=launcher)
+    with ProcessBackend().start(spec) as job:
+        wait_for(spec.log_path("algo-1"), "[0]\t")
+        (victim,) = worker_pids(job, "algo-2")
+        os.kill(victim, signal.SIGKILL)
+        killed = time.monotonic()
+        result = job.wait()
+    assert time.monotonic() - killed < 60
+    assert result.status is JobStatus.FAILED
+    by_host = {h.host: h for h in result.hosts}
+    assert by_host["algo-2"].exit_code == 1
+    assert by_host["algo-2"].failure.startswith(  # type: ignore[union-attr]
+        "worker rank 1 (local rank 0) on host algo-2 was killed by SIGKILL"
+    )
+    assert by_host["algo-1"].exit_code == 1
+    assert by_host["algo-1"].failure.startswith(  # type: ignore[union-attr]
+        "host algo-2 was lost during training"
+    )
+    leftovers = [p for h in ("algo-1", "algo-2") for p in worker_pids(job, h)]
+    assert leftovers == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_sigterm_then_resume_gives_the_uninterrupted_metrics(mnist: Path, tmp_path: Path) -> None:
+    settings = {"epochs": 3, "batch_size": 32, "optimizer": "sgd", "lr": 0.05}
+    whole = ProcessBackend().run(dnn_job(mnist, tmp_path / "whole", **settings))
+    assert whole.status is JobStatus.COMPLETED, whole.reason
+
+    spec = dnn_job(mnist, tmp_path / "cut", **settings)
+    with ProcessBackend().start(spec) as job:
+        wait_for(spec.log_path("algo-1"), "[0]\t")
+        time.sleep(0.5)  # into the second epoch
+        job.stop()
+        stopped = job.wait()
+    assert stopped.status is JobStatus.STOPPED
+    assert all(h.exit_code == 0 for h in stopped.hosts)
+    saved = checkpoints.newest(tmp_path / "cut" / "algo-1" / "checkpoints")
+    assert saved is not None and saved.name != "checkpoint-00003-000000.pt"
+    before = metric_lines(stopped.leader_log)  # the resumed job writes the log anew
+
+    resumed = ProcessBackend().run(JobSpec(**{**spec.__dict__, "resume": True}))
+    assert resumed.status is JobStatus.COMPLETED, resumed.reason
+    assert f"resuming from {saved}" in resumed.leader_log.read_text()
+    cut = before + metric_lines(resumed.leader_log)
+    # gloo sums in a fixed order for a fixed world, and the CPU kernels are deterministic:
+    # the resumed job prints the very same numbers.
+    assert cut == metric_lines(whole.leader_log)
+    assert digests(tmp_path / "cut", 2) == digests(tmp_path / "whole", 2)
