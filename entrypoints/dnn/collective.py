@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from entrypoints.contract.errors import UserError
+
 # How long a collective call may wait for a peer before it fails (gloo's own default is
 # 30 minutes); the host's lost-host watch usually ends a dead job much sooner.
 COLLECTIVE_TIMEOUT_S = float(os.environ.get("SMTUNE_COLLECTIVE_TIMEOUT", "120"))
@@ -23,6 +25,7 @@ class Collective(ABC):
     rank: int
     size: int
     local_rank: int
+    backend: str  # what carries the collectives: nccl, gloo, horovod+gloo
 
     @abstractmethod
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
@@ -54,9 +57,9 @@ class TorchCollective(Collective):
 
         self.dist = dist
         self.device = device
-        backend = "nccl" if device.type == "cuda" else "gloo"
+        self.backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(
-            backend,
+            self.backend,
             timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT_S),
             device_id=(device if device.type == "cuda" else None),
         )
@@ -89,7 +92,14 @@ class HorovodCollective(Collective):
     def __init__(self, device: torch.device) -> None:
         import horovod.torch as hvd
 
+        if device.type == "cuda" and not hvd.nccl_built():
+            raise UserError(
+                "launcher=horovod on GPUs needs Horovod built with NCCL "
+                "(HOROVOD_GPU_OPERATIONS=NCCL): this image's Horovod runs on CPUs only; use "
+                "launcher=torchrun, or the image's CUDA variant"
+            )
         self.hvd = hvd
+        self.backend = "horovod+gloo"
         hvd.init()
         self.rank, self.size, self.local_rank = hvd.rank(), hvd.size(), hvd.local_rank()
 
