@@ -297,3 +297,39 @@ def test_variables_expand_from_the_environment_with_defaults(
     monkeypatch.setenv("BUCKET", "real-bucket")
     monkeypatch.delenv("ACCOUNT")
     assert expand("${BUCKET:-my-bucket}/${ACCOUNT:-123}/${NOT_SET}") == "real-bucket/123/${NOT_SET}"
+
+
+def test_the_dnn_job_plans_with_epochs_as_the_resource() -> None:
+    from entrypoints.contract.metrics import MetricLine, cloudwatch_form
+    from entrypoints.dnn.metrics import METRIC_SPECS
+
+    checked = plan(load(SEED.with_name("dnn-mnist-hyperband.yaml")))
+    config = checked.request["HyperParameterTuningJobConfig"]
+    definition = checked.request["TrainingJobDefinition"]
+    assert config["StrategyConfig"] == {
+        "HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 8}
+    }
+    assert definition["StaticHyperParameters"]["epochs"] == "8"
+    assert config["HyperParameterTuningJobObjective"] == {
+        "Type": "Maximize",
+        "MetricName": "validation:accuracy",
+    }
+    assert definition["AlgorithmSpecification"]["TrainingImage"] == f"{ECR}/smtune-dnn:0.1.0"
+    regexes = {
+        m["Name"]: m["Regex"] for m in definition["AlgorithmSpecification"]["MetricDefinitions"]
+    }
+    assert set(regexes) == {"train:loss", "validation:loss", "validation:accuracy"}
+    # The regexes read the line the image prints, as CloudWatch shows it.
+    line = MetricLine(METRIC_SPECS).format(
+        3, {"train:loss": 0.05, "validation:loss": 1e-05, "validation:accuracy": 0.987}
+    )
+    import re
+
+    found = {name: re.search(rx, cloudwatch_form(line)) for name, rx in regexes.items()}
+    assert {name: float(m.group(1)) for name, m in found.items() if m} == {
+        "train:loss": 0.05,
+        "validation:loss": 1e-05,
+        "validation:accuracy": 0.987,
+    }
+    categorical = config["ParameterRanges"]["CategoricalParameterRanges"]
+    assert categorical == [{"Name": "lr_scaling", "Values": ["none", "linear", "sqrt"]}]
