@@ -11,8 +11,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from entrypoints.dnn.data import read_idx, write_idx
-
 #: Where Debian's `dataset-fashion-mnist` package puts Fashion-MNIST.
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 SPLITS = {"train": "train", "validation": "t10k"}
@@ -36,6 +34,9 @@ def _split_files(source: Path, prefix: str) -> list[Path]:
 
 
 def prepare(source: Path | None, out: Path, limits: dict[str, int | None]) -> Prepared:
+    # The image's own reader and writer: what a job reads is what was checked here.
+    from entrypoints.dnn.data import read_idx, write_idx
+
     if source is None:
         if not DEBIAN_FASHION_MNIST.is_dir():
             raise ValueError(
