@@ -17,13 +17,16 @@ from entrypoints.dnn.metrics import METRIC_SPECS, VALIDATION_ACCURACY
 from tests.entrypoints.dnn.conftest import digests, dnn_job, wait_for
 
 
+LAUNCHERS = ["torchrun", pytest.param("horovod", marks=pytest.mark.horovod)]
+
+
 def metric_lines(log: Path) -> list[str]:
     return [line for line in log.read_text().splitlines() if line.startswith("[")]
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("launcher", ["torchrun", "horovod"])
+@pytest.mark.parametrize("launcher", LAUNCHERS)
 def test_two_hosts_train_an_epoch_with_identical_parameters(
     mnist: Path, tmp_path: Path, launcher: str
 ) -> None:
@@ -53,7 +56,7 @@ def worker_pids(job: object, host: str) -> list[int]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("launcher", ["torchrun", "horovod"])
+@pytest.mark.parametrize("launcher", LAUNCHERS)
 def test_a_worker_killed_mid_epoch_fails_every_host_naming_it(
     mnist: Path, tmp_path: Path, launcher: str
 ) -> None:
