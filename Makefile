@@ -19,12 +19,43 @@ CONTAINER_TOOL ?= docker
 REGISTRY ?=
 TAG ?= 0.1.0
 PLATFORM ?= linux/amd64
-IMAGES ?= xgboost
+IMAGES ?= xgboost dnn
+# Each image's folder under docker/: its Dockerfile and pinned requirements.txt.
+DOCKER_DIR_xgboost := docker/xgboost
+DOCKER_DIR_dnn := docker/pytorch
 # A public base for users with a registry; `make base-image` falls back to building one from
 # Debian's packages (OFFLINE_BASE) where no registry answers.
 BASE_IMAGE ?= python:3.11-slim-bookworm
 OFFLINE_BASE ?= smtune-base:bookworm
 WHEELS := build/wheels
+# The DNN image's torch: cpu (the default), or cuda, which was never built here (no GPU, no
+# CUDA toolkit, no CUDA base image in reach; see docker/pytorch/Dockerfile). cuda takes
+# DNN_BASE_IMAGE (a CUDA runtime image with Python 3.11) and DNN_HOROVOD_PYTHON (a Python
+# whose environment has torch 2.13.0's CUDA build, on a host with CUDA's toolkit and NCCL).
+DNN_VARIANT ?= cpu
+DNN_BASE_IMAGE ?=
+DNN_HOROVOD_PYTHON ?=
+ifeq ($(DNN_VARIANT),cpu)
+# Asked for beside requirements.txt's torch==2.13.0: pip then fails rather than take the CUDA
+# build (several GB) where no CPU wheel is in reach (point PIP_FIND_LINKS at one).
+DNN_TORCH := torch==2.13.0+cpu
+DNN_HOROVOD := $(WHEELS)/horovod
+DNN_HOROVOD_ENV := PYTHON=$(BIN)/python
+else ifeq ($(DNN_VARIANT),cuda)
+ifeq ($(and $(DNN_BASE_IMAGE),$(DNN_HOROVOD_PYTHON)),)
+$(error DNN_VARIANT=cuda needs DNN_BASE_IMAGE and DNN_HOROVOD_PYTHON)
+endif
+DNN_TORCH := torch==2.13.0
+DNN_HOROVOD := $(WHEELS)/horovod-cuda
+DNN_HOROVOD_ENV := PYTHON=$(DNN_HOROVOD_PYTHON) HOROVOD_GPU_OPERATIONS=NCCL
+else
+$(error DNN_VARIANT=$(DNN_VARIANT): must be cpu or cuda)
+endif
+WHEELHOUSE_xgboost := $(WHEELS)/xgboost
+WHEELHOUSE_dnn := $(WHEELS)/dnn$(if $(filter cuda,$(DNN_VARIANT)),-cuda)
+WHEEL_ARGS_dnn := --find-links $(WHEELHOUSE_dnn) $(DNN_TORCH)
+BASE_IMAGE_dnn := $(DNN_BASE_IMAGE)
+BUILD_ARGS_dnn := --build-arg TORCH_VARIANT=$(DNN_VARIANT) --build-arg WHEELHOUSE=$(WHEELHOUSE_dnn)
 
 .PHONY: help
 help: ## Show this help.
@@ -76,13 +107,22 @@ demo: venv ## Train bank marketing on 1 and 3 local hosts; print hosts, wall tim
 
 ##@ Images
 
-.PHONY: wheels
-wheels: venv ## Download (or build) every image's pinned Python wheels into build/wheels.
+.PHONY: wheels $(addprefix wheels-,$(IMAGES))
+wheels: $(addprefix wheels-,$(IMAGES)) ## Fetch (or build) every image's pinned wheels into build/wheels.
+
+$(addprefix wheels-,$(IMAGES)): wheels-%: venv
 	@$(BIN)/python -c 'import sys, platform; ok = sys.version_info[:2] == (3, 11) and platform.machine() == "x86_64" and sys.platform == "linux"; sys.exit(0 if ok else "make wheels needs Linux x86_64 with Python 3.11, the platform of the images")'
-	for image in $(IMAGES); do \
-		$(BIN)/pip wheel --quiet --wheel-dir $(WHEELS)/$$image \
-			--requirement docker/$$image/requirements.txt; \
-	done
+	$(BIN)/pip wheel --quiet --wheel-dir $(WHEELHOUSE_$*) \
+		--requirement $(DOCKER_DIR_$*)/requirements.txt $(WHEEL_ARGS_$*)
+
+# Horovod has no wheel on the index: build it (patched, against torch; skipped when built
+# already) and put it in the DNN wheelhouse before pip resolves the rest there.
+.PHONY: horovod-wheel
+wheels-dnn: horovod-wheel
+horovod-wheel: venv
+	$(DNN_HOROVOD_ENV) docker/pytorch/build-horovod-wheel.sh $(DNN_HOROVOD)
+	mkdir -p $(WHEELHOUSE_dnn)
+	cp $(DNN_HOROVOD)/horovod-0.28.1-*.whl $(WHEELHOUSE_dnn)/
 
 build/base-image:
 	mkdir -p build
@@ -100,14 +140,14 @@ build/base-image:
 base-image: build/base-image ## Pull BASE_IMAGE, or build one offline with debootstrap.
 	@echo "base image: $$(cat build/base-image)"
 
-.PHONY: build
-build: base-image wheels ## Build every image as smtune-<name>:TAG.
-	for image in $(IMAGES); do \
-		$(CONTAINER_TOOL) build --platform $(PLATFORM) \
-			--build-arg BASE_IMAGE=$$(cat build/base-image) \
-			--build-arg SMTUNE_VERSION=$(TAG) \
-			--file docker/$$image/Dockerfile --tag smtune-$$image:$(TAG) . ; \
-	done
+.PHONY: build $(addprefix build-,$(IMAGES))
+build: $(addprefix build-,$(IMAGES)) ## Build every image as smtune-<name>:TAG (IMAGES=dnn: one).
+
+$(addprefix build-,$(IMAGES)): build-%: base-image wheels-%
+	$(CONTAINER_TOOL) build --platform $(PLATFORM) \
+		--build-arg BASE_IMAGE=$(or $(BASE_IMAGE_$*),$$(cat build/base-image)) \
+		--build-arg SMTUNE_VERSION=$(TAG) $(BUILD_ARGS_$*) \
+		--file $(DOCKER_DIR_$*)/Dockerfile --tag smtune-$*:$(TAG) .
 
 .PHONY: push
 push: venv ## Tag and push every image to REGISTRY (ECR: logs in and creates repositories).
