@@ -93,11 +93,12 @@ def run_job(tmp_path: Path) -> RunJob:
 
 
 DOCKER_IMAGE = os.environ.get("SMTUNE_TEST_IMAGE", "smtune-xgboost:0.1.0")
+DNN_IMAGE = os.environ.get("SMTUNE_TEST_DNN_IMAGE", "smtune-dnn:0.1.0")
 
 
-@pytest.fixture(scope="session")
-def docker_image() -> str:
-    """The built XGBoost image; skipped without an engine, unless SMTUNE_REQUIRE_DOCKER=1."""
+def built_image(reference: str) -> str:
+    """`reference` if it is built; skipped without an engine or the image, unless
+    SMTUNE_REQUIRE_DOCKER=1 (CI), where either is missing is a failure."""
     from containers.local.docker import docker, engine_available
 
     required = os.environ.get("SMTUNE_REQUIRE_DOCKER") == "1"
@@ -105,10 +106,20 @@ def docker_image() -> str:
         if required:
             pytest.fail("SMTUNE_REQUIRE_DOCKER=1 but no Docker engine answers `docker info`")
         pytest.skip("no Docker engine")
-    if docker("image", "inspect", DOCKER_IMAGE, check=False).returncode != 0:
+    if docker("image", "inspect", reference, check=False).returncode != 0:
         if required:
-            pytest.fail(
-                f"SMTUNE_REQUIRE_DOCKER=1 but image {DOCKER_IMAGE} is not built: make build"
-            )
-        pytest.skip(f"image {DOCKER_IMAGE} is not built (make build)")
-    return DOCKER_IMAGE
+            pytest.fail(f"SMTUNE_REQUIRE_DOCKER=1 but image {reference} is not built: make build")
+        pytest.skip(f"image {reference} is not built (make build)")
+    return reference
+
+
+@pytest.fixture(scope="session")
+def docker_image() -> str:
+    """The built XGBoost image."""
+    return built_image(DOCKER_IMAGE)
+
+
+@pytest.fixture(scope="session")
+def dnn_image() -> str:
+    """The built DNN image."""
+    return built_image(DNN_IMAGE)

@@ -62,21 +62,26 @@ def local_registry(tmp_path: Path) -> Iterator[str]:
 @pytest.mark.docker
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_make_push_round_trips_through_a_registry(docker_image: str, local_registry: str) -> None:
+def test_make_push_round_trips_through_a_registry(
+    docker_image: str, dnn_image: str, local_registry: str
+) -> None:
     tag = docker_image.rsplit(":", 1)[1]
+    assert dnn_image.rsplit(":", 1)[1] == tag  # `make push` pushes every image with one TAG
     result = subprocess.run(
         ["make", "--no-print-directory", "push", f"REGISTRY={local_registry}/team", f"TAG={tag}"],
         cwd=REPO, capture_output=True, text=True, timeout=540,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    reference = result.stdout.strip().splitlines()[-1]
-    assert reference.startswith(f"{local_registry}/team/smtune-xgboost@sha256:")
-    original = docker("image", "inspect", "--format", "{{.Id}}", docker_image).stdout.strip()
-    docker("image", "rm", f"{local_registry}/team/smtune-xgboost:{tag}")
-    docker("pull", reference)  # by digest: exactly what was pushed
-    pulled = docker("image", "inspect", "--format", "{{.Id}}", reference).stdout.strip()
-    docker("image", "rm", reference, check=False)
-    assert pulled == original
+    references = result.stdout.strip().splitlines()[-2:]  # one line an image, as IMAGES lists
+    for image, reference in zip((docker_image, dnn_image), references, strict=True):
+        repository = image.rsplit(":", 1)[0]
+        assert reference.startswith(f"{local_registry}/team/{repository}@sha256:")
+        original = docker("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
+        docker("image", "rm", f"{local_registry}/team/{repository}:{tag}")
+        docker("pull", reference)  # by digest: exactly what was pushed
+        pulled = docker("image", "inspect", "--format", "{{.Id}}", reference).stdout.strip()
+        docker("image", "rm", reference, check=False)
+        assert pulled == original
 
 
 def test_push_without_registry_says_how(tmp_path: Path) -> None:
