@@ -13,8 +13,9 @@ from containers.local.job import JobSpec
 from containers.local.layout import ChannelSource
 from entrypoints.contract.config import S3DistributionType
 
-# One epoch of these reaches > 0.9 validation accuracy in a few seconds on 2 CPUs.
-QUICK = {"optimizer": "adam", "lr": 0.002, "epochs": 1}
+# One epoch of these reaches about 0.94 validation accuracy in seconds on 2 CPUs (batch 64
+# gave 0.907: too near the tests' 0.9 line).
+QUICK = {"optimizer": "adam", "lr": 0.002, "epochs": 1, "batch_size": 32}
 DIGEST = re.compile(r"rank (\d+) parameters sha256 ([0-9a-f]{64})")
 
 

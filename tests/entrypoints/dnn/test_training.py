@@ -16,7 +16,6 @@ from entrypoints.dnn.launch import _children
 from entrypoints.dnn.metrics import METRIC_SPECS, VALIDATION_ACCURACY
 from tests.entrypoints.dnn.conftest import digests, dnn_job, wait_for
 
-
 LAUNCHERS = ["torchrun", pytest.param("horovod", marks=pytest.mark.horovod)]
 
 
