@@ -107,3 +107,29 @@ def run(
         write_failure(paths, AlgorithmError(f"the algorithm crashed: {exc}", caused_by=exc))
         return EXIT_FAILED
     return 0
+
+
+def image_command(
+    argv: list[str],
+    main: Callable[[ContainerPaths, StopFlag], None],
+    check: Callable[[], str],
+) -> int:
+    """What an image's ENTRYPOINT does with its argument; returns the exit code.
+
+    SageMaker starts a training container as `docker run IMAGE train`: "train" runs `main`
+    under the contract. `--check` is the build-time check that the image imports what
+    training needs; it prints what `check` returns. Anything else is refused.
+    """
+    name = argv[0] if argv else "train"
+    if name == "--check":
+        print(check())
+        return 0
+    if name != "train":
+        print(
+            f"command {name!r} is not supported: this image only trains "
+            "(SageMaker runs it as `docker run IMAGE train`)",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging()
+    return run(main)

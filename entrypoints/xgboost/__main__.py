@@ -7,27 +7,15 @@ the image can import what training needs.
 
 import sys
 
-from entrypoints.contract.lifecycle import configure_logging, run
+from entrypoints.contract.lifecycle import image_command
 from entrypoints.xgboost.train import main
 
 
-def command(argv: list[str]) -> int:
-    name = argv[0] if argv else "train"
-    if name == "--check":
-        import xgboost
+def check() -> str:
+    import xgboost
 
-        print(f"xgboost {xgboost.__version__}: ready to train")
-        return 0
-    if name != "train":
-        print(
-            f"command {name!r} is not supported: this image only trains "
-            "(SageMaker runs it as `docker run IMAGE train`)",
-            file=sys.stderr,
-        )
-        return 2
-    configure_logging()
-    return run(main)
+    return f"xgboost {xgboost.__version__}: ready to train"
 
 
 if __name__ == "__main__":
-    sys.exit(command(sys.argv[1:]))
+    sys.exit(image_command(sys.argv[1:], main, check))
