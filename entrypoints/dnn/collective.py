@@ -107,7 +107,10 @@ class HorovodCollective(Collective):
         return self.hvd.allreduce(tensor.cpu(), op=self.hvd.Sum)
 
     def broadcast(self, obj: Any) -> Any:
-        return self.hvd.broadcast_object(obj, root_rank=0)
+        # Horovod matches collectives across workers by name, and names this one after the
+        # object's type unless told: rank 0's checkpoint (a dict) against the others' None
+        # would never match, and every worker would wait for ever.
+        return self.hvd.broadcast_object(obj, root_rank=0, name="smtune.broadcast")
 
     def prepare(
         self, model: nn.Module, optimizer: torch.optim.Optimizer

@@ -116,9 +116,16 @@ class Trainer:
         )
         self.steps_per_epoch = math.ceil(math.ceil(len(self.y) / self.world) / self.batch)
         model = build().to(self.device)
-        optimizer = self._optimizer(model)
-        self.progress = self._resume(model, optimizer)
-        self.model, self.optimizer = self.collective.prepare(model, optimizer)
+        state = self._checkpoint_state()
+        if state is not None:
+            model.load_state_dict(state["model"])
+            torch.set_rng_state(state["rng"])
+        # The optimizer's state goes in after the library wrapped it: Horovod's wrapper is a
+        # new optimizer over the same parameters, which would start with no momentum.
+        self.model, self.optimizer = self.collective.prepare(model, self._optimizer(model))
+        if state is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.progress = self._progress(state)
         self.printer = MetricLine(METRIC_SPECS)
         logger.info(
             "rank %d of %d on %s (%s): %d examples, batch %d per worker (global %d), "
@@ -140,20 +147,21 @@ class Trainer:
             weight_decay=hp["weight_decay"],
         )
 
-    def _resume(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Progress:
-        """Rank 0 reads the newest checkpoint; every rank starts from what it broadcasts."""
+    def _checkpoint_state(self) -> dict[str, Any] | None:
+        """Rank 0 reads the newest checkpoint; every rank gets what it broadcasts."""
         state = None
         if self.rank == 0:
             path = checkpoints.newest(self.env.checkpoint_dir)
             if path is not None:
                 logger.info("resuming from %s", path)
                 state = checkpoints.load(path)
-        state = self.collective.broadcast(state)
+        result: dict[str, Any] | None = self.collective.broadcast(state)
+        return result
+
+    def _progress(self, state: dict[str, Any] | None) -> Progress:
+        """Where a checkpoint puts this rank: its epoch, its step and its running loss."""
         if state is None:
             return Progress()
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
         if state["step"] == 0:
             return Progress(state["epoch"])
         if state["world"] != self.world:
@@ -265,12 +273,19 @@ class Trainer:
     def _save_model(self) -> None:
         model = Collective.unwrap(self.model)
         logger.info("rank %d parameters sha256 %s", self.rank, parameters_digest(model))
-        if self.rank == 0:
-            directory = self.env.paths.model
-            directory.mkdir(parents=True, exist_ok=True)
-            torch.save(model.state_dict(), directory / "model.pt")
-            (directory / "architecture.json").write_text(json.dumps(ARCHITECTURE, indent=2) + "\n")
-            logger.info("saved the model to %s", directory)
+        if self.rank != 0:
+            return
+        directory = self.env.paths.model
+        directory.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), directory / "model.pt")
+        (directory / "architecture.json").write_text(json.dumps(ARCHITECTURE, indent=2) + "\n")
+        # A program that runs without this code (torch.export; TorchScript is deprecated):
+        # batches of any size, loaded with torch.export.load(path).module().
+        example = torch.zeros(2, 1, 28, 28, device=self.device)
+        batch = torch.export.Dim("batch")
+        program = torch.export.export(model.eval(), (example,), dynamic_shapes=({0: batch},))
+        torch.export.save(program, directory / "model.pt2")
+        logger.info("saved the model to %s", directory)
 
     def close(self) -> None:
         self.collective.close()

@@ -39,9 +39,23 @@ def test_two_hosts_train_an_epoch_with_identical_parameters(
     assert values[VALIDATION_ACCURACY.name] > 0.9
     ranks = digests(tmp_path / "job", hosts=2)
     assert sorted(ranks) == [0, 1] and len(set(ranks.values())) == 1
-    model = tmp_path / "job" / "algo-1" / "model"
-    assert (model / "model.pt").exists() and (model / "architecture.json").exists()
     assert not (tmp_path / "job" / "algo-2" / "model" / "model.pt").exists()
+    assert_the_saved_models_agree(tmp_path / "job" / "algo-1" / "model")
+
+
+def assert_the_saved_models_agree(folder: Path) -> None:
+    """The state_dict in the architecture, and the exported program, predict alike."""
+    import json
+
+    import torch
+
+    from entrypoints.dnn.model import build
+
+    model = build(json.loads((folder / "architecture.json").read_text())).eval()
+    model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+    program = torch.export.load(folder / "model.pt2").module()
+    images = torch.randn(7, 1, 28, 28)
+    assert torch.allclose(model(images), program(images), atol=1e-6)
 
 
 def worker_pids(job: object, host: str) -> list[int]:
@@ -83,8 +97,11 @@ def test_a_worker_killed_mid_epoch_fails_every_host_naming_it(
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_sigterm_then_resume_gives_the_uninterrupted_metrics(mnist: Path, tmp_path: Path) -> None:
-    settings = {"epochs": 3, "batch_size": 32, "optimizer": "sgd", "lr": 0.05}
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_sigterm_then_resume_gives_the_uninterrupted_metrics(
+    mnist: Path, tmp_path: Path, launcher: str
+) -> None:
+    settings = {"epochs": 3, "batch_size": 32, "optimizer": "sgd", "lr": 0.05, "launcher": launcher}
     whole = ProcessBackend().run(dnn_job(mnist, tmp_path / "whole", **settings))
     assert whole.status is JobStatus.COMPLETED, whole.reason
 
