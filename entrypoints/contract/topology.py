@@ -34,7 +34,7 @@ class Port(enum.IntEnum):
     RENDEZVOUS = 0
     XGBOOST_TRACKER = 1
     TORCH_MASTER = 2
-    HOROVOD_RENDEZVOUS = 3
+    # Horovod's rendezvous server picks a free port itself; the leader announces it.
 
 
 PORT_BLOCK_SIZE = 8  # room for the ports above and a few more
