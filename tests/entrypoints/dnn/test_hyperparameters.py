@@ -6,7 +6,7 @@ import pytest
 
 from entrypoints.contract.errors import UserError
 from entrypoints.dnn.hyperparameters import parse, processes_per_host
-from entrypoints.dnn.worker import epoch_order, learning_rate
+from entrypoints.dnn.schedule import epoch_order, learning_rate
 
 
 @pytest.mark.parametrize(
