@@ -73,26 +73,29 @@ def worker_pids(job: object, host: str) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("launcher", LAUNCHERS)
+@pytest.mark.parametrize(("victim", "survivor"), [("algo-2", "algo-1"), ("algo-1", "algo-2")])
 def test_a_worker_killed_mid_epoch_fails_every_host_naming_it(
-    mnist: Path, tmp_path: Path, launcher: str
+    mnist: Path, tmp_path: Path, launcher: str, victim: str, survivor: str
 ) -> None:
+    # The leader's worker is rank 0, which holds torchrun's store and prints the metrics.
     spec = dnn_job(mnist, tmp_path / "job", epochs=20, batch_size=16, launcher=launcher)
     with ProcessBackend().start(spec) as job:
         wait_for(spec.log_path("algo-1"), "[0]\t")
-        (victim,) = worker_pids(job, "algo-2")
-        os.kill(victim, signal.SIGKILL)
+        (worker,) = worker_pids(job, victim)
+        os.kill(worker, signal.SIGKILL)
         killed = time.monotonic()
         result = job.wait()
     assert time.monotonic() - killed < 60
     assert result.status is JobStatus.FAILED
     by_host = {h.host: h for h in result.hosts}
-    assert by_host["algo-2"].exit_code == 1
-    assert by_host["algo-2"].failure.startswith(  # type: ignore[union-attr]
-        "worker rank 1 (local rank 0) on host algo-2 was killed by SIGKILL"
+    rank = 0 if victim == "algo-1" else 1
+    assert by_host[victim].exit_code == 1
+    assert by_host[victim].failure.startswith(  # type: ignore[union-attr]
+        f"worker rank {rank} (local rank 0) on host {victim} was killed by SIGKILL"
     )
-    assert by_host["algo-1"].exit_code == 1
-    assert by_host["algo-1"].failure.startswith(  # type: ignore[union-attr]
-        "host algo-2 was lost during training"
+    assert by_host[survivor].exit_code == 1
+    assert by_host[survivor].failure.startswith(  # type: ignore[union-attr]
+        f"host {victim} was lost during training"
     )
     leftovers = [p for h in ("algo-1", "algo-2") for p in worker_pids(job, h)]
     assert leftovers == []
