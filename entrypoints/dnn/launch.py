@@ -20,6 +20,7 @@ real cluster is the classic hang).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -34,7 +35,13 @@ from typing import Any
 import torch
 
 from entrypoints.contract.config import TrainingEnvironment
-from entrypoints.contract.errors import PlatformError, TrainingError, UserError
+from entrypoints.contract.errors import (
+    ERROR_KINDS,
+    AlgorithmError,
+    PlatformError,
+    TrainingError,
+    UserError,
+)
 from entrypoints.contract.hosts import LostHostWatch, peer_failure
 from entrypoints.contract.lifecycle import StopFlag
 from entrypoints.contract.paths import ContainerPaths
@@ -57,14 +64,17 @@ class WorkerFailure:
     local_rank: int
     exit_code: int
 
-    def describe(self, host: str, reports: Path) -> str:
-        report = reports / f"rank-{self.rank}"
+    def error(self, host: str, reports: Path) -> TrainingError:
+        """The worker's own error (same kind) if it left one, else how its process ended."""
         where = f"worker rank {self.rank} (local rank {self.local_rank}) on host {host}"
+        report = reports / f"rank-{self.rank}"
         if report.exists():
-            return f"{where} failed: {report.read_text().strip()}"
+            reported = json.loads(report.read_text())
+            kind = ERROR_KINDS.get(reported["kind"], AlgorithmError)
+            return kind(f"{where} failed: {reported['message']}")
         if self.exit_code < 0:
-            return f"{where} was killed by {signal.Signals(-self.exit_code).name}"
-        return f"{where} exited {self.exit_code} without a reason; see the host's log"
+            return PlatformError(f"{where} was killed by {signal.Signals(-self.exit_code).name}")
+        return AlgorithmError(f"{where} exited {self.exit_code} without a reason; see its log")
 
     @property
     def signalled(self) -> bool:
@@ -224,13 +234,15 @@ def main(paths: ContainerPaths, stop: StopFlag) -> None:
     hp = parse(env.hyperparameters)
     topology = Topology.from_environment(env.resource)
     resource = env.resource
-    processes = processes_per_host(
-        hp["processes_per_host"], os.cpu_count() or 1, torch.cuda.device_count()
-    )
+    # What depends on this host (its CPUs, GPUs and data) fails after joining, so that every
+    # host fails at once with the reason instead of waiting for this one to join.
     error: TrainingError | None = None
-    info: dict[str, Any] = {"processes": processes}
+    info: dict[str, Any] = {}
     try:
-        info["examples"] = check_data(env)
+        processes = processes_per_host(
+            hp["processes_per_host"], os.cpu_count() or 1, torch.cuda.device_count()
+        )
+        info = {"processes": processes, "examples": check_data(env)}
     except TrainingError as exc:
         error = exc
     server = None
@@ -289,4 +301,4 @@ def _failure_error(
     if not failure.signalled and watch.wait(timeout_s=5.0) is not None:
         return watch.error()
     watch.disarm()
-    return PlatformError(failure.describe(host, reports))
+    return failure.error(host, reports)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from entrypoints.contract.config import TrainingEnvironment
 from entrypoints.contract.errors import AlgorithmError, TrainingError
-from entrypoints.contract.lifecycle import StopFlag, failure_text
+from entrypoints.contract.lifecycle import StopFlag
 from entrypoints.contract.metrics import MetricLine
 from entrypoints.contract.paths import ContainerPaths
 from entrypoints.dnn import checkpoints
@@ -274,10 +274,11 @@ class Trainer:
 
 
 def report(error: TrainingError, rank: str) -> None:
-    """Leave the reason where this worker's host reads it; the host writes the failure file."""
+    """Leave the error where this worker's host reads it; the host writes the failure file."""
     folder = os.environ.get(REPORTS_VARIABLE)
     if folder:
-        Path(folder, f"rank-{rank}").write_text(failure_text(error))
+        text = json.dumps({"kind": error.kind, "message": error.message})
+        Path(folder, f"rank-{rank}").write_text(text)
 
 
 def die_with_parent() -> None:

@@ -97,3 +97,15 @@ def test_bad_hyperparameters_fail_with_the_rule(
     assert result.hosts[0].exit_code == 1
     failure = result.hosts[0].failure or ""
     assert failure.startswith(reason), failure
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_too_many_processes_fails_both_hosts_at_once(mnist: Path, tmp_path: Path) -> None:
+    too_many = (os.cpu_count() or 1) + 1
+    spec = dnn_job(mnist, tmp_path / "job", hosts=2, processes_per_host=too_many)
+    result = ProcessBackend().run(spec)
+    assert result.status is JobStatus.FAILED
+    assert result.wall_seconds < 30  # not the rendezvous' wait for a host that never joins
+    rule = f"processes_per_host={too_many} is out of range"
+    assert all(rule in (h.failure or "") for h in result.hosts), result.hosts

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from entrypoints.contract.errors import UserError
@@ -66,3 +69,19 @@ def test_linear_scaling_warms_up_from_the_base_rate_to_world_times_it() -> None:
     assert rates == sorted(rates)
     sqrt = parse({"epochs": "5", "lr": "0.1", "lr_scaling": "sqrt"})
     assert learning_rate(sqrt, world=4, step=0, steps_per_epoch=10) == pytest.approx(0.2)
+
+
+def test_a_failed_worker_is_reported_with_its_own_kind_or_how_it_ended(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="the launcher imports torch")
+    from entrypoints.contract.errors import AlgorithmError, PlatformError, UserError
+    from entrypoints.dnn.launch import WorkerFailure
+
+    (tmp_path / "rank-3").write_text(json.dumps({"kind": "UserError", "message": "bad label"}))
+    reported = WorkerFailure(rank=3, local_rank=1, exit_code=1).error("algo-2", tmp_path)
+    assert isinstance(reported, UserError)
+    assert reported.message == "worker rank 3 (local rank 1) on host algo-2 failed: bad label"
+    killed = WorkerFailure(rank=0, local_rank=0, exit_code=-9).error("algo-1", tmp_path)
+    assert isinstance(killed, PlatformError)
+    assert killed.message == "worker rank 0 (local rank 0) on host algo-1 was killed by SIGKILL"
+    silent = WorkerFailure(rank=1, local_rank=0, exit_code=1).error("algo-1", tmp_path)
+    assert isinstance(silent, AlgorithmError) and "exited 1 without a reason" in silent.message
