@@ -217,3 +217,10 @@ class TrainingEnvironment:
             hyperparameters=read_hyperparameters(paths),
             checkpoint_dir=read_checkpoint_dir(paths),
         )
+
+    def required_channel(self, name: str) -> Channel:
+        """The channel an algorithm cannot train without, or a UserError that says so."""
+        if name not in self.channels:
+            others = ", ".join(sorted(self.channels)) or "none"
+            raise UserError(f"channel {name} is required: this job's channels are {others}")
+        return self.channels[name]

@@ -26,9 +26,14 @@ def _position(path: Path) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
-def newest(directory: Path) -> Path | None:
+def _oldest_first(directory: Path) -> list[Path]:
     found = [p for p in directory.glob("checkpoint-*.pt") if _position(p) is not None]
-    return max(found, key=lambda p: _position(p) or (0, 0), default=None)
+    return sorted(found, key=lambda p: _position(p) or (0, 0))
+
+
+def newest(directory: Path) -> Path | None:
+    found = _oldest_first(directory)
+    return found[-1] if found else None
 
 
 def save(directory: Path, state: dict[str, Any]) -> Path:
@@ -37,10 +42,7 @@ def save(directory: Path, state: dict[str, Any]) -> Path:
     partial = directory / f".{path.name}.partial"
     torch.save(state, partial)
     os.replace(partial, path)
-    for old in sorted(
-        (p for p in directory.glob("checkpoint-*.pt") if _position(p) is not None),
-        key=lambda p: _position(p) or (0, 0),
-    )[:-KEEP]:
+    for old in _oldest_first(directory)[:-KEEP]:
         old.unlink(missing_ok=True)
     return path
 

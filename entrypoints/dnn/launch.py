@@ -72,7 +72,7 @@ class WorkerFailure:
             reported = json.loads(report.read_text())
             kind = ERROR_KINDS.get(reported["kind"], AlgorithmError)
             return kind(f"{where} failed: {reported['message']}")
-        if self.exit_code < 0:
+        if self.signalled:
             return PlatformError(f"{where} was killed by {signal.Signals(-self.exit_code).name}")
         return AlgorithmError(f"{where} exited {self.exit_code} without a reason; see its log")
 
@@ -82,9 +82,7 @@ class WorkerFailure:
 
 
 def check_data(env: TrainingEnvironment) -> dict[str, Any]:
-    if "train" not in env.channels:
-        others = ", ".join(sorted(env.channels)) or "none"
-        raise UserError(f"channel train is required: this job's channels are {others}")
+    env.required_channel("train")
     return {name: len(read_channel(channel)) for name, channel in sorted(env.channels.items())}
 
 
@@ -101,7 +99,7 @@ def worker_environment(env: TrainingEnvironment, processes: int, reports: Path) 
     }
 
 
-def _children(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Every descendant of `pid` (workers may run in sessions of their own)."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -120,7 +118,7 @@ def _children(pid: int) -> list[int]:
 
 
 def kill_workers() -> None:
-    for pid in _children(os.getpid()):
+    for pid in descendants(os.getpid()):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
@@ -199,14 +197,25 @@ def run_horovod(
         rank = resource.rank * processes + local_rank
         slot = {"HOROVOD_RANK": str(rank), "HOROVOD_LOCAL_RANK": str(local_rank)}
         workers[rank] = (local_rank, subprocess.Popen(WORKER, env={**environ, **common, **slot}))
-    failure, stop_sent, ended_at = None, None, None
-    while any(p.poll() is None for _, p in workers.values()):
+    failure: WorkerFailure | None = None
+    stop_sent = ended_at = None
+    while True:
         now = time.monotonic()
-        for rank, (local_rank, process) in workers.items():
-            if failure is None and process.returncode not in (None, 0):
-                failure = WorkerFailure(rank, local_rank, process.returncode)
+        running = [p for _, p in workers.values() if p.poll() is None]
+        if failure is None:
+            failure = next(
+                (
+                    WorkerFailure(r, lr, p.returncode)
+                    for r, (lr, p) in workers.items()
+                    if p.returncode
+                ),
+                None,
+            )
+            if failure is not None:  # the others would only wait for it in a collective
                 ended_at = now
                 _signal(workers, signal.SIGTERM)
+        if not running:
+            return failure
         if stop.is_set() and stop_sent is None:
             stop_sent = now
             _signal(workers, signal.SIGTERM)
@@ -215,12 +224,6 @@ def run_horovod(
         ):
             _signal(workers, signal.SIGKILL)
         time.sleep(0.1)
-    if failure is None:
-        failure = next(
-            (WorkerFailure(r, lr, p.returncode) for r, (lr, p) in workers.items() if p.returncode),
-            None,
-        )
-    return failure
 
 
 def _signal(workers: dict[int, tuple[int, subprocess.Popen[bytes]]], signum: int) -> None:

@@ -1,4 +1,4 @@
-"""`python -m entrypoints.synthetic [train]`: the synthetic trainer's command."""
+"""`python -m entrypoints.synthetic [train | --check]`: the synthetic trainer's command."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 from entrypoints.contract.config import TrainingEnvironment
 from entrypoints.contract.errors import AlgorithmError
-from entrypoints.contract.lifecycle import StopFlag, configure_logging, run
+from entrypoints.contract.lifecycle import StopFlag, image_command
 from entrypoints.contract.metrics import MetricLine
 from entrypoints.contract.paths import ContainerPaths
 from entrypoints.synthetic.hyperparameters import SCHEMA
@@ -47,7 +47,4 @@ def main(paths: ContainerPaths, stop: StopFlag) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] not in ([], ["train"]):
-        sys.exit(f"command {sys.argv[1]!r} is not supported: this image only trains")
-    configure_logging()
-    sys.exit(run(main))
+    sys.exit(image_command(sys.argv[1:], main, check=lambda: "synthetic: ready to train"))

@@ -75,10 +75,7 @@ def check_hyperparameters(hp: dict[str, Any], world_size: int) -> None:
 
 def load_host_data(env: TrainingEnvironment, hp: dict[str, Any]) -> HostData:
     resource = env.resource
-    train_channel = env.channels.get("train")
-    if train_channel is None:
-        others = ", ".join(sorted(env.channels)) or "none"
-        raise UserError(f"channel train is required: this job's channels are {others}")
+    train_channel = env.required_channel("train")
     validation_channel = env.channels.get("validation")
     data = HostData(
         train=_read_share(train_channel, resource.rank, len(resource.hosts)),

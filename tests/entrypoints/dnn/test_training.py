@@ -15,7 +15,7 @@ pytest.importorskip("torch", reason="the DNN needs torch (the main venv has it)"
 from containers.local.job import JobSpec, JobStatus
 from containers.local.process import ProcessBackend
 from entrypoints.dnn import checkpoints
-from entrypoints.dnn.launch import _children
+from entrypoints.dnn.launch import descendants
 from entrypoints.dnn.metrics import METRIC_SPECS, VALIDATION_ACCURACY
 from tests.entrypoints.dnn.conftest import digests, dnn_job, wait_for
 
@@ -65,7 +65,7 @@ def worker_pids(job: object, host: str) -> list[int]:
     host_pid = job.processes[host].pid  # type: ignore[attr-defined]
     return [
         pid
-        for pid in _children(host_pid)
+        for pid in descendants(host_pid)
         if b"entrypoints.dnn.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
     ]
 
