@@ -64,9 +64,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--out", type=Path, required=True, help="folder for hosts' trees and logs")
     train.add_argument("--max-run", type=float, help="MaxRuntimeInSeconds")
     train.add_argument(
+        "--checkpoints",
+        action="store_true",
+        help="give the job a CheckpointConfig (checkpoint_s3_uri on SageMaker), so it checkpoints",
+    )
+    train.add_argument(
         "--resume",
         action="store_true",
-        help="resume from the checkpoints of an earlier run in --out",
+        help="resume from the checkpoints of an earlier run in --out (implies --checkpoints)",
     )
     train.add_argument("--quiet", action="store_true", help="don't stream the leader's log")
     train.set_defaults(handler=_train)
@@ -118,6 +123,7 @@ def job_spec(args: argparse.Namespace) -> JobSpec:
         hyperparameters=dict(args.hp),
         out=args.out,
         max_run_s=args.max_run,
+        checkpoints=args.checkpoints,
         resume=args.resume,
     )
 

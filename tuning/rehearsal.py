@@ -253,6 +253,9 @@ class Rehearsal:
             hyperparameters={**static, **tuned},
             out=self.out / name,
             max_run_s=self.plan.spec.limits.max_runtime_seconds,
+            # Always, even where the spec has no checkpoint_s3_uri: a resumed rehearsal
+            # restarts its running jobs from their checkpoints.
+            checkpoints=True,
             resume=resume,
         )
         # A resumed job starts where the journal left it: lines it repeats are not new.

@@ -45,7 +45,10 @@ class JobSpec:
         stop_grace_s: Time between SIGTERM and SIGKILL on a stop (SageMaker gives 120 s).
         failure_grace_s: Time the other hosts get to end by themselves once one failed.
         rendezvous_timeout_s: How long hosts wait for each other to join.
-        resume: Keep the checkpoints of an earlier run in `out`, so the job resumes from them.
+        checkpoints: The job has a CheckpointConfig (SageMaker's checkpoint_s3_uri): its
+            hosts get checkpointconfig.json, and algorithms that honour it checkpoint.
+        resume: Keep the checkpoints of an earlier run in `out`, so the job resumes from them;
+            implies `checkpoints`.
     """
 
     image: ImageSpec
@@ -57,11 +60,13 @@ class JobSpec:
     stop_grace_s: float = 120.0
     failure_grace_s: float = 60.0
     rendezvous_timeout_s: float = 300.0
+    checkpoints: bool = False
     resume: bool = False
 
     def __post_init__(self) -> None:
         # Hosts run with their own working directory: every path they get must be absolute.
         object.__setattr__(self, "out", self.out.resolve())
+        object.__setattr__(self, "checkpoints", self.checkpoints or self.resume)
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -159,6 +164,7 @@ class Backend(ABC):
                 keep_checkpoints=spec.resume,
                 mounted_at=self.mounted_at,
                 network_interface=self.network_interface,
+                checkpoints=spec.checkpoints,
             )
             for host in spec.hosts
         }

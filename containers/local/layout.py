@@ -68,11 +68,14 @@ def lay_out_host(
     keep_checkpoints: bool = False,
     mounted_at: Path | None = None,
     network_interface: str = "eth0",
+    checkpoints: bool = False,
 ) -> ContainerPaths:
     """Write one host's tree under job_dir/<host>: config files, channel data, empty outputs.
 
-    With `keep_checkpoints` the checkpoint folder survives, as a job's checkpoint S3 prefix
-    survives a restart on SageMaker: the job then resumes from it. `mounted_at` is where the
+    `checkpoints`: the job has a CheckpointConfig, so checkpointconfig.json is written, as
+    SageMaker writes it only then. With `keep_checkpoints` the checkpoint folder survives,
+    as a job's checkpoint S3 prefix survives a restart on SageMaker: the job then resumes
+    from it. `mounted_at` is where the
     host sees the tree (/opt/ml in a container), for the paths written into config files;
     `network_interface` is the one its hosts reach each other through.
     """
@@ -90,8 +93,9 @@ def lay_out_host(
     # SageMaker writes every hyperparameter value as a JSON string.
     _write_json(paths.hyperparameters, {k: str(v) for k, v in hyperparameters.items()})
     _write_json(paths.resource_config, resource.to_json())
-    seen_as = ContainerPaths(mounted_at) if mounted_at is not None else paths
-    _write_json(paths.checkpoint_config, {"LocalPath": str(seen_as.default_checkpoints)})
+    if checkpoints:
+        seen_as = ContainerPaths(mounted_at) if mounted_at is not None else paths
+        _write_json(paths.checkpoint_config, {"LocalPath": str(seen_as.default_checkpoints)})
     config = {}
     for name, source in channels.items():
         channel = Channel(

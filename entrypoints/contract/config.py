@@ -207,6 +207,9 @@ class TrainingEnvironment:
     channels: dict[str, Channel]
     hyperparameters: dict[str, str]
     checkpoint_dir: Path
+    #: The job has a CheckpointConfig: SageMaker writes checkpointconfig.json only then, and
+    #: only then does anything keep the checkpoint folder for a later job to resume from.
+    checkpointing: bool = False
 
     @classmethod
     def load(cls, paths: ContainerPaths) -> TrainingEnvironment:
@@ -216,6 +219,7 @@ class TrainingEnvironment:
             channels=read_channels(paths),
             hyperparameters=read_hyperparameters(paths),
             checkpoint_dir=read_checkpoint_dir(paths),
+            checkpointing=paths.checkpoint_config.exists(),
         )
 
     def required_channel(self, name: str) -> Channel:

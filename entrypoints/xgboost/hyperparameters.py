@@ -83,7 +83,8 @@ SCHEMA = HyperparameterSchema(
         Integer("seed", default=0),
         Integer("early_stopping_rounds", default=None, interval=Interval(1)),
         Integer("nthread", default=None, interval=Interval(1)),
-        # Rounds between checkpoints; a killed job redoes at most this many minus one.
+        # Rounds between checkpoints (written only when the job has a CheckpointConfig);
+        # a killed job redoes at most this many minus one.
         Integer("checkpoint_frequency", default=10, interval=Interval(1)),
         Boolean("save_model_on_termination", default=True),
         Integer("verbosity", default=1, interval=Interval(0, 3)),

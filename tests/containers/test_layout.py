@@ -40,7 +40,15 @@ def test_replicated_gives_every_host_every_file(source: Path) -> None:
 
 def test_config_files_are_written_as_sagemaker_writes_them(source: Path, tmp_path: Path) -> None:
     channels = {"train": ChannelSource("train", source, S3DistributionType.SHARDED_BY_S3_KEY)}
-    tree = lay_out_host(tmp_path / "job", HOSTS, "algo-2", channels, {"num_round": 5})  # type: ignore[dict-item]
+    hyperparameters = {"num_round": 5}
+    tree = lay_out_host(
+        tmp_path / "job",
+        HOSTS,
+        "algo-2",
+        channels,
+        hyperparameters,
+        checkpoints=True,  # type: ignore[arg-type]
+    )
     assert json.loads(tree.hyperparameters.read_text()) == {"num_round": "5"}  # strings
     resource = json.loads(tree.resource_config.read_text())
     assert resource["current_host"] == "algo-2" and resource["hosts"] == list(HOSTS)
@@ -59,6 +67,15 @@ def test_config_files_are_written_as_sagemaker_writes_them(source: Path, tmp_pat
     }
     assert sorted(p.name for p in tree.channel("train").iterdir()) == ["part-1.csv", "part-4.csv"]
     assert tree.model.is_dir() and tree.output_data.is_dir()
+
+
+def test_checkpointconfig_is_written_only_for_a_job_with_checkpoints(
+    source: Path, tmp_path: Path
+) -> None:
+    channels = {"train": ChannelSource("train", source)}
+    tree = lay_out_host(tmp_path / "job", HOSTS, "algo-1", channels, {})
+    assert not tree.checkpoint_config.exists()  # as SageMaker, without a CheckpointConfig
+    assert tree.default_checkpoints.is_dir()
 
 
 def test_a_new_layout_clears_the_old_tree_but_may_keep_checkpoints(

@@ -57,6 +57,15 @@ def test_environment_reads_back_what_local_mode_wrote(tree: ContainerPaths) -> N
     # Sharded: algo-2 gets every second key, starting with the second.
     assert [p.name for p in train.files()] == ["b.csv"]
     assert env.checkpoint_dir == tree.default_checkpoints
+    assert not env.checkpointing  # no checkpointconfig.json: the job has no CheckpointConfig
+
+
+def test_a_checkpoint_config_turns_checkpointing_on_at_its_local_path(
+    tree: ContainerPaths, tmp_path: Path
+) -> None:
+    tree.checkpoint_config.write_text(json.dumps({"LocalPath": str(tmp_path / "ckpt")}))
+    env = TrainingEnvironment.load(tree)
+    assert env.checkpointing and env.checkpoint_dir == tmp_path / "ckpt"
 
 
 def test_leader_is_first_of_sorted_hosts(tmp_path: Path) -> None:

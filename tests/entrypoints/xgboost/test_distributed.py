@@ -71,15 +71,10 @@ def test_regexes_capture_each_round_as_xgboost_computed_it(
     import xgboost as xgb
 
     rounds = 25
-    # Without row or column sampling: with it, the image reseeds at each checkpoint (for
-    # exact resumes), so its trees are not those of one uninterrupted xgboost.train call.
-    hyperparameters = {
-        **NOTEBOOK,
-        "num_round": rounds,
-        "eval_metric": "auc,logloss",
-        "colsample_bylevel": 1,
-        "colsample_bytree": 1,
-    }
+    # With the notebook's column sampling: a job without a CheckpointConfig boosts as one
+    # xgboost.train call does (with one, the image reseeds at each checkpoint, for exact
+    # resumes, and its trees are then those of another seed).
+    hyperparameters = {**NOTEBOOK, "num_round": rounds, "eval_metric": "auc,logloss"}
     result = run_job(bank / "train", hyperparameters, validation=bank / "validation")
     assert result.status is JobStatus.COMPLETED
     log = cloudwatch_form(result.leader_log.read_text())
@@ -124,6 +119,21 @@ def test_a_host_with_no_files_does_not_hang_the_others(run_job: RunJob, toy: Pat
     assert len(metric_values(result.leader_log)) == 5
 
 
+def test_only_a_job_with_a_checkpoint_config_checkpoints(
+    run_job: RunJob, toy: Path, tmp_path: Path
+) -> None:
+    hyperparameters = {"num_round": 25, "objective": "binary:logistic", "colsample_bytree": 0.5}
+    plain = run_job(toy / "train", hyperparameters, out=tmp_path / "plain")
+    kept = run_job(toy / "train", hyperparameters, out=tmp_path / "kept", checkpoints=True)
+    assert plain.status is kept.status is JobStatus.COMPLETED
+    assert not (tmp_tree(plain, "algo-1") / "input/config/checkpointconfig.json").exists()
+    assert list((tmp_tree(plain, "algo-1") / "checkpoints").iterdir()) == []
+    written = checkpoints.list_checkpoints(tmp_tree(kept, "algo-1") / "checkpoints")
+    assert [p.name for p in written] == ["xgboost-checkpoint.20", "xgboost-checkpoint.25"]
+    for result in (plain, kept):
+        assert (tmp_tree(result, "algo-1") / "model" / "xgboost-model").stat().st_size > 0
+
+
 def tmp_tree(result: JobResult, host: str) -> Path:
     return result.leader_log.parent / host
 
@@ -149,6 +159,7 @@ def long_job(data: Path, out: Path, hosts: int, **hyperparameters: object) -> Jo
         },
         out=out,
         rendezvous_timeout_s=30,
+        checkpoints=True,  # these jobs get stopped or killed, and resume: spot jobs' setting
     )
 
 
