@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from containers.local.job import JobStatus
-from containers.local.process import release_port_block, reserve_port_block
+from containers.local.process import ExitWatch, release_port_block, reserve_port_block
 from tests.conftest import RunJob, write_csv
 
 TOY = {"num_round": 10, "objective": "binary:logistic", "eval_metric": "auc"}
@@ -31,6 +33,25 @@ def test_port_blocks_do_not_overlap() -> None:
     finally:
         for base in bases:
             release_port_block(base)
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="pidfds are Linux's")
+def test_a_waiting_job_wakes_when_a_host_ends_not_at_its_timeout() -> None:
+    hosts = {
+        "algo-1": subprocess.Popen(["sleep", "0.2"]),
+        "algo-2": subprocess.Popen(["sleep", "60"]),
+    }
+    watch = ExitWatch(hosts)
+    try:
+        started = time.monotonic()
+        watch.sleep(["algo-1", "algo-2"], timeout=30)
+        assert time.monotonic() - started < 15  # woken by algo-1's end, long before 30 s
+        assert hosts["algo-1"].poll() == 0 and hosts["algo-2"].poll() is None
+    finally:
+        watch.close()
+        hosts["algo-2"].kill()
+        for process in hosts.values():
+            process.wait()
 
 
 @pytest.mark.slow
