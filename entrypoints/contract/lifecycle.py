@@ -18,6 +18,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from types import FrameType
+from typing import NoReturn
 
 from entrypoints.contract.errors import AlgorithmError, TrainingError
 from entrypoints.contract.paths import ContainerPaths
@@ -107,6 +108,19 @@ def run(
         write_failure(paths, AlgorithmError(f"the algorithm crashed: {exc}", caused_by=exc))
         return EXIT_FAILED
     return 0
+
+
+def exit_process(code: int) -> NoReturn:
+    """End an image's process with `code` once its logs and output are flushed.
+
+    Without Python's teardown, as the legacy sagemaker-containers toolkit ended training:
+    the job's work is done, a library's stray non-daemon thread must not keep the container
+    running, and unloading numpy, scipy and XGBoost module by module takes ≈ 50 ms.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def image_command(

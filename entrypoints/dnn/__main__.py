@@ -2,7 +2,7 @@
 
 import sys
 
-from entrypoints.contract.lifecycle import image_command
+from entrypoints.contract.lifecycle import exit_process, image_command
 from entrypoints.dnn.launch import main
 
 
@@ -14,4 +14,4 @@ def check() -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(image_command(sys.argv[1:], main, check))
+    exit_process(image_command(sys.argv[1:], main, check))

@@ -8,7 +8,7 @@ import time
 
 from entrypoints.contract.config import TrainingEnvironment
 from entrypoints.contract.errors import AlgorithmError
-from entrypoints.contract.lifecycle import StopFlag, image_command
+from entrypoints.contract.lifecycle import StopFlag, exit_process, image_command
 from entrypoints.contract.metrics import MetricLine
 from entrypoints.contract.paths import ContainerPaths
 from entrypoints.synthetic.hyperparameters import SCHEMA
@@ -47,4 +47,4 @@ def main(paths: ContainerPaths, stop: StopFlag) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(image_command(sys.argv[1:], main, check=lambda: "synthetic: ready to train"))
+    exit_process(image_command(sys.argv[1:], main, check=lambda: "synthetic: ready to train"))

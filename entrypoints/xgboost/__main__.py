@@ -7,7 +7,7 @@ the image can import what training needs.
 
 import sys
 
-from entrypoints.contract.lifecycle import image_command
+from entrypoints.contract.lifecycle import exit_process, image_command
 from entrypoints.xgboost.train import main
 
 
@@ -18,4 +18,4 @@ def check() -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(image_command(sys.argv[1:], main, check))
+    exit_process(image_command(sys.argv[1:], main, check))

@@ -96,3 +96,26 @@ def test_reason_puts_the_fix_first_and_the_cause_after(cause: Exception | None) 
     assert reason.splitlines()[1] == (
         "UserError caused by ValueError: bad" if cause else "UserError"
     )
+
+
+def test_an_image_process_ends_with_its_output_flushed_despite_a_stray_thread() -> None:
+    # A library's non-daemon thread would keep a plain Python process, and its container,
+    # alive after training; exit_process ends it, losing no buffered output or log line.
+    script = textwrap.dedent(
+        """
+        import logging, sys, threading, time
+        from entrypoints.contract.lifecycle import exit_process
+
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+        threading.Thread(target=time.sleep, args=(600,)).start()
+        sys.stdout.write("[0]\\tvalidation-auc:0.75")  # no newline: still in the buffer
+        logging.getLogger("algo").info("saved the model")
+        exit_process(3)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 3
+    assert done.stdout == "[0]\tvalidation-auc:0.75"
+    assert "saved the model" in done.stderr
