@@ -261,8 +261,9 @@ class Rehearsal:
         # A resumed job starts where the journal left it: lines it repeats are not new.
         done = self.scheduler.resource(name)
         job = self.backend.start(spec)
-        self.journal.set_pids(name, [p.pid for p in getattr(job, "processes", {}).values()])
+        # Running before anything else, so that a Ctrl-C from here on kills its hosts too.
         self.running[name] = Trial(name, job, self.clock(), resource=done)
+        self.journal.set_pids(name, [p.pid for p in getattr(job, "processes", {}).values()])
         self._progress(f"started {name}" + (" (resumed)" if resume else "") + f": {tuned}")
 
     def _read(self, trial: Trial) -> None:
