@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import NoReturn
 
 from containers import cli as containers_cli
+from entrypoints.contract.lifecycle import exit_process
 from tuning import commands as tuning_commands
 
 
@@ -51,5 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
+def run() -> NoReturn:
+    """The console script: `main`, then the exit without Python's teardown (≈ 10 ms here).
+
+    When `main` returns, a command's work is done: files closed, jobs reaped, its threads
+    (daemon log pumps) joined; there is no temporary file left to a finalizer.
+    """
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
