@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -118,8 +119,9 @@ def exit_process(code: int) -> NoReturn:
     running, and unloading numpy, scipy and XGBoost module by module takes ≈ 50 ms.
     """
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader gone, or a closed stream
+            stream.flush()
     os._exit(code)
 
 
