@@ -152,8 +152,9 @@ def run_torchrun(
         rank, failure = exc.get_first_failure()
         return WorkerFailure(rank, failure.local_rank, failure.exitcode)
     except SignalException as exc:
-        # SIGTERM: the agent passed it to the workers, which checkpointed and ended.
-        logger.warning("stopped by signal %s; the workers saved a checkpoint", exc.sigval)
+        # SIGTERM: the agent passed it to the workers, which checkpointed (if the job has a
+        # CheckpointConfig) and ended.
+        logger.warning("stopped by signal %s; the workers have ended", exc.sigval)
     return None
 
 

@@ -130,7 +130,10 @@ class Trainer:
         )
 
     def _checkpoint_state(self) -> dict[str, Any] | None:
-        """Rank 0 reads the newest checkpoint; every rank gets what it broadcasts."""
+        """Rank 0 reads the newest checkpoint; every rank gets what it broadcasts. A job
+        without a CheckpointConfig (the same on every host) has none to read."""
+        if not self.env.checkpointing:
+            return None
         state = None
         if self.rank == 0:
             path = checkpoints.newest(self.env.checkpoint_dir)
@@ -157,7 +160,10 @@ class Trainer:
 
     def _checkpoint(self) -> None:
         """Rank 0 saves; every rank's share of the epoch's running loss goes with it, so that a
-        job resumed mid-epoch prints the same train loss as one never stopped."""
+        job resumed mid-epoch prints the same train loss as one never stopped. Only where the
+        job has a CheckpointConfig: nothing else would keep the file for a resumed job."""
+        if not self.env.checkpointing:
+            return
         shares = torch.zeros(self.world, 2, dtype=torch.float64)
         shares[self.rank] = torch.tensor(
             [self.progress.loss_sum, self.progress.loss_count], dtype=torch.float64

@@ -25,7 +25,8 @@ def main(paths: ContainerPaths, stop: StopFlag) -> None:
     env = TrainingEnvironment.load(paths)
     hp = SCHEMA.parse(env.hyperparameters)
     checkpoint = env.checkpoint_dir / "synthetic-checkpoint.json"
-    start = json.loads(checkpoint.read_text())["epochs"] if checkpoint.exists() else 0
+    resumable = env.checkpointing and checkpoint.exists()  # only with a CheckpointConfig
+    start = json.loads(checkpoint.read_text())["epochs"] if resumable else 0
     printer = MetricLine(METRIC_SPECS)
     for epoch in range(start + 1, hp["epochs"] + 1):
         if stop.is_set():
@@ -39,8 +40,9 @@ def main(paths: ContainerPaths, stop: StopFlag) -> None:
                 printer.emit(epoch - 1, {SCORE.name: value})
             else:
                 print(f"epoch {epoch}: score={value}", flush=True)
-            env.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            checkpoint.write_text(json.dumps({"epochs": epoch}))
+            if env.checkpointing:
+                env.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                checkpoint.write_text(json.dumps({"epochs": epoch}))
     if env.resource.is_leader:
         env.paths.model.mkdir(parents=True, exist_ok=True)
         (env.paths.model / "model.json").write_text(json.dumps({k: hp[k] for k in ("x", "y")}))

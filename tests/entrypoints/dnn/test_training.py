@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -110,8 +111,9 @@ def test_sigterm_then_resume_gives_the_uninterrupted_metrics(
     settings = {"epochs": 3, "batch_size": 32, "optimizer": "sgd", "lr": 0.05, "launcher": launcher}
     whole = ProcessBackend().run(dnn_job(mnist, tmp_path / "whole", **settings))
     assert whole.status is JobStatus.COMPLETED, whole.reason
+    assert list((tmp_path / "whole" / "algo-1" / "checkpoints").iterdir()) == []  # none asked
 
-    spec = dnn_job(mnist, tmp_path / "cut", **settings)
+    spec = replace(dnn_job(mnist, tmp_path / "cut", **settings), checkpoints=True)
     with ProcessBackend().start(spec) as job:
         wait_for(spec.log_path("algo-1"), "[0]\t")
         time.sleep(0.5)  # into the second epoch
