@@ -75,9 +75,9 @@ def lay_out_host(
     `checkpoints`: the job has a CheckpointConfig, so checkpointconfig.json is written, as
     SageMaker writes it only then. With `keep_checkpoints` the checkpoint folder survives,
     as a job's checkpoint S3 prefix survives a restart on SageMaker: the job then resumes
-    from it. `mounted_at` is where the
-    host sees the tree (/opt/ml in a container), for the paths written into config files;
-    `network_interface` is the one its hosts reach each other through.
+    from it. `mounted_at` is where the host sees the tree (/opt/ml in a container), for the
+    paths written into config files; `network_interface` is the one its hosts reach each
+    other through.
     """
     paths = ContainerPaths(job_dir / host)
     if paths.root.exists():
