@@ -69,6 +69,7 @@ def full_search(checked, journal: Journal, data: Path, out: Path) -> dict[str, f
             channels=channels,
             hyperparameters={**static, **tuned},
             out=out / record.name,
+            checkpoints=checked.spec.checkpoint_s3_uri is not None,  # as the rehearsal's jobs
         )
         result = ProcessBackend().run(spec)
         values = [

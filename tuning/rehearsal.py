@@ -9,7 +9,8 @@ MinResource; a job that reaches MaxResource is stopped and counts as Completed; 
 gets SIGTERM, as StopTrainingJob sends; a job's final objective is its last reported value.
 
 Everything is journaled (`tuning.journal`), so a rehearsal killed at any point resumes:
-finished jobs are kept, jobs that were running restart from their checkpoints.
+finished jobs are kept, jobs that were running restart from their checkpoints where the spec
+has a `checkpoint_s3_uri`, else from the start (the lines they repeat are not counted again).
 """
 
 from __future__ import annotations
@@ -253,9 +254,9 @@ class Rehearsal:
             hyperparameters={**static, **tuned},
             out=self.out / name,
             max_run_s=self.plan.spec.limits.max_runtime_seconds,
-            # Always, even where the spec has no checkpoint_s3_uri: a resumed rehearsal
-            # restarts its running jobs from their checkpoints.
-            checkpoints=True,
+            # As on SageMaker: checkpoints only with a CheckpointConfig. (With sampling, an
+            # XGBoost job that checkpoints grows other trees, and more slowly.)
+            checkpoints=self.plan.spec.checkpoint_s3_uri is not None,
             resume=resume,
         )
         # A resumed job starts where the journal left it: lines it repeats are not new.

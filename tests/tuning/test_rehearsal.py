@@ -45,6 +45,16 @@ def rehearse(tmp_path: Path, data: dict[str, Any], **options: Any) -> tuple[Any,
     return rehearsal.run(), journal
 
 
+@pytest.mark.parametrize("checkpoint_s3_uri", [None, "s3://bucket/checkpoints/"])
+def test_jobs_get_a_checkpoint_config_exactly_when_the_spec_gives_one(
+    tmp_path: Path, checkpoint_s3_uri: str | None
+) -> None:
+    data = {**spec_data(seconds_per_epoch=0), "checkpoint_s3_uri": checkpoint_s3_uri}
+    rehearse(tmp_path, {k: v for k, v in data.items() if v is not None}, max_jobs=2)
+    configs = sorted(tmp_path.glob("jobs/*/algo-*/input/config/checkpointconfig.json"))
+    assert len(configs) == (0 if checkpoint_s3_uri is None else 2 * 2)  # 2 jobs × 2 hosts
+
+
 def test_a_rehearsal_follows_hyperbands_rules(tmp_path: Path) -> None:
     summary, journal = rehearse(tmp_path, spec_data(seconds_per_epoch=0))
     jobs = journal.jobs()
