@@ -11,6 +11,7 @@ from containers.catalogue import IMAGES, image
 from containers.local.job import Backend, JobResult, JobSpec, JobStatus
 from containers.local.layout import ChannelSource
 from entrypoints.contract.config import S3DistributionType
+from entrypoints.contract.paths import ContainerPaths
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +158,15 @@ def backend(args: argparse.Namespace) -> Backend:
 def _train(args: argparse.Namespace) -> int:
     if args.hosts < 1:
         raise ValueError(f"--hosts={args.hosts} is out of range: must be --hosts >= 1")
-    result = backend(args).run(job_spec(args), echo=not args.quiet)
+    spec = job_spec(args)
+    kept = ContainerPaths(spec.out / spec.hosts[0]).default_checkpoints
+    if spec.resume and not (kept.is_dir() and any(kept.iterdir())):
+        print(
+            f"smtune: warning: --resume found no checkpoint in {kept} (did the earlier run "
+            "have --checkpoints?): the job starts from the beginning",
+            file=sys.stderr,
+        )
+    result = backend(args).run(spec, echo=not args.quiet)
     print(report(result), file=sys.stderr)
     return EXIT_CODES[result.status]
 

@@ -47,6 +47,27 @@ def test_train_runs_a_two_host_job_and_streams_the_leaders_metrics(tmp_path: Pat
     assert (tmp_path / "job" / "algo-2.log").is_file()
 
 
+def test_resume_continues_a_run_that_had_checkpoints_and_warns_after_one_that_had_none(
+    tmp_path: Path,
+) -> None:
+    train = write_csv(tmp_path / "train" / "a.csv", 300)
+    args = ["train", "xgboost", "--train", str(train.parent), "--hp", "num_round=4"]
+
+    def lines(result: subprocess.CompletedProcess[str]) -> int:
+        assert result.returncode == 0, result.stderr
+        return len([line for line in result.stdout.splitlines() if re.match(r"\[\d+\]\t", line)])
+
+    assert lines(smtune(*args, "--out", str(tmp_path / "plain"))) == 4
+    again = smtune(*args, "--out", str(tmp_path / "plain"), "--resume")
+    assert lines(again) == 4  # nothing to resume from: trained anew, and said so
+    assert "--resume found no checkpoint" in again.stderr
+    assert lines(smtune(*args, "--out", str(tmp_path / "kept"), "--checkpoints")) == 4
+    resumed = smtune(*args, "--out", str(tmp_path / "kept"), "--resume")
+    assert lines(resumed) == 0  # the final checkpoint: nothing left to train
+    assert "resuming from the checkpoint after round 4" in resumed.stdout  # the leader's log
+    assert "--resume found no checkpoint" not in resumed.stderr
+
+
 def test_a_failed_job_exits_1_and_prints_the_failure_reason(tmp_path: Path) -> None:
     train = write_csv(tmp_path / "train" / "a.csv", 50)
     result = smtune(
