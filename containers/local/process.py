@@ -47,8 +47,9 @@ _PORT_RANGE = (12000, 32000)
 _reserved: set[int] = set()
 _reserved_lock = threading.Lock()
 # How often a waiting job checks its deadlines (grace periods, MaxRuntime); a host's end
-# wakes it at once where the OS can tell (pidfd), else this is also the latency it adds.
+# wakes it at once where the OS can tell (pidfd).
 _POLL_S = 0.1
+_NO_PIDFD_POLL_S = 0.01  # elsewhere: how long a job may take to see a host end
 
 
 def _free(port: int) -> bool:
@@ -208,10 +209,13 @@ class ExitWatch:
 
     def sleep(self, hosts: list[str], timeout: float) -> None:
         fds = [self.fds[h] for h in hosts if h in self.fds]
-        if fds:
-            select.select(fds, [], [], timeout)
-        else:
-            time.sleep(timeout)
+        if not fds:
+            time.sleep(min(timeout, _NO_PIDFD_POLL_S))
+            return
+        readable = select.poll()  # not select.select: it refuses descriptors >= 1024
+        for fd in fds:
+            readable.register(fd, select.POLLIN)
+        readable.poll(timeout * 1000)
 
     def close(self) -> None:
         for fd in self.fds.values():

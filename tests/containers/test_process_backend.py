@@ -43,6 +43,8 @@ def test_a_waiting_job_wakes_when_a_host_ends_not_at_its_timeout() -> None:
     }
     watch = ExitWatch(hosts)
     try:
+        if not watch.fds:
+            pytest.skip("this kernel gives no pidfds")
         started = time.monotonic()
         watch.sleep(["algo-1", "algo-2"], timeout=30)
         assert time.monotonic() - started < 15  # woken by algo-1's end, long before 30 s
