@@ -4,8 +4,8 @@
 - On failure, /opt/ml/output/failure holds at most 1,024 characters whose first line says
   what to fix; SageMaker shows it as the job's FailureReason.
 - SIGTERM (StopTrainingJob, a spot interruption, a Hyperband stop) sets a flag that the
-  algorithm checks between iterations; it then checkpoints and returns within the
-  120-second grace period.
+  algorithm checks between iterations; it then checkpoints (when the job has a
+  CheckpointConfig) and returns within the 120-second grace period.
 """
 
 from __future__ import annotations
@@ -121,7 +121,12 @@ def exit_process(code: int) -> NoReturn:
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a reader gone, or a closed stream
-            stream.flush()
+            if stream is not None:
+                stream.flush()
+    with contextlib.suppress(Exception):  # what native libraries left in C's stdio buffers
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
     os._exit(code)
 
 
