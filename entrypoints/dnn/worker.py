@@ -2,7 +2,7 @@
 
 Every worker reads the whole channel and trains on its own shard of each epoch's shuffled
 order; gradients are averaged across workers at every step. Global rank 0 prints the metric
-line of each epoch and writes checkpoints and the model.
+line of each epoch, writes checkpoints (when the job has a CheckpointConfig) and the model.
 """
 
 from __future__ import annotations

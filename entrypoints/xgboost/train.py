@@ -239,8 +239,8 @@ def boost(
             data.validation.features, label=data.validation.labels, missing=np.nan
         )
         evals.append((dvalidation, "validation"))
-    # Checkpoints only where the job has a CheckpointConfig, as the built-in algorithm does:
-    # nothing else keeps them, and with sampling each one restarts the booster (Segments).
+    # Checkpoints only where the job has a CheckpointConfig, the only folder a later job can
+    # resume from; with sampling each one restarts the booster (Segments), at a cost.
     checkpointing = env.checkpointing
     # Every host reads the leader's checkpoint, so that all resume from the same model.
     resume = checkpoints.newest(env.checkpoint_dir) if leader and checkpointing else None

@@ -46,8 +46,8 @@ def test_config_files_are_written_as_sagemaker_writes_them(source: Path, tmp_pat
         HOSTS,
         "algo-2",
         channels,
-        hyperparameters,
-        checkpoints=True,  # type: ignore[arg-type]
+        hyperparameters,  # type: ignore[arg-type]
+        checkpoints=True,
     )
     assert json.loads(tree.hyperparameters.read_text()) == {"num_round": "5"}  # strings
     resource = json.loads(tree.resource_config.read_text())
