@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from entrypoints.contract.config import TrainingEnvironment
 from entrypoints.contract.errors import AlgorithmError, TrainingError
-from entrypoints.contract.lifecycle import StopFlag
+from entrypoints.contract.lifecycle import StopFlag, exit_process
 from entrypoints.contract.metrics import MetricLine
 from entrypoints.contract.paths import ContainerPaths
 from entrypoints.dnn import checkpoints
@@ -329,4 +329,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Not sys.exit: Python's teardown puts SIGTERM back to its default action, so the
+    # launcher's SIGTERM of a stop, arriving while a worker that already stopped (told by
+    # a peer's flag) tears down, would kill it and fail the job.
+    exit_process(main())
