@@ -48,7 +48,8 @@ def spec_for(seed: int) -> dict:
 
 def full_search(checked, journal: Journal, data: Path, out: Path) -> dict[str, float]:
     """The same configurations, each trained to MaxResource: the best a random search finds."""
-    static = checked.request["TrainingJobDefinition"]["StaticHyperParameters"]
+    definition = checked.request["TrainingJobDefinition"]
+    static = definition["StaticHyperParameters"]
     channels = Rehearsal(
         checked,
         {"train": data / "train", "validation": data / "validation"},
@@ -69,7 +70,7 @@ def full_search(checked, journal: Journal, data: Path, out: Path) -> dict[str, f
             channels=channels,
             hyperparameters={**static, **tuned},
             out=out / record.name,
-            checkpoints=checked.spec.checkpoint_s3_uri is not None,  # as the rehearsal's jobs
+            checkpoints="CheckpointConfig" in definition,  # as the rehearsal's jobs
         )
         result = ProcessBackend().run(spec)
         values = [

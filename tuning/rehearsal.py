@@ -242,7 +242,8 @@ class Rehearsal:
             self._start(name, resume=False)
 
     def _start(self, name: str, resume: bool) -> None:
-        static = self.plan.request["TrainingJobDefinition"]["StaticHyperParameters"]
+        definition = self.plan.request["TrainingJobDefinition"]
+        static = definition["StaticHyperParameters"]
         tuned = {
             k: repr(v) if isinstance(v, float) else str(v)
             for k, v in self.hyperparameters[name].items()
@@ -254,9 +255,9 @@ class Rehearsal:
             hyperparameters={**static, **tuned},
             out=self.out / name,
             max_run_s=self.plan.spec.limits.max_runtime_seconds,
-            # As on SageMaker: checkpoints only with a CheckpointConfig. (With sampling, an
-            # XGBoost job that checkpoints grows other trees, and more slowly.)
-            checkpoints=self.plan.spec.checkpoint_s3_uri is not None,
+            # As on SageMaker: checkpoints only where the request has a CheckpointConfig.
+            # (With sampling, an XGBoost job that checkpoints grows other trees, more slowly.)
+            checkpoints="CheckpointConfig" in definition,
             resume=resume,
         )
         # A resumed job starts where the journal left it: lines it repeats are not new.
