@@ -5,7 +5,8 @@
   what to fix; SageMaker shows it as the job's FailureReason.
 - SIGTERM (StopTrainingJob, a spot interruption, a Hyperband stop) sets a flag that the
   algorithm checks between iterations; it then checkpoints (when the job has a
-  CheckpointConfig) and returns within the 120-second grace period.
+  CheckpointConfig) and returns within the 120-second grace period. Native calls that a
+  signal would fail run under `sigterm_held`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import logging
 import os
 import signal
 import sys
-import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import NoReturn
 
@@ -34,24 +34,44 @@ class StopFlag:
     """Set when the platform asks the job to stop; read between iterations."""
 
     def __init__(self) -> None:
-        self._event = threading.Event()
+        # A plain attribute, not a threading.Event: the handler sets it, and an Event's lock
+        # deadlocks a handler that interrupts another one holding it (a burst of SIGTERMs).
         self.signal: int | None = None
 
     def set(self, signum: int = signal.SIGTERM) -> None:
         self.signal = signum
-        self._event.set()
 
     def is_set(self) -> bool:
-        return self._event.is_set()
+        return self.signal is not None
 
     def install(self) -> None:
         """Route SIGTERM to this flag (main thread only, as Python requires)."""
 
         def handler(signum: int, _frame: FrameType | None) -> None:
-            logger.warning("received signal %d: stopping after the current iteration", signum)
+            if self.is_set():  # once is enough; logging again under a burst would recurse
+                return
             self.set(signum)
+            logger.warning("received signal %d: stopping after the current iteration", signum)
 
         signal.signal(signal.SIGTERM, handler)
+
+
+@contextlib.contextmanager
+def sigterm_held() -> Iterator[None]:
+    """Keep SIGTERM from interrupting the calling thread's system calls in the body.
+
+    For native calls that fail on EINTR instead of retrying. XGBoost's collective talks to
+    its tracker over sockets with a receive timeout, and such a recv is never restarted
+    (signal(7)): a SIGTERM reaching a host while it joined or left the collective failed
+    the job it was stopping. Threads the body starts inherit the block. Meanwhile a SIGTERM
+    goes to another thread (Python's and numpy's threads retry what it interrupts), or waits
+    for the body's end; either way the stop flag is set once the body returns to Python.
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def failure_text(error: TrainingError) -> str:

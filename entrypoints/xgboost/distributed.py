@@ -21,6 +21,7 @@ from entrypoints.contract.errors import (
     TrainingError,
 )
 from entrypoints.contract.hosts import LostHostWatch, peer_failure
+from entrypoints.contract.lifecycle import sigterm_held
 from entrypoints.contract.paths import ContainerPaths
 from entrypoints.contract.rendezvous import Rendezvous
 from entrypoints.contract.topology import Port, Topology
@@ -56,6 +57,7 @@ def cluster(
     A host whose data could not be read passes its error as `own_error`: it still joins, so
     that its peers learn the reason at once, then raises it. `check` sees every host's
     `info` before anyone enters the collective, so all hosts fail alike on a rule it breaks.
+    XGBoost's calls that talk to its tracker run with SIGTERM held: a stop must not fail them.
     """
     from xgboost import collective
     from xgboost.tracker import RabitTracker
@@ -65,14 +67,15 @@ def cluster(
     tracker = None
     if resource.is_leader:
         # Started before the rendezvous completes, so it listens before anyone connects.
-        tracker = RabitTracker(
-            n_workers=topology.world_size,
-            host_ip=topology.ip_address(resource.leader),
-            port=topology.port(Port.XGBOOST_TRACKER),
-            sortby="task",
-            timeout=int(topology.timeout_s),
-        )
-        tracker.start()
+        with sigterm_held():  # and its thread inherits the block
+            tracker = RabitTracker(
+                n_workers=topology.world_size,
+                host_ip=topology.ip_address(resource.leader),
+                port=topology.port(Port.XGBOOST_TRACKER),
+                sortby="task",
+                timeout=int(topology.timeout_s),
+            )
+            tracker.start()
     rendezvous = Rendezvous(topology, on_lost=watch)
     try:
         if own_error is not None:
@@ -84,13 +87,14 @@ def cluster(
         if peer_error is not None:
             raise peer_error
         check(infos)
-        collective.init(
-            dmlc_communicator="rabit",
-            dmlc_tracker_uri=topology.ip_address(resource.leader),
-            dmlc_tracker_port=topology.port(Port.XGBOOST_TRACKER),
-            # Zero-padded so that the tracker's sort by task id is the order of sorted(hosts).
-            dmlc_task_id=f"{resource.rank:06d}",
-        )
+        with sigterm_held():  # and XGBoost's threads, started here, inherit the block
+            collective.init(
+                dmlc_communicator="rabit",
+                dmlc_tracker_uri=topology.ip_address(resource.leader),
+                dmlc_tracker_port=topology.port(Port.XGBOOST_TRACKER),
+                # Zero-padded: the tracker's sort by task id is then the order of sorted(hosts).
+                dmlc_task_id=f"{resource.rank:06d}",
+            )
         try:
             if collective.get_rank() != resource.rank:
                 raise PlatformError(
@@ -100,11 +104,13 @@ def cluster(
             yield watch
         except BaseException:
             # Leaving a broken group fails too; that must not hide why it broke.
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), sigterm_held():
                 collective.finalize()
             raise
         try:
-            collective.finalize()
+            # A host that learnt of a stop from a peer's flag may get its own SIGTERM now.
+            with sigterm_held():
+                collective.finalize()
         except Exception as exc:
             raise collective_error(watch, exc) from exc
         watch.disarm()

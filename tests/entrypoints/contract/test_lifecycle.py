@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -74,6 +76,59 @@ def test_sigterm_sets_the_stop_flag_and_the_job_ends_cleanly(tmp_path: Path) -> 
     assert time.monotonic() - started < 5
     assert (tmp_path / "model" / "stopped").read_text() == "checkpointed"
     assert not (tmp_path / "output" / "failure").exists()
+
+
+def test_a_burst_of_sigterms_is_logged_once_and_the_job_ends_cleanly(tmp_path: Path) -> None:
+    # Each signal used to log again, from inside the handler the next signal interrupted:
+    # a burst recursed until Python gave up (RecursionError, "lost sys.stderr").
+    process = start(tmp_path, "stop")
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    for _ in range(2000):
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert process.stderr is not None and process.stderr.read().count("received signal") == 1
+    assert (tmp_path / "model" / "stopped").read_text() == "checkpointed"
+
+
+HELD_RECV = textwrap.dedent(
+    """
+    import ctypes, errno, socket, struct, sys
+    from entrypoints.contract.lifecycle import StopFlag, sigterm_held
+
+    stop = StopFlag()
+    stop.install()
+    link = socket.socket(fileno=int(sys.argv[1]))
+    # A receive timeout, as XGBoost's tracker sockets have: the kernel then never restarts
+    # a recv that a signal interrupts, whatever the handler's flags.
+    link.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 30, 0))
+    libc = ctypes.CDLL(None, use_errno=True)
+    buffer = ctypes.create_string_buffer(1)
+    print("receiving", flush=True)
+    with sigterm_held():
+        got = libc.recv(link.fileno(), buffer, 1, 0)
+    print(got, errno.errorcode.get(ctypes.get_errno(), "-"), stop.is_set(), flush=True)
+    """
+)
+
+
+def test_a_native_recv_under_sigterm_held_is_not_interrupted_and_the_stop_is_kept() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        process = subprocess.Popen(
+            [sys.executable, "-c", HELD_RECV, str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None and process.stdout.readline() == "receiving\n"
+        time.sleep(0.3)  # in its recv by now
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        ours.send(b"x")
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert out.split() == ["1", "-", "True"]  # one byte, no EINTR, and the stop flag set
 
 
 def test_a_stale_failure_file_is_removed_on_start(tmp_path: Path) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import subprocess
+import sys
+import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +232,133 @@ def test_sigterm_stops_every_host_at_the_same_round_with_a_checkpoint(
     saved = checkpoints.newest(tmp_tree(result, "algo-1") / "checkpoints")
     # Checkpoints fall on multiples of checkpoint_frequency (10), where resuming is exact.
     assert saved is not None and saved[0] == rounds_printed // 10 * 10
+
+
+# One host of a two-host job, up to XGBoost's collective and out of it, paced by the test
+# through stdin: "join" lets a host started with "hold" enter the collective, "leave" ends it.
+HOST = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from xgboost import collective
+    from entrypoints.contract.config import ResourceConfig
+    from entrypoints.contract.lifecycle import StopFlag
+    from entrypoints.contract.paths import ContainerPaths
+    from entrypoints.contract.topology import Topology
+    from entrypoints.xgboost.distributed import cluster
+
+    host, port_base, hold, root = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "hold", sys.argv[4]
+    join = collective.init
+
+    def join_when_told(**args):
+        print("joining", flush=True)
+        if hold:
+            assert sys.stdin.readline() == "join\\n"
+        join(**args)
+
+    collective.init = join_when_told
+    stop = StopFlag()
+    stop.install()
+    hosts = ("algo-1", "algo-2")
+    topology = Topology(
+        resource=ResourceConfig(current_host=host, hosts=hosts),
+        addresses={h: "127.0.0.1" for h in hosts},
+        port_base=port_base,
+        timeout_s=60,
+    )
+    with cluster(topology, ContainerPaths(Path(root) / host), {}, None, check=lambda _: None):
+        print("in", flush=True)
+        assert sys.stdin.readline() == "leave\\n"
+    print("stopped" if stop.is_set() else "not stopped", flush=True)
+    """
+)
+
+
+class Host:
+    def __init__(self, name: str, port_base: int, hold: bool, root: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", HOST, name, str(port_base), "hold" if hold else "-", str(root)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def said(self, line: str) -> None:
+        """Wait for `line` on its stdout, past what XGBoost prints there."""
+        assert self.process.stdout is not None
+        seen = []
+        while (got := self.process.stdout.readline()) not in (line + "\n", ""):
+            seen.append(got)
+        assert got, f"ended without saying {line!r}, after {seen}"
+
+    def tell(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+
+def assert_ended(host: Host, last_line: str) -> None:
+    out, err = host.process.communicate(timeout=60)
+    assert (host.process.returncode, out.splitlines()[-1:]) == (0, [last_line]), err
+
+
+@contextlib.contextmanager
+def two_hosts(root: Path, hold_algo_2: bool) -> Iterator[tuple[Host, Host]]:
+    """algo-1 (the leader, with XGBoost's tracker) and algo-2; nothing of them outlives it."""
+    from containers.local.process import release_port_block, reserve_port_block
+
+    port_base = reserve_port_block()
+    hosts = Host("algo-1", port_base, False, root), Host("algo-2", port_base, hold_algo_2, root)
+    try:
+        yield hosts
+    finally:
+        for host in hosts:
+            host.process.kill()
+            host.process.wait()
+        release_port_block(port_base)
+
+
+def test_a_sigterm_while_a_host_waits_to_join_xgboosts_collective_stops_it_cleanly(
+    tmp_path: Path,
+) -> None:
+    # XGBoost's tracker sockets have a receive timeout, so the kernel never restarts their
+    # recv after a signal: XGBoost failed it (EINTR), and a stop became a failed job.
+    with two_hosts(tmp_path, hold_algo_2=True) as (leader, late):
+        leader.said("joining")
+        late.said("joining")
+        time.sleep(0.5)  # the leader is in the tracker, waiting for algo-2
+        leader.signal(signal.SIGTERM)
+        time.sleep(0.3)
+        late.tell("join")
+        for host in (leader, late):
+            host.said("in")
+            host.tell("leave")
+        assert_ended(leader, "stopped")
+        assert_ended(late, "not stopped")
+
+
+def test_a_sigterm_while_a_host_leaves_xgboosts_collective_stops_it_cleanly(
+    tmp_path: Path,
+) -> None:
+    # A host that learnt of a stop from a peer's flag gets its own SIGTERM as it leaves.
+    # The leader, frozen, holds the tracker's answer, so algo-2 waits in its recv.
+    with two_hosts(tmp_path, hold_algo_2=False) as (leader, host):
+        for each in (leader, host):
+            each.said("joining")
+            each.said("in")
+        leader.signal(signal.SIGSTOP)
+        host.tell("leave")
+        time.sleep(0.5)
+        host.signal(signal.SIGTERM)
+        time.sleep(0.3)
+        leader.signal(signal.SIGCONT)
+        leader.tell("leave")
+        assert_ended(host, "stopped")
+        assert_ended(leader, "not stopped")
 
 
 @pytest.mark.slow
