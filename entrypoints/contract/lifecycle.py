@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -47,11 +48,14 @@ class StopFlag:
     def install(self) -> None:
         """Route SIGTERM to this flag (main thread only, as Python requires)."""
 
+        received = itertools.count()
+
         def handler(signum: int, _frame: FrameType | None) -> None:
-            if self.is_set():  # once is enough; logging again under a burst would recurse
-                return
             self.set(signum)
-            logger.warning("received signal %d: stopping after the current iteration", signum)
+            # Logged once: under a burst, each signal's line would interrupt the one before
+            # until Python gave up. next() is one C call, so no handler runs inside it.
+            if next(received) == 0:
+                logger.warning("received signal %d: stopping after the current iteration", signum)
 
         signal.signal(signal.SIGTERM, handler)
 

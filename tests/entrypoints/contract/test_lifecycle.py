@@ -20,7 +20,7 @@ ALGORITHM = textwrap.dedent(
     """
     import sys, time
     from entrypoints.contract.errors import UserError
-    from entrypoints.contract.lifecycle import run
+    from entrypoints.contract.lifecycle import exit_process, run
 
     def main(paths, stop):
         mode = sys.argv[1]
@@ -35,7 +35,7 @@ ALGORITHM = textwrap.dedent(
             (paths.model / "stopped").parent.mkdir(parents=True, exist_ok=True)
             (paths.model / "stopped").write_text("checkpointed")
 
-    sys.exit(run(main))
+    exit_process(run(main))  # as the images end: SIGTERM's handler stays to the last
     """
 )
 
