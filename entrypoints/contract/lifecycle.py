@@ -88,7 +88,7 @@ def write_failure(paths: ContainerPaths, error: TrainingError) -> None:
     paths.failure.write_text(failure_text(error))
 
 
-def fail_now(paths: ContainerPaths, error: TrainingError) -> None:
+def fail_now(paths: ContainerPaths, error: TrainingError) -> NoReturn:
     """Write the failure and end the process at once, from any thread.
 
     For a watchdog that sees a peer host vanish while the main thread is blocked in a
@@ -96,9 +96,7 @@ def fail_now(paths: ContainerPaths, error: TrainingError) -> None:
     """
     logger.error("%s", error.reason())
     write_failure(paths, error)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(EXIT_FAILED)
+    exit_process(EXIT_FAILED)
 
 
 def configure_logging() -> None:
