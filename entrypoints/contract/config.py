@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from entrypoints.contract.errors import PlatformError, TrainingError, UserError
 from entrypoints.contract.paths import ContainerPaths
+
+
+# SageMaker's rule for ChannelName (the API's pattern and length); "." and ".." match the
+# pattern but would name a folder above the channel's, so they are refused too.
+CHANNEL_NAME = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
+
+
+def channel_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a channel's name, or None when it can."""
+    if CHANNEL_NAME.fullmatch(name) and name not in (".", ".."):
+        return None
+    return (
+        f"channel name {name!r} is not allowed: must be 1-64 characters of A-Z, a-z, 0-9, "
+        "'.', '-' and '_', and not '.' or '..'"
+    )
 
 
 class S3DistributionType(enum.Enum):
