@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import uuid
+from pathlib import Path
 
 from containers.local.job import Backend, JobSpec, RunningJob
 from containers.local.process import ProcessJob, start_logged
@@ -35,15 +36,24 @@ def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def remove_leftovers(label: str) -> None:
+def job_label(out: Path) -> str:
+    """The label on a job's containers and network: its folder, which names one job."""
+    return f"smtune.out={out.resolve()}"
+
+
+def remove_leftovers(label: str) -> list[str]:
     """Containers and networks of an earlier run of the same job, killed before it cleaned up
-    (a `kill -9`); left, they would also use up Docker's pool of network addresses."""
-    containers = docker("ps", "--all", "--quiet", "--filter", f"label={label}").stdout.split()
+    (a `kill -9`); left, they would also use up Docker's pool of network addresses. Returns
+    the names of what it removed."""
+    listed = docker("ps", "--all", "--format", "{{.Names}}", "--filter", f"label={label}")
+    containers = listed.stdout.split()
     if containers:
         docker("rm", "--force", *containers, check=False)
-    networks = docker("network", "ls", "--quiet", "--filter", f"label={label}").stdout.split()
+    listed = docker("network", "ls", "--format", "{{.Name}}", "--filter", f"label={label}")
+    networks = listed.stdout.split()
     if networks:
         docker("network", "rm", *networks, check=False)
+    return containers + networks
 
 
 def engine_available() -> bool:
@@ -106,7 +116,7 @@ class DockerBackend(Backend):
             "--name", name, "--hostname", host,
             "--network", network, "--network-alias", host,
             "--volume", f"{tree.root}:{DEFAULT_ROOT}",
-            "--label", f"smtune.out={spec.out}",
+            "--label", job_label(spec.out),
             "--env", f"{TIMEOUT_VARIABLE}={spec.rendezvous_timeout_s}",
             *limits, self.image, "train",
         ]  # fmt: skip
@@ -114,7 +124,7 @@ class DockerBackend(Backend):
     def _launch(self, spec: JobSpec, trees: dict[str, ContainerPaths], echo: bool) -> RunningJob:
         job_id = uuid.uuid4().hex[:10]
         network = f"smtune-{job_id}"
-        label = f"smtune.out={spec.out}"
+        label = job_label(spec.out)
         remove_leftovers(label)
         # Internal: the hosts reach each other, and nothing beyond this machine.
         docker("network", "create", "--internal", "--label", label, network)
@@ -133,3 +143,7 @@ class DockerBackend(Backend):
             docker("network", "rm", network, check=False)
             raise
         return DockerJob(spec, trees, processes, pumps, None, names=names, network=network)
+
+    def end_leftovers(self, out: Path) -> list[str]:
+        """Remove the containers and network labelled with `out`: a label names the job."""
+        return remove_leftovers(job_label(out))

@@ -183,6 +183,13 @@ class Backend(ABC):
         self, spec: JobSpec, trees: dict[str, ContainerPaths], echo: bool
     ) -> RunningJob: ...
 
+    @abstractmethod
+    def end_leftovers(self, out: Path) -> list[str]:
+        """End whatever hosts of an earlier run of the job whose folder is `out` are still
+        running (its runner was killed before it cleaned up), after checking they are that
+        job's: a pid or a name alone may since belong to someone else. Returns what it
+        ended, for a log line."""
+
 
 def read_failure(tree: ContainerPaths) -> str | None:
     try:

@@ -50,6 +50,11 @@ _reserved_lock = threading.Lock()
 # wakes it at once where the OS can tell (pidfd).
 _POLL_S = 0.1
 _NO_PIDFD_POLL_S = 0.01  # elsewhere: how long a job may take to see a host end
+#: In every host's environment: marks its processes as the job's whose folder it names.
+JOB_DIR_VARIABLE = "SMTUNE_JOB_DIR"
+#: In a job's folder: each host's pid and start time, for end_leftovers after a crash.
+HOSTS_FILE = "hosts.json"
+_LEFTOVER_WAIT_S = 5.0
 
 
 def _free(port: int) -> bool:
@@ -251,6 +256,7 @@ def host_environment(spec: JobSpec, tree: ContainerPaths, port_base: int) -> dic
         BASE_DIR_VARIABLE: str(tree.root),
         HOST_ADDRESSES_VARIABLE: json.dumps({host: LOOPBACK for host in spec.hosts}),
         PORT_BASE_VARIABLE: str(port_base),
+        JOB_DIR_VARIABLE: str(spec.out),
         TIMEOUT_VARIABLE: str(spec.rendezvous_timeout_s),
         "PYTHONUNBUFFERED": "1",
         # Hosts share this machine's cores, as `docker run --cpus` would split them.
@@ -282,9 +288,95 @@ class ProcessBackend(Backend):
                     env=host_environment(spec, trees[host], port_base),
                 )
                 pumps.append(pump)
+                record_hosts(spec.out, processes)
         except BaseException:
             for process in processes.values():
                 os.killpg(process.pid, signal.SIGKILL)
             release_port_block(port_base)
             raise
         return ProcessJob(spec, trees, processes, pumps, port_base)
+
+    def end_leftovers(self, out: Path) -> list[str]:
+        """Kill the process group of each host recorded in `out`'s hosts file that is still
+        the one we started: a pid the kernel has since given to another process is left
+        alone."""
+        out = out.resolve()
+        record = out / HOSTS_FILE
+        try:
+            hosts = json.loads(record.read_text())
+        except FileNotFoundError:
+            return []
+        marker = f"{JOB_DIR_VARIABLE}={out}".encode()
+        ended = []
+        for host, seen in hosts.items():
+            pid = seen["pid"]
+            if _is_ours(pid, seen["start"], marker):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                    ended.append(f"{host} (process group {pid})")
+                _wait_group_gone(pid)
+        record.unlink()
+        return ended
+
+
+def record_hosts(out: Path, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """Write each host's pid and start time; replaced whole, so a crash never leaves half."""
+    hosts = {host: {"pid": p.pid, "start": start_time(p.pid)} for host, p in processes.items()}
+    partial = out / f".{HOSTS_FILE}.tmp"
+    partial.write_text(json.dumps(hosts, indent=2) + "\n")
+    os.replace(partial, out / HOSTS_FILE)
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from field 3 (state) on: the command name before it may hold
+    spaces and parentheses. None when there is no such process (or no /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def start_time(pid: int) -> int | None:
+    """When `pid` started, in clock ticks since boot (field 22): with the pid, it names one
+    process for as long as the machine runs, when a pid alone may be reused."""
+    fields = _stat(pid)
+    return int(fields[22 - 3]) if fields else None
+
+
+def _group(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group `pgid` (field 5)."""
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return [
+        pid
+        for pid in pids
+        if (fields := _stat(pid)) and int(fields[5 - 3]) == pgid and fields[0] != "Z"
+    ]
+
+
+def _carries(pid: int, marker: bytes) -> bool:
+    try:
+        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:  # gone, or another user's
+        return False
+
+
+def _is_ours(pid: int, start: int | None, marker: bytes) -> bool:
+    """Whether the process group `pid` is still the host we started as `pid` at `start`.
+
+    While its leader lives, its start time tells (a pid and a start time name one process
+    since boot; an exec keeps both). Once the leader has ended, the kernel gives its pid to
+    no new process while the group lives on, so members of a group of that number are the
+    leader's; they must carry our marker too (an inherited environment).
+    """
+    leader = start_time(pid)
+    if leader is not None:
+        return start is not None and leader == start
+    return any(_carries(member, marker) for member in _group(pid))
+
+
+def _wait_group_gone(pgid: int) -> None:
+    """Until SIGKILL has ended the group: a new run must not find it still writing."""
+    deadline = time.monotonic() + _LEFTOVER_WAIT_S
+    while _group(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
