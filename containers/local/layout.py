@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -9,8 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from entrypoints.contract.config import Channel, ResourceConfig, S3DistributionType
+from entrypoints.contract.config import (
+    Channel,
+    ResourceConfig,
+    S3DistributionType,
+    channel_name_problem,
+)
 from entrypoints.contract.paths import ContainerPaths
+
+# Linux's ioctl for a copy that shares the source's blocks (btrfs, XFS; fcntl has it in 3.12+).
+_FICLONE = getattr(fcntl, "FICLONE", 0x40049409)
 
 
 @dataclass(frozen=True)
@@ -22,14 +31,30 @@ class ChannelSource:
     distribution: S3DistributionType = S3DistributionType.FULLY_REPLICATED
     content_type: str | None = "text/csv"
 
+    def __post_init__(self) -> None:
+        if problem := channel_name_problem(self.name):
+            raise ValueError(problem)
+
     def files(self) -> list[Path]:
         if self.source.is_file():
             return [self.source]
         if not self.source.is_dir():
             raise ValueError(f"channel {self.name} source={self.source} does not exist")
-        return sorted(
+        files = sorted(
             p for p in self.source.rglob("*") if p.is_file() and not p.name.startswith(".")
         )
+        for file in files:
+            self._check_inside(file)
+        return files
+
+    def _check_inside(self, file: Path) -> None:
+        """A link in the folder may not bring in a file from outside it (S3 has no links)."""
+        if not file.resolve().is_relative_to(self.source.resolve()):
+            raise ValueError(
+                f"channel {self.name} file {file.relative_to(self.source)} is a link to "
+                f"{file.resolve()}, outside source={self.source}: a channel holds only the "
+                "files in its folder"
+            )
 
 
 def host_names(count: int) -> tuple[str, ...]:
@@ -51,12 +76,39 @@ def files_for_host(channel: ChannelSource, hosts: tuple[str, ...], host: str) ->
     return files[index :: len(hosts)]
 
 
-def _place(source: Path, target: Path) -> None:
+def _place(source: Path, target: Path, link: bool) -> None:
+    """`link`: a hard link (no copy of large data), for hosts that see their input
+    read-only; else a copy, so that what a host writes never reaches the user's file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)  # a hard link: no copy of large data, same bytes
-    except OSError:
-        shutil.copy2(source, target)
+    if link:
+        try:
+            os.link(source, target)
+            return
+        except OSError:  # another file system, or one without hard links
+            pass
+    _copy(source, target)
+
+
+def _copy(source: Path, target: Path) -> None:
+    """A reflink where the file system has them (instant, shares blocks until written),
+    else a plain copy."""
+    with source.open("rb") as read, target.open("xb") as write:
+        try:
+            fcntl.ioctl(write.fileno(), _FICLONE, read.fileno())
+            return
+        except OSError:
+            pass
+    shutil.copyfile(source, target)
+
+
+def _inside(path: Path, root: Path) -> Path:
+    """`path`, once it is known to lie inside `root` with every link followed."""
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ValueError(
+            f"{path} resolves to {path.resolve()}, outside the host's tree {root}: "
+            "the layout writes only inside it"
+        )
+    return path
 
 
 def lay_out_host(
@@ -69,6 +121,7 @@ def lay_out_host(
     mounted_at: Path | None = None,
     network_interface: str = "eth0",
     checkpoints: bool = False,
+    link_inputs: bool = False,
 ) -> ContainerPaths:
     """Write one host's tree under job_dir/<host>: config files, channel data, empty outputs.
 
@@ -77,16 +130,22 @@ def lay_out_host(
     as a job's checkpoint S3 prefix survives a restart on SageMaker: the job then resumes
     from it. `mounted_at` is where the host sees the tree (/opt/ml in a container), for the
     paths written into config files; `network_interface` is the one its hosts reach each
-    other through.
+    other through. `link_inputs`: hard-link the channels' files, for hosts that see their
+    input read-only; else they are copies (see _place).
     """
+    if host not in hosts:
+        raise ValueError(f"host={host} is not one of hosts={list(hosts)}")
+    for name in channels:
+        if problem := channel_name_problem(name):
+            raise ValueError(problem)  # the name is a folder: '..' would lead out
     paths = ContainerPaths(job_dir / host)
     if paths.root.exists():
         for entry in paths.root.iterdir():
             if not (keep_checkpoints and entry == paths.default_checkpoints):
-                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    paths.config.mkdir(parents=True)
+                _remove(entry)
+    _inside(paths.config, paths.root).mkdir(parents=True)
     for folder in (paths.model, paths.output_data, paths.default_checkpoints):
-        folder.mkdir(parents=True, exist_ok=True)
+        _inside(folder, paths.root).mkdir(parents=True, exist_ok=True)
     resource = ResourceConfig(
         current_host=host, hosts=hosts, network_interface_name=network_interface
     )
@@ -105,12 +164,20 @@ def lay_out_host(
             distribution=source.distribution,
         )
         config[name] = channel.to_json()
-        channel.path.mkdir(parents=True)
+        _inside(channel.path, paths.root).mkdir(parents=True)
         root = source.source if source.source.is_dir() else source.source.parent
         for file in files_for_host(source, hosts, host):
-            _place(file, channel.path / file.relative_to(root))
+            _place(file, _inside(channel.path / file.relative_to(root), paths.root), link_inputs)
     _write_json(paths.input_data_config, config)
     return paths
+
+
+def _remove(entry: Path) -> None:
+    """Remove what an earlier run left; a link (a job may leave one) goes, not its target."""
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry)
+    else:
+        entry.unlink()
 
 
 def _write_json(path: Path, data: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,38 @@ def test_bad_layout_input_is_named(tmp_path: Path) -> None:
         host_names(0)
     with pytest.raises(ValueError, match=r"channel train source=.* does not exist"):
         ChannelSource("train", tmp_path / "nowhere").files()
+
+
+@pytest.mark.parametrize("name", ["../../../../escaped", "a/b", "..", ""])
+def test_a_channel_name_sagemaker_refuses_is_refused(
+    name: str, source: Path, tmp_path: Path
+) -> None:
+    rule = r"is not allowed: must be 1-64 characters of A-Z"
+    with pytest.raises(ValueError, match=rf"channel name {re.escape(repr(name))} {rule}"):
+        ChannelSource(name, source)
+    channels = {name: ChannelSource("train", source)}  # the key names the folder
+    with pytest.raises(ValueError, match=rule):
+        lay_out_host(tmp_path / "job", HOSTS, "algo-1", channels, {})
+    assert not (tmp_path / "escaped").exists()
+
+
+def test_a_symlink_out_of_a_channel_is_refused(source: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.csv"
+    secret.write_text("0,1\n")
+    (source / "part-9.csv").symlink_to(secret)
+    channels = {"train": ChannelSource("train", source)}
+    with pytest.raises(ValueError, match=r"channel train file part-9.csv is a link to .*secret"):
+        lay_out_host(tmp_path / "job", HOSTS, "algo-1", channels, {})
+    assert secret.stat().st_nlink == 1  # not linked into the tree
+
+
+def test_a_layout_never_writes_through_a_link_out_of_its_tree(source: Path, tmp_path: Path) -> None:
+    """A job may leave a link in a checkpoint folder its next run keeps."""
+    channels = {"train": ChannelSource("train", source)}
+    tree = lay_out_host(tmp_path / "job", HOSTS, "algo-1", channels, {}, checkpoints=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    tree.default_checkpoints.rmdir()
+    tree.default_checkpoints.symlink_to(elsewhere)
+    with pytest.raises(ValueError, match=r"outside the host's tree"):
+        lay_out_host(tmp_path / "job", HOSTS, "algo-1", channels, {}, keep_checkpoints=True)
