@@ -419,15 +419,11 @@ def check_with_botocore(request: Mapping[str, Any]) -> list[str]:
 
     input_shape = service_model().operation_model(OPERATION).input_shape
     report = ParamValidator().validate(request, input_shape)
-    return (
-        [
-            f"request: {line.strip()}"
-            for line in report.generate_report().splitlines()[1:]
-            if line.strip()
-        ]
-        if report.has_errors()
-        else []
-    )
+    if not report.has_errors():
+        return []
+    # One line per problem, no header (ParamValidationError adds that): keep every line.
+    lines = report.generate_report().splitlines()
+    return [f"request: {line.strip()}" for line in lines if line.strip()]
 
 
 def plan(

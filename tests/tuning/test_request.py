@@ -333,3 +333,29 @@ def test_the_dnn_job_plans_with_epochs_as_the_resource() -> None:
     }
     categorical = config["ParameterRanges"]["CategoricalParameterRanges"]
     assert categorical == [{"Name": "lr_scaling", "Values": ["none", "linear", "sqrt"]}]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("strategy.min_resource", 0, "HyperbandStrategyConfig.MinResource"),
+        ("tags", {"": "empty-key"}, "Tags[0].Key"),
+    ],
+)
+def test_the_only_problem_botocore_finds_is_listed(path: str, value: Any, field: str) -> None:
+    # botocore's report has no header line: its first line is its first problem.
+    with pytest.raises(SpecError) as error:
+        plan(parse(mutate(path, value)))
+    assert any(field in problem for problem in error.value.problems), error.value.problems
+
+
+def test_cli_plan_lists_every_problem_botocore_finds(tmp_path: Path) -> None:
+    data = mutate("strategy.min_resource", 0)
+    data["tags"] = {"": "empty-key"}
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    result = smtune("tune", "plan", str(spec))
+    assert result.returncode == 2, result.stdout
+    assert "HyperbandStrategyConfig.MinResource, value: 0" in result.stderr
+    assert "Tags[0].Key" in result.stderr
+    assert "Traceback" not in result.stderr
