@@ -136,10 +136,10 @@ class Trainer:
             return None
         state = None
         if self.rank == 0:
-            path = checkpoints.newest(self.env.checkpoint_dir)
-            if path is not None:
+            found = checkpoints.load_newest(self.env.checkpoint_dir)
+            if found is not None:
+                path, state = found
                 logger.info("resuming from %s", path)
-                state = checkpoints.load(path)
         result: dict[str, Any] | None = self.collective.broadcast(state)
         return result
 
