@@ -150,6 +150,9 @@ class Backend(ABC):
     mounted_at: Path | None = None
     #: The interface hosts reach each other through, as resourceconfig.json names it.
     network_interface: str = "eth0"
+    #: Hosts cannot write their input data (a read-only mount): it may then be hard links
+    #: to the user's files. Else each host gets copies, so a job never changes them.
+    inputs_read_only: bool = False
 
     def start(self, spec: JobSpec, echo: bool = False) -> RunningJob:
         """Lay out the hosts' trees and start them; `echo` streams the leader's log here."""
@@ -165,6 +168,7 @@ class Backend(ABC):
                 mounted_at=self.mounted_at,
                 network_interface=self.network_interface,
                 checkpoints=spec.checkpoints,
+                link_inputs=self.inputs_read_only,
             )
             for host in spec.hosts
         }

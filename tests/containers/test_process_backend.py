@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from containers.local.job import JobStatus
-from containers.local.process import ExitWatch, release_port_block, reserve_port_block
+from containers.catalogue import image
+from containers.local.job import JobSpec, JobStatus
+from containers.local.layout import ChannelSource
+from containers.local.process import (
+    ExitWatch,
+    ProcessBackend,
+    release_port_block,
+    reserve_port_block,
+)
 from tests.conftest import RunJob, write_csv
 
 TOY = {"num_round": 10, "objective": "binary:logistic", "eval_metric": "auc"}
@@ -102,3 +109,38 @@ def test_killing_a_job_ends_every_host_process(toy: Path, tmp_path: Path) -> Non
         pids = [p.pid for p in job.processes.values()]  # type: ignore[attr-defined]
         assert all(alive(pid) for pid in pids)
     assert not any(alive(pid) for pid in pids)
+
+
+APPEND = """
+import os, pathlib
+data = pathlib.Path(os.environ["SAGEMAKER_BASE_DIR"]) / "input" / "data"
+for file in data.rglob("*"):
+    if file.is_file():
+        with file.open("a") as f:
+            f.write("written by the job\\n")
+"""
+
+
+class Appender(ProcessBackend):
+    """Hosts that append to every input file, as a careless (or hostile) image might."""
+
+    def command(self, spec: JobSpec) -> list[str]:
+        return [self.python, "-c", APPEND]
+
+
+def test_a_job_that_writes_its_input_leaves_the_users_files_unchanged(
+    toy: Path, tmp_path: Path
+) -> None:
+    before = {p: p.read_bytes() for p in toy.rglob("*.csv")}
+    spec = JobSpec(
+        image=image("xgboost"),
+        host_count=2,
+        channels={"train": ChannelSource("train", toy / "train")},
+        hyperparameters={},
+        out=tmp_path / "job",
+    )
+    result = Appender().run(spec)
+    assert result.status is JobStatus.COMPLETED, result.reason
+    shard = tmp_path / "job" / "algo-1" / "input" / "data" / "train" / "part-0.csv"
+    assert shard.read_text().endswith("written by the job\n")  # it did write its copy
+    assert {p: p.read_bytes() for p in toy.rglob("*.csv")} == before
