@@ -75,14 +75,22 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
     from tuning.request import plan
-    from tuning.spec import load
+    from tuning.spec import read
 
-    checked = plan(load(args.spec), registry=args.registry, tag=args.tag, source=str(args.spec))
+    loaded = read(args.spec)
+    checked = plan(loaded.spec, registry=args.registry, tag=args.tag, source=str(args.spec))
+    # What came from the environment, said out loud: the request depends on it.
+    names = set(loaded.variables)
+    if args.registry is None and checked.image_uri != checked.spec.image:
+        names.add("REGISTRY")  # a catalogue image, at $REGISTRY
+    variables = f"{', '.join(sorted(names))} (from the environment)" if names else ""
     request = json.dumps(checked.request, indent=2)
     if args.json:
         print(request)
+        if variables:
+            print(f"variables: {variables}", file=sys.stderr)
     else:
-        print(summary(checked))
+        print(summary(checked, variables))
         print("\nCreateHyperParameterTuningJob request:")
         print(request)
     for warning in checked.warnings:
@@ -90,7 +98,7 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary(checked: Plan) -> str:
+def summary(checked: Plan, variables: str = "") -> str:
     from tuning.spec import CategoricalRange
 
     spec = checked.spec
@@ -98,6 +106,7 @@ def summary(checked: Plan) -> str:
     lines = [
         f"tuning job  {spec.name}",
         f"image       {checked.image_uri}",
+        *([f"variables   {variables}"] if variables else []),
         f"instances   {spec.instance.count} x {spec.instance.type}"
         + (" (managed spot)" if spec.spot.enabled else ""),
         f"objective   {objective['Type']} {objective['MetricName']}",

@@ -11,10 +11,23 @@ from __future__ import annotations
 import enum
 import os
 import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from entrypoints.contract.config import channel_name_problem
 
 S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
 
@@ -90,6 +103,17 @@ class Channel(Strict):
     content_type: str | None = "text/csv"
 
 
+def _channel_name(name: str) -> str:
+    # The name becomes a folder of every host's tree (/opt/ml/input/data/NAME).
+    problem = channel_name_problem(name)
+    if problem:
+        raise PydanticCustomError("channel_name", problem)
+    return name
+
+
+ChannelName = Annotated[str, AfterValidator(_channel_name)]
+
+
 class Spot(Strict):
     enabled: bool = False
     max_wait_seconds: int | None = Field(default=None, ge=1)
@@ -109,7 +133,7 @@ class TuningJobSpec(Strict):
     limits: Limits
     early_stopping: str = "Off"
     random_seed: int | None = Field(default=None, ge=0)
-    channels: dict[str, Channel] = Field(min_length=1)
+    channels: dict[ChannelName, Channel] = Field(min_length=1)
     output_path: str = Field(pattern=S3_URI)
     checkpoint_s3_uri: str | None = Field(default=None, pattern=S3_URI)
     spot: Spot = Field(default_factory=Spot)
@@ -123,7 +147,10 @@ class TuningJobSpec(Strict):
 
 
 def _field_path(location: tuple[Any, ...]) -> str:
-    # pydantic puts the discriminator's value in the path of a range: leave it out.
+    # pydantic puts the discriminator's value in the path of a range: leave it out. A bad
+    # key is reported at its mapping (the message names the key).
+    if location[-1:] == ("[key]",):
+        location = location[:-2]
     tags = ("integer", "continuous", "categorical")
     return ".".join(str(part) for part in location if part not in tags)
 
@@ -143,28 +170,126 @@ def _problem(error: Any) -> str:
 
 
 _VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+_ANY_VARIABLE = re.compile(r"\$\{[^}]*\}")
+# Where a variable belongs: the account, bucket and registry a spec is shared across. Any
+# other field is sent (tags, hyperparameters) or printed by `plan` as written, so a `${...}`
+# there could copy any environment variable, a secret too, into the request.
+VARIABLE_FIELDS = ("role", "image", "channels.*.s3_uri", "output_path", "checkpoint_s3_uri")
 
 
 def expand(text: str) -> str:
     """`${VAR}` and `${VAR:-default}` from the environment; unknown ones stay as written."""
+    return _substitute(text, set(), [])
+
+
+def _substitute(text: str, read: set[str], unset: list[str]) -> str:
+    """`expand`, noting the variables taken from the environment and those left unset."""
 
     def value(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        return os.environ.get(name, default if default is not None else match.group(0))
+        if name in os.environ:
+            read.add(name)
+            return os.environ[name]
+        if default is None:
+            unset.append(name)
+            return match.group(0)
+        return default
 
     return _VARIABLE.sub(value, text)
 
 
-def load(path: Path) -> TuningJobSpec:
-    """Read a YAML spec; `${VAR}` or `${VAR:-default}` in it come from the environment."""
+def _expand_fields(node: Any, path: tuple[str, ...], read: set[str], problems: list[str]) -> Any:
+    """`node` with variables expanded where they belong; every other `${...}` is a problem."""
+    where = ".".join(path)
+    if isinstance(node, dict):
+        for key in node:
+            if isinstance(key, str) and _ANY_VARIABLE.search(key):
+                problems.append(
+                    f"{where or '(top level)'}: key {key!r} holds a variable: " + _only_in()
+                )
+        return {k: _expand_fields(v, (*path, str(k)), read, problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand_fields(v, (*path, str(i)), read, problems) for i, v in enumerate(node)]
+    if not isinstance(node, str) or not _ANY_VARIABLE.search(node):
+        return node
+    if not any(fnmatchcase(where, field) for field in VARIABLE_FIELDS):
+        found = ", ".join(_ANY_VARIABLE.findall(node))
+        problems.append(f"{where}: {found} is not expanded here: {_only_in()}")
+        return node
+    unset: list[str] = []
+    expanded = _substitute(node, read, unset)
+    problems.extend(
+        f"{where}: ${{{name}}} is not set in the environment and has no default: set it, "
+        f"or write ${{{name}:-value}}"
+        for name in unset
+    )
+    return expanded
+
+
+def _only_in() -> str:
+    return f"variables are expanded only in {', '.join(VARIABLE_FIELDS)}"
+
+
+@cache
+def _unique_key_loader() -> type:
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        """SafeLoader that refuses a key given twice in one mapping (else the last wins)."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                    continue
+                key, line = self.construct_object(key_node), key_node.start_mark.line + 1
+                if key in seen:
+                    raise yaml.MarkedYAMLError(
+                        problem=f"key {key!r} at line {line} repeats the one at line "
+                        f"{seen[key]}: each key may appear once"
+                    )
+                seen[key] = line
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A spec and the environment variables its file read (for `plan` to name them)."""
+
+    spec: TuningJobSpec
+    variables: tuple[str, ...]
+
+
+def read(path: Path) -> Loaded:
+    """Read a YAML spec; `${VAR}` or `${VAR:-default}` come from the environment, in the
+    VARIABLE_FIELDS only, after parsing (a value never becomes YAML)."""
     import yaml
 
     try:
-        text = expand(Path(path).read_text())
+        text = Path(path).read_text()
     except OSError as error:
         raise SpecError(str(path), [f"cannot be read: {error.strerror}"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_key_loader())  # a SafeLoader
     except yaml.YAMLError as error:
         raise SpecError(str(path), [f"is not valid YAML: {error}"]) from None
-    return parse(data, str(path))
+    read_names: set[str] = set()
+    problems: list[str] = []
+    data = _expand_fields(data, (), read_names, problems)
+    try:
+        spec = parse(data, str(path))
+    except SpecError as error:
+        # A field whose variable is the problem needs no second word on its pattern.
+        flagged = {problem.split(": ", 1)[0] for problem in problems}
+        others = [p for p in error.problems if p.split(": ", 1)[0] not in flagged]
+        raise SpecError(str(path), problems + others) from None
+    if problems:
+        raise SpecError(str(path), problems)
+    return Loaded(spec, tuple(sorted(read_names)))
+
+
+def load(path: Path) -> TuningJobSpec:
+    """Read a YAML spec (see `read`)."""
+    return read(path).spec
