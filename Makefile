@@ -65,19 +65,40 @@ help: ## Show this help.
 
 ##@ Set-up
 
+# Three steps, each made by the targets that need it: `make demo` needs only smtune and its
+# data extra (a minute, no compiler); tests and lint need the dev tools and torch; Horovod is
+# compiled (cmake, g++, Python's headers) only for its tests and the DNN image.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	# Horovod, built against this venv's torch (see docker/pytorch/build-horovod-wheel.sh).
-	PYTHON=$(BIN)/python docker/pytorch/build-horovod-wheel.sh $(WHEELS)/horovod
-	$(BIN)/pip install --quiet $(WHEELS)/horovod/horovod-*.whl
+	$(BIN)/pip install --quiet -e '.[data]'
 	# .pyc files now: this machine's imports may be told not to write them.
 	$(BIN)/python -m compileall -q entrypoints containers tuning
 	touch $@
 
 .PHONY: venv
-venv: $(BIN)/.installed ## Create .venv and install smtune with its dev tools.
+venv: $(BIN)/.installed ## Create .venv with smtune (all `make demo` needs).
+
+$(BIN)/.dev: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: venv-dev
+venv-dev: $(BIN)/.dev ## Add the dev tools and torch to .venv (tests, lint).
+
+$(BIN)/.horovod: $(BIN)/.dev docker/pytorch/build-horovod-wheel.sh
+	@missing=""; command -v cmake >/dev/null || missing="$$missing cmake"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
+	$(BIN)/python -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("include"), "Python.h")))' \
+		|| missing="$$missing python3.11-dev"; \
+	test -z "$$missing" || { echo "make horovod: Horovod is compiled here and needs:$$missing (Debian: apt-get install$$missing)"; exit 2; }
+	# Horovod, built against this venv's torch (see docker/pytorch/build-horovod-wheel.sh).
+	PYTHON=$(BIN)/python docker/pytorch/build-horovod-wheel.sh $(WHEELS)/horovod
+	$(BIN)/pip install --quiet $(WHEELS)/horovod/horovod-*.whl
+	touch $@
+
+.PHONY: horovod
+horovod: $(BIN)/.horovod ## Build Horovod into .venv (cmake, g++, Python headers; 2-4 min).
 
 $(SDK2_BIN)/.installed: pyproject.toml constraints/sdk2.txt
 	$(PYTHON) -m venv $(SDK2_VENV)
@@ -119,7 +140,7 @@ $(addprefix wheels-,$(IMAGES)): wheels-%: venv
 # already) and put it in the DNN wheelhouse before pip resolves the rest there.
 .PHONY: horovod-wheel
 wheels-dnn: horovod-wheel
-horovod-wheel: venv
+horovod-wheel: venv-dev
 	$(DNN_HOROVOD_ENV) docker/pytorch/build-horovod-wheel.sh $(DNN_HOROVOD)
 	mkdir -p $(WHEELHOUSE_dnn)
 	cp $(DNN_HOROVOD)/horovod-0.28.1-*.whl $(WHEELHOUSE_dnn)/
@@ -158,24 +179,24 @@ push: venv ## Tag and push every image to REGISTRY (ECR: logs in and creates rep
 ##@ Development
 
 .PHONY: test
-test: venv venv-sdk2 venv-sdk3 ## Run the tests (those of SDK v2 and v3 in their own venvs).
+test: venv-dev venv-sdk2 venv-sdk3 ## Run the tests (SDK v2 and v3 in their own venvs; Horovod's where built).
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(SDK2_BIN)/python -m pytest -m sdk2 $(PYTEST_ARGS)
 	$(SDK3_BIN)/python -m pytest -m sdk3 $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: venv ## Check style, lint and types (ruff, mypy).
+lint: venv-dev ## Check style, lint and types (ruff, mypy).
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 .PHONY: style
-style: venv ## Fix what ruff can fix, and format.
+style: venv-dev ## Fix what ruff can fix, and format.
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 .PHONY: bench
-bench: venv ## Run the benchmarks (results go in bench/README.md by hand).
+bench: venv-dev ## Run the benchmarks (results go in bench/README.md by hand).
 	$(BIN)/python bench/xgboost_overhead.py
 
 .PHONY: clean

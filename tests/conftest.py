@@ -16,6 +16,39 @@ from containers.local.process import ProcessBackend
 from entrypoints.contract.config import S3DistributionType
 
 REPO = Path(__file__).resolve().parents[1]
+HOROVOD_REQUIRED_VARIABLE = "SMTUNE_REQUIRE_HOROVOD"
+
+
+def horovod_missing() -> str | None:
+    """Why Horovod cannot run in this venv (`make horovod` builds it), or None when it can."""
+    try:
+        import horovod.torch  # noqa: F401
+    except ImportError as error:
+        return f"Horovod is not built in this venv (make horovod): {error}"
+    return None
+
+
+def _runs_horovod_here(item: pytest.Item) -> bool:
+    return "horovod" in item.keywords and "docker" not in item.keywords
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that run Horovod here (not in the DNN image, which has its own) skip where it
+    is missing, unless SMTUNE_REQUIRE_HOROVOD=1 (CI): there they fail (pytest_runtest_setup)."""
+    reason = horovod_missing() if any(map(_runs_horovod_here, items)) else None
+    if reason is None or os.environ.get(HOROVOD_REQUIRED_VARIABLE) == "1":
+        return
+    for item in filter(_runs_horovod_here, items):
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if os.environ.get(HOROVOD_REQUIRED_VARIABLE) == "1" and _runs_horovod_here(item):
+        reason = horovod_missing()
+        if reason is not None:
+            pytest.fail(f"{HOROVOD_REQUIRED_VARIABLE}=1 but {reason}")
+
+
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
