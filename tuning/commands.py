@@ -54,8 +54,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     rehearse.add_argument("--journal", type=Path, help="SQLite journal (default: OUT/NAME.db)")
     rehearse.add_argument("--resume", action="store_true", help="continue from the journal")
-    rehearse.add_argument("--max-jobs", type=int, help="fewer jobs than the spec's max_jobs")
-    rehearse.add_argument("--max-parallel", type=int, help="jobs at once (default: the spec's)")
+    rehearse.add_argument("--max-jobs", type=_count, help="fewer jobs than the spec's max_jobs")
+    rehearse.add_argument("--max-parallel", type=_count, help="jobs at once (default: the spec's)")
     rehearse.add_argument("--summary-json", type=Path, help="write the outcome as JSON")
     rehearse.add_argument("--report", type=Path, help="write plots and a Markdown summary here")
     rehearse.set_defaults(handler=_rehearse)
@@ -71,6 +71,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         if name == "analyze":
             action.add_argument("--csv", type=Path, help="write the table as CSV")
             action.add_argument("--plot", type=Path, help="write a PNG of objective over time")
+
+
+def _count(text: str) -> int:
+    """A count of jobs: argparse names the option with the message (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an integer: must be an integer >= 1"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: must be an integer >= 1")
+    return value
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -194,28 +207,52 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _rehearse(args: argparse.Namespace) -> int:
-    from containers.cli import backend
-    from tuning.journal import Journal
-    from tuning.rehearsal import Rehearsal, RehearsalError
+    from tuning.journal import exclusive
     from tuning.request import plan
     from tuning.spec import load
 
-    channels = {}
-    for text in args.channel:
-        name, sep, folder = text.partition("=")
-        if not sep or not Path(folder).is_dir():
-            raise ValueError(f"--channel {text!r} must be NAME=DIR with an existing DIR")
-        channels[name] = Path(folder).resolve()
+    channels = _channels(args.channel)
     # A rehearsal runs the image's code here: any registry name serves the catalogue lookup.
     checked = plan(load(args.spec), registry="local", source=str(args.spec))
     out = args.out / checked.spec.name
     out.mkdir(parents=True, exist_ok=True)
     journal_path = args.journal or out / "journal.db"
-    if journal_path.exists() and not args.resume:
-        raise ValueError(
-            f"--journal {journal_path} exists: pass --resume to continue it, "
-            "or remove it to start over"
-        )
+    # Before anything reads the journal or touches a job's folder: one rehearsal at a time.
+    with exclusive(journal_path):
+        if journal_path.exists() and not args.resume:
+            raise ValueError(
+                f"--journal {journal_path} exists: pass --resume to continue it, "
+                "or remove it to start over"
+            )
+        return _rehearse_journaled(args, checked, channels, out, journal_path)
+
+
+def _channels(texts: list[str]) -> dict[str, Path]:
+    from entrypoints.contract.config import channel_name_problem
+
+    channels = {}
+    for text in texts:
+        name, sep, folder = text.partition("=")
+        if not sep or not Path(folder).is_dir():
+            raise ValueError(f"--channel {text!r} must be NAME=DIR with an existing DIR")
+        problem = channel_name_problem(name)
+        if problem:
+            raise ValueError(f"--channel {text!r}: {problem}")
+        channels[name] = Path(folder).resolve()
+    return channels
+
+
+def _rehearse_journaled(
+    args: argparse.Namespace,
+    checked: Plan,
+    channels: dict[str, Path],
+    out: Path,
+    journal_path: Path,
+) -> int:
+    from containers.cli import backend
+    from tuning.journal import Journal
+    from tuning.rehearsal import Rehearsal, RehearsalError
+
     journal = Journal(journal_path)
     try:
         rehearsal = Rehearsal(

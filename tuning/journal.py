@@ -7,9 +7,14 @@ state is rebuilt by replaying suggestions, then observations in the order they w
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +30,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     reason TEXT,
     started REAL,
     ended REAL,
-    pids TEXT                        -- the hosts' process groups, to end after a crash
+    pids TEXT                        -- unused: kept so that older journals still open
 );
 CREATE TABLE IF NOT EXISTS observations (
     sequence INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -50,15 +55,58 @@ class JobRecord:
     reason: str | None
     started: float | None
     ended: float | None
-    pids: list[int]
+
+
+class JournalError(ValueError):
+    """A journal that cannot be used: damaged, or in use by another rehearsal."""
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold the journal at `path` for one rehearsal: a second is refused at once, naming the
+    holder, instead of ending the first one's hosts and laying out its jobs' folders again.
+
+    The lock is a flock on `<journal>.lock`, which the kernel lets go of when its holder
+    ends, even by kill -9 (and which the hosts do not inherit: Python opens it close-on-exec).
+    """
+    lock = path.with_name(f"{path.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            raise JournalError(
+                f"journal {path} is in use by {holder or 'another rehearsal, starting'}: "
+                "a journal takes one rehearsal at a time: wait for it to end, or end it, "
+                "then --resume"
+            ) from None
+        since = datetime.now().astimezone().isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} since {since}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # and with it the lock
 
 
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = sqlite3.connect(path, isolation_level=None)  # autocommit: nothing buffered
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # A truncated file can still open: check its pages before replaying from it.
+            verdict = self.db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(verdict)
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            self.db.close()
+            raise JournalError(
+                f"the journal {path} is damaged ({error}): --resume needs the journal whole: "
+                f"remove it (with any {path.name}-wal and {path.name}-shm beside it) to start "
+                "over, or put back a copy"
+            ) from None
 
     def close(self) -> None:
         self.db.close()
@@ -87,9 +135,6 @@ class Journal:
     def restart_job(self, name: str, started: float) -> None:
         self.db.execute("UPDATE jobs SET started = ? WHERE name = ?", (started, name))
 
-    def set_pids(self, name: str, pids: list[int]) -> None:
-        self.db.execute("UPDATE jobs SET pids = ? WHERE name = ?", (json.dumps(pids), name))
-
     def end_job(self, name: str, status: str, reason: str | None, ended: float) -> None:
         self.db.execute(
             "UPDATE jobs SET status = ?, reason = ?, ended = ? WHERE name = ?",
@@ -116,7 +161,6 @@ class Journal:
                 reason=r[6],
                 started=r[7],
                 ended=r[8],
-                pids=json.loads(r[9] or "[]"),
             )
             for r in rows
         ]

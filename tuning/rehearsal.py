@@ -15,12 +15,9 @@ has a `checkpoint_s3_uri`, else from the start (the lines they repeat are not co
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import re
-import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +27,7 @@ from typing import Any
 from containers.local.job import Backend, JobSpec, JobStatus, RunningJob
 from containers.local.layout import ChannelSource
 from entrypoints.contract.config import S3DistributionType
-from entrypoints.contract.metrics import cloudwatch_form
+from entrypoints.contract.metrics import MetricSpec, cloudwatch_form
 from tuning.hyperband import Choice, Decision, FloatRange, HyperbandScheduler, IntRange, Scaling
 from tuning.journal import Journal
 from tuning.request import Plan
@@ -42,10 +39,13 @@ ITERATION = re.compile(r"^\[(\d+)\]")
 REGEX_GRACE_S = 60.0  # AMT users learn of a regex that reads nothing only after the job
 
 
-def _end_leftovers(pids: list[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)  # each host leads its own process group
+def non_finite_pattern(metric: MetricSpec) -> re.Pattern[str]:
+    """A line of `metric` (as CloudWatch shows it) whose value is nan or inf, which the
+    metric's regex does not read: on SageMaker, CloudWatch gets no datapoint from it and AMT
+    never sees that line. Group 1 is the iteration, group 2 the value. (A stand-in for a
+    permissive read the contract's MetricSpec could offer.)"""
+    value = r"([-+]?(?:nan|inf(?:inity)?))(?![\w.])"
+    return re.compile(rf"\[([0-9]+)\].*#011{re.escape(metric.key)}:{value}", re.IGNORECASE)
 
 
 class RehearsalError(RuntimeError):
@@ -75,6 +75,7 @@ class Trial:
     resource: int = 0
     lines: list[str] = field(default_factory=list)
     first_line: float | None = None  # when its log began: the regex check counts from there
+    non_finite: bool = False  # it printed a nan or inf objective: its regex is not to blame
     verdict: Decision = Decision.CONTINUE
 
 
@@ -130,10 +131,14 @@ class Rehearsal:
             )
             for name, c in spec.channels.items()
         }
-        self.max_jobs = max_jobs or spec.limits.max_jobs
-        self.max_parallel = max_parallel or spec.limits.max_parallel_jobs
+        for option, count in (("max_jobs", max_jobs), ("max_parallel", max_parallel)):
+            if count is not None and count < 1:
+                raise ValueError(f"{option}={count} is out of range: must be >= 1")
+        self.max_jobs = spec.limits.max_jobs if max_jobs is None else max_jobs
+        self.max_parallel = spec.limits.max_parallel_jobs if max_parallel is None else max_parallel
         self.clock, self.poll_s, self.on_progress = clock, poll_s, on_progress
         self.objective = next(m for m in plan.metrics if m.name == spec.objective.metric)
+        self.non_finite = non_finite_pattern(self.objective)
         self.scheduler = HyperbandScheduler(
             search_space(plan),
             spec.strategy.min_resource,
@@ -181,7 +186,7 @@ class Rehearsal:
                 )
             self.hyperparameters[record.name] = record.hyperparameters
             if record.status == "InProgress":
-                _end_leftovers(record.pids)  # hosts of a rehearsal that was killed
+                self._end_leftovers(record.name)
                 self.restart.append(record.name)
         for job, resource, value, decision, _ in self.journal.observations():
             replayed = self.scheduler.on_result(job, resource, value)
@@ -193,6 +198,12 @@ class Rehearsal:
         for record in self.journal.jobs():
             if record.status != "InProgress":
                 self.scheduler.on_end(record.name)
+
+    def _end_leftovers(self, name: str) -> None:
+        """Hosts a killed rehearsal left running: the backend checks they are that job's."""
+        ended = self.backend.end_leftovers(self.out / name)
+        if ended:
+            self._progress(f"{name}: ended what its killed run left running: {', '.join(ended)}")
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -265,7 +276,6 @@ class Rehearsal:
         job = self.backend.start(spec)
         # Running before anything else, so that a Ctrl-C from here on kills its hosts too.
         self.running[name] = Trial(name, job, self.clock(), resource=done)
-        self.journal.set_pids(name, [p.pid for p in getattr(job, "processes", {}).values()])
         self._progress(f"started {name}" + (" (resumed)" if resume else "") + f": {tuned}")
 
     def _read(self, trial: Trial) -> None:
@@ -284,7 +294,10 @@ class Rehearsal:
             line = cloudwatch_form(raw)
             trial.lines = [*trial.lines[-4:], line]
             value = self.objective.read(line)
-            if value is None or trial.verdict is not Decision.CONTINUE:
+            if value is None:
+                self._check_non_finite(trial, line)
+                continue
+            if trial.verdict is not Decision.CONTINUE:
                 continue
             # One objective line is one unit of resource; a restarted job repeats some lines
             # since its checkpoint, which its iteration tag tells apart.
@@ -299,9 +312,23 @@ class Rehearsal:
                 trial.verdict = decision
                 trial.job.stop("Hyperband" if decision is Decision.STOP else "MaxResource")
 
+    def _check_non_finite(self, trial: Trial, line: str) -> None:
+        """An objective of nan or inf: AMT would not count that line; say so, once a job."""
+        found = self.non_finite.search(line)
+        if found is None or trial.non_finite:
+            return
+        trial.non_finite = True
+        self.flags.append(
+            f"{trial.name} printed a non-finite objective at [{found.group(1)}] "
+            f"({found.group(2)}): {self.objective.name}'s regex reads no number there, so on "
+            "SageMaker CloudWatch gets no datapoint and AMT neither sees nor counts that line; "
+            "fix the training (a loss gone to nan: a lower learning rate, the data)"
+        )
+        self._progress(f"WARNING {self.flags[-1]}")
+
     def _check_regex(self, trial: Trial) -> None:
         """A minute of log lines and no objective read: the regex (or the image) is wrong."""
-        if trial.resource or trial.first_line is None:
+        if trial.resource or trial.first_line is None or trial.non_finite:
             return
         if self.clock() - trial.first_line >= REGEX_GRACE_S:
             self._regex_error(trial)
@@ -345,7 +372,8 @@ class Rehearsal:
         else:
             final = status.value
             self.scheduler.on_end(trial.name)
-            if status is JobStatus.COMPLETED and trial.resource == 0 and trial.lines:
+            unread = trial.resource == 0 and trial.lines and not trial.non_finite
+            if status is JobStatus.COMPLETED and unread:
                 self._regex_error(trial)
         self.journal.end_job(trial.name, final, reason, self.clock())
         self._progress(

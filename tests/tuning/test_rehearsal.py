@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,13 +133,50 @@ def wait_for_jobs(journal: Path, count: int, timeout_s: float = 60) -> None:
     raise AssertionError(f"the journal never held {count} jobs")
 
 
+def hosts_under(folder: Path) -> list[int]:
+    """Live processes whose environment names `folder`: hosts a test's rehearsal started."""
+    marker = str(folder).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):  # gone, or another user's
+                if marker in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
+    """Commands a test starts (with `launch`); whatever happens, they and every host they
+    started are ended when the test ends."""
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # each leads its own session
+            process.wait()
+        for pid in hosts_under(tmp_path):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def launch(
+    started: list[subprocess.Popen[str]], command: list[str], **options: Any
+) -> subprocess.Popen[str]:
+    process = subprocess.Popen(command, text=True, start_new_session=True, **options)
+    started.append(process)
+    return process
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_kill_9_mid_rehearsal_then_resume_runs_every_job_exactly_once(tmp_path: Path) -> None:
+def test_kill_9_mid_rehearsal_then_resume_runs_every_job_exactly_once(
+    tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
     command, journal = cli_rehearsal(tmp_path, seconds_per_epoch=0.05)
-    first = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    first = launch(started, command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_jobs(journal, 5)
     os.killpg(first.pid, signal.SIGKILL)  # the rehearsal dies mid-run, without a word
     first.wait()
@@ -235,24 +274,149 @@ def test_the_whole_seed_job_rehearses_on_the_docker_backend(
     assert str(tmp_path) not in labels  # no job left its network behind
 
 
+def _default_sigint() -> None:
+    # A test run started in the background inherits SIGINT ignored, and Python keeps an
+    # ignored SIGINT ignored (no KeyboardInterrupt): the CLI must start with the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_ctrl_c_stops_every_job_and_leaves_the_journal_resumable(tmp_path: Path) -> None:
+def test_ctrl_c_stops_every_job_and_leaves_the_journal_resumable(
+    tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
     command, journal = cli_rehearsal(tmp_path, seconds_per_epoch=0.2)
-    cli = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cli = launch(
+        started,
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_sigint,
+    )
     wait_for_jobs(journal, 3)
+    assert hosts_under(tmp_path)  # the jobs' hosts run
     cli.send_signal(signal.SIGINT)
-    _, stderr = cli.communicate(timeout=60)
+    _, stderr = cli.communicate(timeout=20)
     assert cli.returncode == 130 and "resume with --resume" in stderr
     records = Journal(journal).jobs()
     assert any(r.status == "InProgress" for r in records)  # to be resumed, not lost
-    pids = [pid for r in records for pid in r.pids]
-    assert pids and not any(_alive(pid) for pid in pids)  # nothing left running
+    assert wait_until(lambda: not hosts_under(tmp_path))  # nothing left running
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie is gone
+def wait_until(condition: Callable[[], bool], timeout_s: float = 10) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_second_rehearsal_of_a_journal_in_use_refuses_at_once(
+    tmp_path: Path, started: list[subprocess.Popen[str]]
+) -> None:
+    command, journal = cli_rehearsal(tmp_path, seconds_per_epoch=0.05)
+    command += ["--max-jobs", "6"]
+    first = launch(started, command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_jobs(journal, 1)
+    began = time.monotonic()
+    second = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=30)
+    assert second.returncode == 2, second.stderr
+    assert time.monotonic() - began < 10  # at once: it waited for nothing
+    assert f"journal {journal} is in use by pid {first.pid} since " in second.stderr
+    assert "Traceback" not in second.stderr
+    _, stderr = first.communicate(timeout=90)
+    assert first.returncode == 0, stderr  # the first went on, untouched
+    records = Journal(journal).jobs()
+    assert len(records) == 6 and all(r.status in ("Completed", "Stopped") for r in records)
+    for record in records:
+        assert (tmp_path / "out" / "synthetic-hyperband" / record.name / "algo-1.log").exists()
+
+
+def run_cli(command: list[str], *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=60)
+
+
+def test_a_channel_name_on_the_command_line_is_checked(tmp_path: Path) -> None:
+    command, _ = cli_rehearsal(tmp_path, seconds_per_epoch=0)
+    bad = f"../../x={tmp_path / 'train'}"
+    result = run_cli(command, "--channel", bad, "--max-jobs", "1")
+    assert result.returncode == 2, result.stderr
+    assert f"--channel {bad!r}: channel name '../../x' is not allowed: must be" in result.stderr
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_journal_is_named_with_what_to_do(tmp_path: Path, damage: str) -> None:
+    command, journal = cli_rehearsal(tmp_path, seconds_per_epoch=0)
+    assert run_cli(command, "--max-jobs", "2").returncode == 0
+    whole = journal.read_bytes()
+    journal.write_bytes(
+        b"not a journal\n" * 300 if damage == "garbage" else whole[: len(whole) // 2]
+    )
+    result = run_cli(command, "--resume")
+    assert result.returncode == 2, result.stderr
+    assert f"smtune: error: the journal {journal} is damaged" in result.stderr
+    assert "--resume needs the journal whole: remove it" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("option", "value"), [("--max-jobs", "0"), ("--max-parallel", "-1")])
+def test_counts_below_one_are_refused(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tuning.cli import parser
+
+    with pytest.raises(SystemExit) as exit:
+        parser().parse_args(["tune", "rehearse", "spec.yaml", option, value])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: {value} is out of range: must be an integer >= 1" in err
+
+
+def test_a_rehearsal_of_no_jobs_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="max_jobs=0 is out of range: must be >= 1"):
+        rehearse(tmp_path, spec_data(seconds_per_epoch=0), max_jobs=0)
+
+
+class PrintsLines(ProcessBackend):
+    """Hosts that print the given objective values as metric lines, then exit 0."""
+
+    def __init__(self, values: list[str]) -> None:
+        super().__init__()
+        self.values = values
+
+    def command(self, spec: Any) -> list[str]:
+        lines = "".join(f"[{i}]\tvalidation-score:{v}\n" for i, v in enumerate(self.values))
+        return [sys.executable, "-c", f"import sys; sys.stdout.write({lines!r})"]
+
+
+@pytest.mark.parametrize(
+    ("values", "judged"), [(["0.5", "nan", "0.6"], [0.5, 0.6]), (["nan", "-inf"], [])]
+)
+def test_a_non_finite_objective_is_its_own_finding(
+    tmp_path: Path, values: list[str], judged: list[float]
+) -> None:
+    (tmp_path / "train").mkdir()
+    data = spec_data(seconds_per_epoch=0)
+    data["instance"]["count"] = 1
+    journal = Journal(tmp_path / "journal.db")
+    progress: list[str] = []
+    rehearsal = Rehearsal(
+        plan(parse(data), registry="local"),
+        {"train": tmp_path / "train"},
+        tmp_path / "jobs",
+        journal,
+        PrintsLines(values),
+        max_jobs=1,
+        on_progress=progress.append,
+    )
+    summary = rehearsal.run()
+    finding = "synthetic-hyperband-001 printed a non-finite objective at [1]"
+    if values[0] == "nan":
+        finding = "synthetic-hyperband-001 printed a non-finite objective at [0]"
+    assert len(summary.flags) == 1 and summary.flags[0].startswith(finding), summary.flags
+    assert any(line.startswith(f"WARNING {finding}") for line in progress), progress
+    # As on SageMaker, where the regex reads no number there: that line is not counted.
+    assert [value for _, _, value, *_ in journal.observations()] == judged
