@@ -6,7 +6,9 @@
 - SIGTERM (StopTrainingJob, a spot interruption, a Hyperband stop) sets a flag that the
   algorithm checks between iterations; it then checkpoints (when the job has a
   CheckpointConfig) and returns within the 120-second grace period. Native calls that a
-  signal would fail run under `sigterm_held`.
+  signal would fail run under `sigterm_held`. The phases before training (the data check,
+  waiting for the other hosts) have no iteration to check the flag at: they run under
+  `stoppable`, where SIGTERM raises `Stopped`, and the job ends as a stop does.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -29,6 +32,15 @@ logger = logging.getLogger(__name__)
 
 MAX_FAILURE_CHARS = 1024
 EXIT_FAILED = 1
+EXIT_STOPPED = 0  # as a stop during training ends: SageMaker marks the job Stopped anyway
+
+
+class Stopped(BaseException):
+    """A stop ended a phase before training: there is nothing to save yet.
+
+    A BaseException, as KeyboardInterrupt is: no `except Exception` on its way (ours, or a
+    library's) may take a stop for a failure. `run` ends the job as a stop does.
+    """
 
 
 class StopFlag:
@@ -38,12 +50,18 @@ class StopFlag:
         # A plain attribute, not a threading.Event: the handler sets it, and an Event's lock
         # deadlocks a handler that interrupts another one holding it (a burst of SIGTERMs).
         self.signal: int | None = None
+        self.raising = False  # in a `stoppable` phase: the handler raises Stopped
 
     def set(self, signum: int = signal.SIGTERM) -> None:
         self.signal = signum
 
     def is_set(self) -> bool:
         return self.signal is not None
+
+    def raise_if_set(self) -> None:
+        """Raise Stopped if a stop came: for a phase about to start what training needs."""
+        if self.signal is not None:
+            raise Stopped(f"stopped by signal {self.signal} before training: no model to save")
 
     def install(self) -> None:
         """Route SIGTERM to this flag (main thread only, as Python requires)."""
@@ -56,8 +74,37 @@ class StopFlag:
             # until Python gave up. next() is one C call, so no handler runs inside it.
             if next(received) == 0:
                 logger.warning("received signal %d: stopping after the current iteration", signum)
+            if self.raising:
+                self.raising = False  # once: a burst must not cut short the cleanup it runs
+                self.raise_if_set()
 
+        global _installed
+        _installed = self
         signal.signal(signal.SIGTERM, handler)
+
+
+_installed: StopFlag | None = None  # the flag SIGTERM sets in this process, once installed
+
+
+@contextlib.contextmanager
+def stoppable() -> Iterator[None]:
+    """Let a stop end the body at once: SIGTERM (or one already received) raises Stopped.
+
+    For the phases before training, which may read data or wait for peers for minutes and
+    have no iteration at which to check the flag. Only on the main thread, where Python runs
+    signal handlers, and once a StopFlag is installed; elsewhere the body runs as it is. A
+    native call blocks the handler until it returns: keep them short in the body.
+    """
+    flag = _installed
+    if flag is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous, flag.raising = flag.raising, True
+    try:
+        flag.raise_if_set()
+        yield
+    finally:
+        flag.raising = previous
 
 
 @contextlib.contextmanager
@@ -76,6 +123,15 @@ def sigterm_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def crash_error(exc: Exception) -> TrainingError:
+    """`exc` as a failure: a TrainingError as it is; anything else (a bug, a library's error on
+    odd data) an AlgorithmError with its message, its traceback logged here, where it happened."""
+    if isinstance(exc, TrainingError):
+        return exc
+    logger.error("unexpected error:\n%s", "".join(traceback.format_exception(exc)).rstrip())
+    return AlgorithmError(f"the algorithm crashed: {str(exc) or type(exc).__name__}", caused_by=exc)
 
 
 def failure_text(error: TrainingError) -> str:
@@ -114,7 +170,7 @@ def run(
     """Run `main` as a SageMaker training job's algorithm; returns the exit code.
 
     Any TrainingError becomes the failure file; any other exception is an AlgorithmError
-    with its traceback in the log.
+    with its traceback in the log. A stop before training (Stopped) ends it as a stop does.
     """
     paths = ContainerPaths.from_environment() if paths is None else paths
     stop = StopFlag()
@@ -127,9 +183,11 @@ def run(
         write_failure(paths, error)
         return EXIT_FAILED
     except Exception as exc:
-        logger.error("unexpected error:\n%s", traceback.format_exc())
-        write_failure(paths, AlgorithmError(f"the algorithm crashed: {exc}", caused_by=exc))
+        write_failure(paths, crash_error(exc))
         return EXIT_FAILED
+    except Stopped as stopped:
+        logger.warning("%s", stopped)
+        return EXIT_STOPPED
     return 0
 
 

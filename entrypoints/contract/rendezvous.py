@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from entrypoints.contract.errors import PlatformError
+from entrypoints.contract.lifecycle import stoppable
 from entrypoints.contract.topology import Port, Topology
 
 logger = logging.getLogger(__name__)
@@ -157,8 +158,20 @@ class Rendezvous:
         self.closing = threading.Event()
 
     def join(self, info: dict[str, Any]) -> dict[str, Any]:
-        """Join the job; returns every host's `info` once all hosts have joined."""
+        """Join the job; returns every host's `info` once all hosts have joined.
+
+        A stop while waiting (up to the join timeout) raises lifecycle.Stopped at once; the
+        caller's close() then hangs up.
+        """
+        with stoppable():
+            return self._join(info)
+
+    def _join(self, info: dict[str, Any]) -> dict[str, Any]:
         port = self.topology.port(Port.RENDEZVOUS)
+        logger.info(
+            "joining the job's %d hosts through the leader %s",
+            len(self.resource.hosts), self.resource.leader,
+        )  # fmt: skip
         if self.resource.is_leader:
             self.server = _Server(
                 self.resource.sorted_hosts,

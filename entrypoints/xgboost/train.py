@@ -19,7 +19,7 @@ import numpy as np
 from entrypoints.contract.config import Channel, TrainingEnvironment
 from entrypoints.contract.errors import UserError
 from entrypoints.contract.hosts import LostHostWatch
-from entrypoints.contract.lifecycle import StopFlag
+from entrypoints.contract.lifecycle import StopFlag, crash_error, stoppable
 from entrypoints.contract.metrics import MetricLine
 from entrypoints.contract.paths import ContainerPaths
 from entrypoints.contract.topology import Topology
@@ -302,17 +302,21 @@ def main(paths: ContainerPaths, stop: StopFlag) -> None:
     hp = SCHEMA.parse(env.hyperparameters)
     check_hyperparameters(hp, topology.world_size)
     if topology.world_size == 1:
-        data = load_host_data(env, hp)
+        with stoppable():  # a long read has no round at which to check the flag
+            data = load_host_data(env, hp)
         check_totals({env.resource.current_host: data.info()})
         boost(env, hp, data, stop, distributed=False)
         return
     try:
-        data = load_host_data(env, hp)
-    except UserError as error:
-        # Join anyway, so that the other hosts fail now with this reason, not at a timeout.
+        with stoppable():
+            data = load_host_data(env, hp)
+    except Exception as exc:
+        # Any error, not only bad input: join anyway, so that the other hosts fail now with
+        # this reason, not at the rendezvous timeout blaming the network.
+        error = crash_error(exc)
         with cluster(topology, paths, {}, error, check=check_totals):
             pass
-        raise  # not reached: cluster() raises the error after the rendezvous
+        raise  # not reached: cluster() raises `error` after the rendezvous
     with cluster(topology, paths, data.info(), None, check=check_totals) as watch:
         _boost_or_name_the_lost_host(env, hp, data, stop, watch)
 

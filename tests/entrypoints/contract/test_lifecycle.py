@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.contract.errors import PlatformError, UserError
-from entrypoints.contract.lifecycle import MAX_FAILURE_CHARS, failure_text
+from entrypoints.contract.errors import AlgorithmError, PlatformError, UserError
+from entrypoints.contract.lifecycle import MAX_FAILURE_CHARS, crash_error, failure_text
 
 ALGORITHM = textwrap.dedent(
     """
     import sys, time
     from entrypoints.contract.errors import UserError
-    from entrypoints.contract.lifecycle import exit_process, run
+    from entrypoints.contract.lifecycle import exit_process, run, stoppable
 
     def main(paths, stop):
         mode = sys.argv[1]
@@ -34,6 +34,19 @@ ALGORITHM = textwrap.dedent(
                 time.sleep(0.01)
             (paths.model / "stopped").parent.mkdir(parents=True, exist_ok=True)
             (paths.model / "stopped").write_text("checkpointed")
+        if mode == "stoppable":  # a phase before training, waiting long in Python
+            with stoppable():
+                print("ready", flush=True)
+                try:
+                    time.sleep(60)
+                except Exception:
+                    raise ZeroDivisionError("a stop must not be taken for a failure")
+        if mode == "stopped-before":  # the stop came between phases
+            print("ready", flush=True)
+            while not stop.is_set():
+                time.sleep(0.01)
+            with stoppable():
+                time.sleep(60)
 
     exit_process(run(main))  # as the images end: SIGTERM's handler stays to the last
     """
@@ -76,6 +89,31 @@ def test_sigterm_sets_the_stop_flag_and_the_job_ends_cleanly(tmp_path: Path) -> 
     assert time.monotonic() - started < 5
     assert (tmp_path / "model" / "stopped").read_text() == "checkpointed"
     assert not (tmp_path / "output" / "failure").exists()
+
+
+@pytest.mark.parametrize("mode", ["stoppable", "stopped-before"])
+def test_a_stop_before_training_ends_the_phase_at_once_as_a_stop(tmp_path: Path, mode: str) -> None:
+    process = start(tmp_path, mode)
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert time.monotonic() - started < 5
+        assert not (tmp_path / "output" / "failure").exists()
+        assert "stopped by signal 15 before training" in process.stderr.read()  # type: ignore[union-attr]
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_crash_error_keeps_a_training_error_and_makes_anything_else_an_algorithm_error() -> None:
+    own = UserError("set num_round")
+    assert crash_error(own) is own
+    crashed = crash_error(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"))
+    assert isinstance(crashed, AlgorithmError)
+    assert crashed.message.startswith("the algorithm crashed: 'utf-8' codec can't decode")
+    assert crash_error(KeyError()).message == "the algorithm crashed: KeyError"
 
 
 def test_a_burst_of_sigterms_is_logged_once_and_the_job_ends_cleanly(tmp_path: Path) -> None:

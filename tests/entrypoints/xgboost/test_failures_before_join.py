@@ -1,0 +1,38 @@
+"""Any error one host hits before joining (not only a UserError) fails every host at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from containers.local.job import JobStatus
+from entrypoints.contract.config import S3DistributionType
+from tests.conftest import RunJob
+
+BINARY = {"num_round": 3, "objective": "binary:logistic"}
+
+
+@pytest.mark.timeout(120)
+def test_invalid_utf8_in_a_libsvm_shard_on_one_host_fails_both_within_30_s(
+    run_job: RunJob, tmp_path: Path
+) -> None:
+    data = tmp_path / "shards"
+    data.mkdir()
+    (data / "a.libsvm").write_text("".join(f"{i % 2} 1:{i} 2:{i * 0.5}\n" for i in range(50)))
+    (data / "b.libsvm").write_bytes(b"1 1:0.5 2:\xff\xfe\n")  # algo-2's shard
+    result = run_job(
+        data,
+        BINARY,
+        hosts=2,
+        distribution=S3DistributionType.SHARDED_BY_S3_KEY,
+        content_type="text/libsvm",
+    )
+    assert result.status is JobStatus.FAILED
+    assert result.wall_seconds < 30, result.wall_seconds
+    assert [h.exit_code for h in result.hosts] == [1, 1]
+    leader, other = (h.failure or "" for h in result.hosts)
+    assert leader.startswith("host algo-2 failed: "), leader
+    assert "utf-8" in leader.splitlines()[0].lower(), leader
+    assert "AlgorithmError" in leader
+    assert "utf-8" in other.splitlines()[0].lower(), other
