@@ -5,13 +5,24 @@ the facts of its data (rows, columns, or the error it hit reading them). Only wh
 host has joined does anyone enter XGBoost's collective, so a host that failed to read its
 data fails the whole job at once with its own reason, instead of leaving its peers waiting
 in the tracker.
+
+A host that hangs (stopped, or behind a network that drops packets without closing its
+connections) keeps its sockets open: XGBoost's collective then waits for it, and the
+rendezvous sees no link drop. A `Heartbeat` between every host and the leader names such a
+host within SMTUNE_COLLECTIVE_TIMEOUT seconds (the DNN image's collective timeout too).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-from collections.abc import Callable, Iterator
+import math
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,14 +30,19 @@ from entrypoints.contract.errors import (
     AlgorithmError,
     PlatformError,
     TrainingError,
+    UserError,
 )
 from entrypoints.contract.hosts import LostHostWatch, peer_failure
-from entrypoints.contract.lifecycle import sigterm_held
+from entrypoints.contract.lifecycle import fail_now, sigterm_held
 from entrypoints.contract.paths import ContainerPaths
 from entrypoints.contract.rendezvous import Rendezvous
 from entrypoints.contract.topology import Port, Topology
 
 logger = logging.getLogger(__name__)
+
+# How long a host may go unheard before the job fails naming it; the DNN's variable too.
+COLLECTIVE_TIMEOUT_VARIABLE = "SMTUNE_COLLECTIVE_TIMEOUT"
+DEFAULT_COLLECTIVE_TIMEOUT_S = 120.0
 
 
 def xgboost_message(exc: BaseException) -> str:
@@ -63,6 +79,7 @@ def cluster(
     from xgboost.tracker import RabitTracker
 
     resource = topology.resource
+    bound_s = collective_timeout_s()  # the same setting on every host: all fail alike
     watch = LostHostWatch(paths)
     tracker = None
     if resource.is_leader:
@@ -87,26 +104,29 @@ def cluster(
         if peer_error is not None:
             raise peer_error
         check(infos)
-        with sigterm_held():  # and XGBoost's threads, started here, inherit the block
-            collective.init(
-                dmlc_communicator="rabit",
-                dmlc_tracker_uri=topology.ip_address(resource.leader),
-                dmlc_tracker_port=topology.port(Port.XGBOOST_TRACKER),
-                # Zero-padded: the tracker's sort by task id is then the order of sorted(hosts).
-                dmlc_task_id=f"{resource.rank:06d}",
-            )
-        try:
-            if collective.get_rank() != resource.rank:
-                raise PlatformError(
-                    f"XGBoost gave host {resource.current_host} rank {collective.get_rank()}, "
-                    f"expected {resource.rank}: the tracker ordered hosts unexpectedly"
+        # Until training ends: hosts leave the collective at different times.
+        with Heartbeat(topology, paths, bound_s):
+            with sigterm_held():  # and XGBoost's threads, started here, inherit the block
+                collective.init(
+                    dmlc_communicator="rabit",
+                    dmlc_tracker_uri=topology.ip_address(resource.leader),
+                    dmlc_tracker_port=topology.port(Port.XGBOOST_TRACKER),
+                    # Zero-padded: the tracker's sort by task id is the order of sorted(hosts).
+                    dmlc_task_id=f"{resource.rank:06d}",
                 )
-            yield watch
-        except BaseException:
-            # Leaving a broken group fails too; that must not hide why it broke.
-            with contextlib.suppress(Exception), sigterm_held():
-                collective.finalize()
-            raise
+            try:
+                if collective.get_rank() != resource.rank:
+                    raise PlatformError(
+                        f"XGBoost gave host {resource.current_host} rank "
+                        f"{collective.get_rank()}, expected {resource.rank}: the tracker "
+                        "ordered hosts unexpectedly"
+                    )
+                yield watch
+            except BaseException:
+                # Leaving a broken group fails too; that must not hide why it broke.
+                with contextlib.suppress(Exception), sigterm_held():
+                    collective.finalize()
+                raise
         try:
             # A host that learnt of a stop from a peer's flag may get its own SIGTERM now.
             with sigterm_held():
@@ -138,3 +158,128 @@ def _free_tracker(tracker: Any) -> None:
         tracker.free()
     except Exception:
         logger.debug("tracker could not be freed", exc_info=True)
+
+
+def collective_timeout_s(environ: Mapping[str, str] | None = None) -> float:
+    """The bound on a host's silence, from SMTUNE_COLLECTIVE_TIMEOUT (seconds)."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(COLLECTIVE_TIMEOUT_VARIABLE)
+    if raw is None:
+        return DEFAULT_COLLECTIVE_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise UserError(
+            f"{COLLECTIVE_TIMEOUT_VARIABLE}={raw!r} is out of range: must be a number of "
+            "seconds > 0"
+        )
+    return value
+
+
+class Heartbeat:
+    """Every host tells the leader it is alive; the leader answers, and names a silent host.
+
+    UDP datagrams to the leader's rendezvous port number (UDP's ports are not TCP's, so no
+    port of the job's block is taken). A host is alive while its process runs: XGBoost's
+    calls release the GIL, so this thread beats while the main thread waits in a collective.
+    The leader fails when a host is unheard for `bound_s`, after telling the others which
+    one, so that every host names it; a host that stops hearing the leader names the leader.
+    A host leaving cleanly says "bye", so that a peer still finishing does not wait for it.
+    """
+
+    def __init__(self, topology: Topology, paths: ContainerPaths, bound_s: float) -> None:
+        resource = topology.resource
+        self.host = resource.current_host
+        self.leader = resource.leader
+        self.peers = [h for h in resource.hosts if h != resource.current_host]
+        self.address = (topology.ip_address(resource.leader), topology.port(Port.RENDEZVOUS))
+        self.paths = paths
+        self.bound_s = bound_s
+        self.period_s = min(bound_s / 5, 5.0)
+        self._stopped = threading.Event()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        if resource.is_leader:
+            try:
+                self._sock.bind(self.address)
+            except OSError as exc:
+                self._sock.close()
+                raise PlatformError(
+                    f"the leader cannot listen for heartbeats on UDP {self.address}: {exc}",
+                    caused_by=exc,
+                ) from exc
+        run = self._lead if resource.is_leader else self._follow
+        self._thread = threading.Thread(target=run, name="heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=self.period_s + 1)
+        self._sock.close()
+
+    def _lead(self) -> None:
+        heard = {host: time.monotonic() for host in self.peers}
+        senders: dict[str, tuple[str, int]] = {}
+        self._sock.settimeout(self.period_s)
+        while not self._stopped.is_set():
+            message, sender = self._receive()
+            host = message.get("host")
+            if host in heard:
+                if message.get("bye"):
+                    del heard[host]
+                    continue
+                heard[host], senders[host] = time.monotonic(), sender
+                self._send({"hung": None}, sender)
+            silent = [h for h, t in sorted(heard.items()) if time.monotonic() - t > self.bound_s]
+            if silent and not self._stopped.is_set():
+                for other in senders.values():
+                    self._send({"hung": silent[0]}, other)
+                self._fail(silent[0])
+        for other in senders.values():
+            self._send({"host": self.host, "bye": True}, other)
+
+    def _follow(self) -> None:
+        heard = time.monotonic()
+        next_beat = heard
+        while not self._stopped.is_set():
+            now = time.monotonic()
+            if now >= next_beat:
+                self._send({"host": self.host}, self.address)
+                next_beat = now + self.period_s
+            self._sock.settimeout(max(0.01, next_beat - now))
+            message, _ = self._receive()
+            if message.get("bye"):
+                return
+            if "hung" in message:
+                if message["hung"] is not None:
+                    self._fail(message["hung"])
+                heard = time.monotonic()
+            if time.monotonic() - heard > self.bound_s and not self._stopped.is_set():
+                self._fail(self.leader)
+        self._send({"host": self.host, "bye": True}, self.address)
+
+    def _receive(self) -> tuple[dict[str, Any], Any]:
+        try:
+            data, sender = self._sock.recvfrom(1024)
+            message = json.loads(data)
+        except (OSError, ValueError):  # a timeout, a refused send reported late, a stray
+            return {}, None
+        return (message, sender) if isinstance(message, dict) else ({}, None)
+
+    def _send(self, message: dict[str, Any], address: tuple[str, int]) -> None:
+        with contextlib.suppress(OSError):  # the leader not bound yet: the next beat tells
+            self._sock.sendto(json.dumps(message).encode(), address)
+
+    def _fail(self, host: str) -> None:
+        fail_now(
+            self.paths,
+            PlatformError(
+                f"host {host} stopped answering for {self.bound_s:g} s during training (it "
+                "hangs, or the network to it stopped): rerun the job; if it repeats, read "
+                f"that host's log; if it was only slow, raise {COLLECTIVE_TIMEOUT_VARIABLE}"
+            ),
+        )
