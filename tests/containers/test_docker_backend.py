@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from containers.catalogue import image
-from containers.local.docker import DockerBackend, docker
+from containers.local.docker import DockerBackend, docker, job_label, remove_leftovers
 from containers.local.job import JobSpec, JobStatus
 from containers.local.layout import ChannelSource
 from containers.local.process import ProcessBackend
@@ -106,14 +112,38 @@ def test_docker_stop_checkpoints_and_a_rerun_resumes_to_the_same_model(
     assert (tmp_path / "cut" / final).read_bytes() == (tmp_path / "whole" / final).read_bytes()
 
 
+def _sigint_by_default() -> None:
+    """In the child before exec: a test run started in the background (`cmd &`) has
+    SIGINT ignored, Python keeps an inherited ignore, and Ctrl-C would then do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def cli_job(command: list[str], out: Path) -> Iterator[subprocess.Popen[str]]:
+    """`smtune` started as a user starts it, with Ctrl-C deliverable; whatever happens, its
+    process group and the job's containers and network end with the test."""
+    cli = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_sigint_by_default,
+        start_new_session=True,  # a group of its own, to end whole
+    )
+    try:
+        yield cli
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(cli.pid, signal.SIGKILL)
+        with cli:  # closes its pipes and reaps it
+            pass
+        remove_leftovers(job_label(out))
+
+
 @pytest.mark.timeout(300)
 def test_ctrl_c_stops_the_containers_and_leaves_nothing(
     docker_image: str, bank: Path, tmp_path: Path
 ) -> None:
-    import signal
-    import subprocess
-    import sys
-
     out = tmp_path / "job"
     command = [
         sys.executable,
@@ -141,12 +171,12 @@ def test_ctrl_c_stops_the_containers_and_leaves_nothing(
         "--hp",
         "max_depth=8",
     ]
-    cli = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_round(out / "algo-1.log", 3, timeout_s=120)
-    names = docker("ps", "--format", "{{.Names}}").stdout.split()
-    job = next(n for n in names if n.endswith("-algo-1")).rsplit("-algo-", 1)[0]
-    cli.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    _, stderr = cli.communicate(timeout=150)
+    with cli_job(command, out) as cli:
+        wait_for_round(out / "algo-1.log", 3, timeout_s=120)
+        names = docker("ps", "--format", "{{.Names}}").stdout.split()
+        job = next(n for n in names if n.endswith("-algo-1")).rsplit("-algo-", 1)[0]
+        cli.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        _, stderr = cli.communicate(timeout=150)
     assert cli.returncode == 3, stderr  # Stopped
     assert "job Stopped" in stderr and "interrupted (Ctrl-C)" in stderr
     assert leftovers([job]) == []
