@@ -20,8 +20,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import yaml
-
 from containers.data.bank_marketing import prepare
 from containers.local.job import JobSpec
 from containers.local.process import ProcessBackend
@@ -29,7 +27,7 @@ from tuning.journal import Journal
 from tuning.rehearsal import Rehearsal
 from tuning.report import rehearsal_report
 from tuning.request import plan
-from tuning.spec import expand, parse
+from tuning.spec import parse, read_data
 
 SEED_SPEC = Path(__file__).resolve().parents[1] / "tuning" / "jobs" / "xgboost-bank-hyperband.yaml"
 
@@ -37,7 +35,7 @@ SEED_SPEC = Path(__file__).resolve().parents[1] / "tuning" / "jobs" / "xgboost-b
 def spec_for(seed: int) -> dict:
     os.environ.setdefault("ACCOUNT", "123456789012")
     os.environ.setdefault("BUCKET", "my-bucket")
-    data = yaml.safe_load(expand(SEED_SPEC.read_text()))
+    data = read_data(SEED_SPEC)[0]
     data = copy.deepcopy(data)
     data["random_seed"] = seed
     data["strategy"] = {"type": "Hyperband", "min_resource": 1, "max_resource": 200}

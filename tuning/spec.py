@@ -177,11 +177,6 @@ _ANY_VARIABLE = re.compile(r"\$\{[^}]*\}")
 VARIABLE_FIELDS = ("role", "image", "channels.*.s3_uri", "output_path", "checkpoint_s3_uri")
 
 
-def expand(text: str) -> str:
-    """`${VAR}` and `${VAR:-default}` from the environment; unknown ones stay as written."""
-    return _substitute(text, set(), [])
-
-
 def _substitute(text: str, read: set[str], unset: list[str]) -> str:
     """`expand`, noting the variables taken from the environment and those left unset."""
 
@@ -262,9 +257,17 @@ class Loaded:
     variables: tuple[str, ...]
 
 
-def read(path: Path) -> Loaded:
-    """Read a YAML spec; `${VAR}` or `${VAR:-default}` come from the environment, in the
-    VARIABLE_FIELDS only, after parsing (a value never becomes YAML)."""
+def read_data(path: Path) -> tuple[Any, tuple[str, ...]]:
+    """A YAML spec's plain data, with `${VAR}` or `${VAR:-default}` from the environment in
+    the VARIABLE_FIELDS only, after parsing (a value never becomes YAML); and the variables
+    read. A SpecError lists every problem, the data is left unvalidated (see `parse`)."""
+    data, names, problems = _read(path)
+    if problems:
+        raise SpecError(str(path), problems)
+    return data, names
+
+
+def _read(path: Path) -> tuple[Any, tuple[str, ...], list[str]]:
     import yaml
 
     try:
@@ -278,6 +281,12 @@ def read(path: Path) -> Loaded:
     read_names: set[str] = set()
     problems: list[str] = []
     data = _expand_fields(data, (), read_names, problems)
+    return data, tuple(sorted(read_names)), problems
+
+
+def read(path: Path) -> Loaded:
+    """Read and validate a YAML spec (variables as `read_data` expands them)."""
+    data, names, problems = _read(path)
     try:
         spec = parse(data, str(path))
     except SpecError as error:
@@ -287,7 +296,7 @@ def read(path: Path) -> Loaded:
         raise SpecError(str(path), problems + others) from None
     if problems:
         raise SpecError(str(path), problems)
-    return Loaded(spec, tuple(sorted(read_names)))
+    return Loaded(spec, names)
 
 
 def load(path: Path) -> TuningJobSpec:

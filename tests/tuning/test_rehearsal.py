@@ -20,7 +20,7 @@ from containers.local.process import ProcessBackend
 from tuning.journal import Journal
 from tuning.rehearsal import Rehearsal, RehearsalError
 from tuning.request import plan
-from tuning.spec import expand, parse
+from tuning.spec import parse, read_data
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "tuning" / "jobs" / "synthetic-hyperband.yaml"
@@ -232,7 +232,7 @@ def test_the_whole_seed_job_rehearses_on_the_docker_backend(
 
     from tests.tuning.conftest import SEED
 
-    data = yaml.safe_load(expand(SEED.read_text()))
+    data = read_data(SEED)[0]
     data["static_hyperparameters"]["nthread"] = 1  # 9 containers share 2 cores
     spec = tmp_path / "seed.yaml"
     spec.write_text(yaml.safe_dump(data))

@@ -14,12 +14,12 @@ import yaml
 
 from tests.tuning.conftest import ECR, SEED
 from tuning.request import plan
-from tuning.spec import SpecError, expand, load, parse
+from tuning.spec import SpecError, load, parse, read_data
 
 
 def seed_data() -> dict[str, Any]:
 
-    return yaml.safe_load(expand(SEED.read_text()))
+    return read_data(SEED)[0]
 
 
 def test_the_seed_job_plans_to_a_valid_hyperband_request() -> None:
@@ -296,7 +296,10 @@ def test_variables_expand_from_the_environment_with_defaults(
 ) -> None:
     monkeypatch.setenv("BUCKET", "real-bucket")
     monkeypatch.delenv("ACCOUNT")
-    assert expand("${BUCKET:-my-bucket}/${ACCOUNT:-123}/${NOT_SET}") == "real-bucket/123/${NOT_SET}"
+    data, variables = read_data(SEED)
+    assert data["output_path"] == "s3://real-bucket/bank-marketing/output/"
+    assert data["role"].startswith("arn:aws:iam::123456789012:role/")  # ${ACCOUNT:-...}'s default
+    assert variables == ("BUCKET",)
 
 
 def test_the_dnn_job_plans_with_epochs_as_the_resource() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.tuning.conftest import SEED
 from tuning.request import plan
-from tuning.spec import expand, load, parse
+from tuning.spec import load, parse, read_data
 
 pytestmark = pytest.mark.sdk3
 
@@ -68,9 +68,7 @@ def test_v3_tuner_creates_the_same_tuning_job(monkeypatch: pytest.MonkeyPatch) -
 
 def test_a_random_seed_of_zero_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
 
-    import yaml
-
-    data = yaml.safe_load(expand(SEED.read_text()))
+    data = read_data(SEED)[0]
     data["random_seed"] = 0
     described = created_by_v3(monkeypatch, plan(parse(data)))
     assert described["HyperParameterTuningJobConfig"]["RandomSeed"] == 0
