@@ -1,10 +1,10 @@
 """The docker backend: every host of a job is a container, as on SageMaker.
 
 The containers share a private (internal) Docker network on which algo-1..N resolve by
-DNS; each mounts its own tree at /opt/ml and starts as `docker run IMAGE train`, the way
-SageMaker starts a training container. Stop is SIGTERM to each container (what
-StopTrainingJob does); whatever is left at the end is removed with the network, also on
-failure and Ctrl-C.
+DNS; each mounts its own tree at /opt/ml (its input data read-only) and starts as
+`docker run IMAGE train`, the way SageMaker starts a training container. Stop is SIGTERM
+to each container (what StopTrainingJob does); whatever is left at the end is removed
+with the network, also on failure and Ctrl-C.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from entrypoints.contract.topology import TIMEOUT_VARIABLE
 logger = logging.getLogger(__name__)
 
 DOCKER = os.environ.get("SMTUNE_CONTAINER_TOOL", "docker")
+#: All root in a container keeps of its capabilities: writing the host's tree, which the
+#: user who ran smtune owns (mode 755), needs DAC_OVERRIDE; nothing else the images do needs
+#: any (Docker's default set has 14 more: CHOWN, FOWNER, SETUID, NET_RAW, MKNOD, ...).
+CAPABILITIES: tuple[str, ...] = ("DAC_OVERRIDE",)
 
 
 class DockerError(RuntimeError):
@@ -94,14 +98,27 @@ class DockerJob(ProcessJob):
 
 
 class DockerBackend(Backend):
-    """Runs each host as a container of `image` (a full image reference)."""
+    """Runs each host as a container of `image` (a full image reference).
+
+    The image's command runs as root in the container (SageMaker's contract), with only
+    the capabilities in CAPABILITIES, no way to gain more (no-new-privileges), at most
+    `pids_limit` processes and threads, and its input data mounted read-only.
+    """
 
     mounted_at = DEFAULT_ROOT
+    inputs_read_only = True
 
-    def __init__(self, image: str, cpus: float | None = None, memory: str | None = None) -> None:
+    def __init__(
+        self,
+        image: str,
+        cpus: float | None = None,
+        memory: str | None = None,
+        pids_limit: int = 4096,
+    ) -> None:
         self.image = image
         self.cpus = cpus
         self.memory = memory
+        self.pids_limit = pids_limit
 
     def command(
         self, spec: JobSpec, name: str, host: str, tree: ContainerPaths, network: str
@@ -116,6 +133,12 @@ class DockerBackend(Backend):
             "--name", name, "--hostname", host,
             "--network", network, "--network-alias", host,
             "--volume", f"{tree.root}:{DEFAULT_ROOT}",
+            # Over the tree's own mount: the hard links in it are the user's files.
+            "--volume", f"{tree.data}:{ContainerPaths(DEFAULT_ROOT).data}:ro",
+            "--cap-drop", "ALL", *(f"--cap-add={c}" for c in CAPABILITIES),
+            "--security-opt", "no-new-privileges",
+            # Threads count too: torch and Horovod start hundreds.
+            "--pids-limit", str(self.pids_limit),
             "--label", job_label(spec.out),
             "--env", f"{TIMEOUT_VARIABLE}={spec.rendezvous_timeout_s}",
             *limits, self.image, "train",

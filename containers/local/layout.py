@@ -144,7 +144,8 @@ def lay_out_host(
             if not (keep_checkpoints and entry == paths.default_checkpoints):
                 _remove(entry)
     _inside(paths.config, paths.root).mkdir(parents=True)
-    for folder in (paths.model, paths.output_data, paths.default_checkpoints):
+    # input/data even without channels: the docker backend mounts it read-only.
+    for folder in (paths.data, paths.model, paths.output_data, paths.default_checkpoints):
         _inside(folder, paths.root).mkdir(parents=True, exist_ok=True)
     resource = ResourceConfig(
         current_host=host, hosts=hosts, network_interface_name=network_interface

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -200,3 +201,57 @@ def test_leftovers_of_a_killed_run_are_removed_before_the_job_starts_again(
     assert result.status is JobStatus.COMPLETED, result.reason
     assert leftovers(["smtune-leftover-test"]) == []
     assert docker("network", "ls", "--quiet", "--filter", f"label={label}").stdout.split() == []
+
+
+WRITE_INPUT = """
+import pathlib, time
+ml = pathlib.Path("/opt/ml")
+refused = []
+for file in sorted((ml / "input" / "data").rglob("*.csv")):
+    try:
+        with file.open("a") as f:
+            f.write("written by the job\\n")
+    except OSError as error:
+        refused.append(error.strerror)
+(ml / "model" / "refused.txt").write_text("\\n".join(refused))
+while not (ml / "output" / "data" / "go").exists():  # until the test has inspected us
+    time.sleep(0.1)
+"""
+
+
+class InputWriter(DockerBackend):
+    """The image, running a script that appends to every input file it sees."""
+
+    def command(self, *args: object) -> list[str]:
+        run = super().command(*args)  # type: ignore[arg-type]
+        return [*run[:-2], "--entrypoint", "python", run[-2], "-c", WRITE_INPUT]
+
+
+@pytest.mark.timeout(120)
+def test_a_container_cannot_change_the_users_files_and_runs_with_few_privileges(
+    docker_image: str, toy: Path, tmp_path: Path
+) -> None:
+    before = {p: p.read_bytes() for p in toy.rglob("*.csv")}
+    spec = JobSpec(
+        image=image("xgboost"),
+        host_count=1,
+        channels={"train": ChannelSource("train", toy / "train")},
+        hyperparameters={},
+        out=tmp_path / "job",
+    )
+    with InputWriter(docker_image).start(spec) as job:
+        refused = spec.out / "algo-1" / "model" / "refused.txt"
+        deadline = time.monotonic() + 60
+        while not refused.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        inspected = docker("inspect", "--format", "{{json .HostConfig}}", job.names["algo-1"])  # type: ignore[attr-defined]
+        (spec.out / "algo-1" / "output" / "data" / "go").touch()
+        result = job.wait()
+    assert result.status is JobStatus.COMPLETED, result.reason
+    assert refused.read_text().splitlines() == ["Read-only file system"] * 3
+    assert {p: p.read_bytes() for p in toy.rglob("*.csv")} == before
+    host_config = json.loads(inspected.stdout)
+    added = [c.removeprefix("CAP_") for c in host_config["CapAdd"]]  # as this engine spells it
+    assert host_config["CapDrop"] == ["ALL"] and added == ["DAC_OVERRIDE"]
+    assert host_config["SecurityOpt"] == ["no-new-privileges"]
+    assert host_config["PidsLimit"] == 4096
