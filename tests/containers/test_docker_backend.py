@@ -219,6 +219,13 @@ while not (ml / "output" / "data" / "go").exists():  # until the test has inspec
 """
 
 
+def wait_for(path: Path, timeout_s: float) -> Path:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return path
+
+
 class InputWriter(DockerBackend):
     """The image, running a script that appends to every input file it sees."""
 
@@ -240,10 +247,7 @@ def test_a_container_cannot_change_the_users_files_and_runs_with_few_privileges(
         out=tmp_path / "job",
     )
     with InputWriter(docker_image).start(spec) as job:
-        refused = spec.out / "algo-1" / "model" / "refused.txt"
-        deadline = time.monotonic() + 60
-        while not refused.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        refused = wait_for(spec.out / "algo-1" / "model" / "refused.txt", timeout_s=60)
         inspected = docker("inspect", "--format", "{{json .HostConfig}}", job.names["algo-1"])  # type: ignore[attr-defined]
         (spec.out / "algo-1" / "output" / "data" / "go").touch()
         result = job.wait()
@@ -255,3 +259,19 @@ def test_a_container_cannot_change_the_users_files_and_runs_with_few_privileges(
     assert host_config["CapDrop"] == ["ALL"] and added == ["DAC_OVERRIDE"]
     assert host_config["SecurityOpt"] == ["no-new-privileges"]
     assert host_config["PidsLimit"] == 4096
+
+
+@pytest.mark.timeout(120)
+def test_end_leftovers_removes_a_crashed_runs_containers_and_network(
+    docker_image: str, toy: Path, tmp_path: Path
+) -> None:
+    spec = JobSpec(
+        image("xgboost"), 2, {"train": ChannelSource("train", toy / "train")}, {}, tmp_path / "job"
+    )
+    with InputWriter(docker_image).start(spec) as job:  # its runner "crashes" while it runs
+        names = job.names  # type: ignore[attr-defined]
+        for host in names:  # until both containers run
+            wait_for(spec.out / host / "model" / "refused.txt", timeout_s=60)
+        ended = DockerBackend(docker_image).end_leftovers(spec.out)
+        assert sorted(ended) == sorted([*names.values(), job.network])  # type: ignore[attr-defined]
+        assert leftovers(list(names.values())) == []

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +45,40 @@ def test_a_crashed_runs_hosts_are_ended(crashed: RunningJob) -> None:
     assert len(ended) == 2 and ended[0].startswith("algo-1 ")
     for process in crashed.processes.values():  # type: ignore[attr-defined]
         assert process.wait(timeout=10) < 0  # killed by a signal
+
+
+class Orphaning(ProcessBackend):
+    """Hosts whose main process starts a sleeper in its group, writes its pid, and ends."""
+
+    def command(self, spec: JobSpec) -> list[str]:
+        start = "import subprocess, sys; print(subprocess.Popen(sys.argv[1:]).pid, flush=True)"
+        return [sys.executable, "-c", start, *SLEEP]
+
+
+def test_what_a_crashed_runs_host_left_in_its_group_is_ended(tmp_path: Path) -> None:
+    spec = JobSpec(image("xgboost"), 1, {}, {}, tmp_path / "job")
+    job = Orphaning().start(spec)
+    try:
+        leader = job.processes["algo-1"]  # type: ignore[attr-defined]
+        leader.wait(timeout=10)
+        log = spec.log_path("algo-1")
+        deadline = time.monotonic() + 10
+        while not log.read_text().endswith("\n") and time.monotonic() < deadline:
+            time.sleep(0.05)  # the pump copies the sleeper's pid
+        sleeper = int(log.read_text())
+        assert _alive(sleeper)  # its host's main process has ended, not it
+        assert ProcessBackend().end_leftovers(spec.out) == [f"algo-1 (process group {leader.pid})"]
+        assert not _alive(sleeper)
+    finally:
+        job.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Running: not gone, not a zombie (this container's init may not reap orphans)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_a_reused_pid_is_left_alone(tmp_path: Path) -> None:
