@@ -112,17 +112,6 @@ def test_a_missing_train_folder_is_named(tmp_path: Path) -> None:
     assert f"--train={tmp_path / 'nope'} does not exist" in result.stderr
 
 
-def test_a_link_out_of_the_train_folder_is_named_and_nothing_runs(tmp_path: Path) -> None:
-    train = write_csv(tmp_path / "train" / "a.csv", 50)
-    (train.parent / "b.csv").symlink_to(write_csv(tmp_path / "elsewhere.csv", 50))
-    result = smtune(
-        "train", "xgboost", "--train", str(train.parent), "--out", str(tmp_path / "job")
-    )
-    assert result.returncode == 2, result.stderr
-    assert "channel train file b.csv is a link to" in result.stderr
-    assert not (tmp_path / "job" / "algo-1.log").exists()
-
-
 def test_data_bank_marketing_from_the_bundled_zip(tmp_path: Path) -> None:
     result = smtune("data", "bank-marketing", "--out", str(tmp_path / "bank"), "--shards", "2")
     assert result.returncode == 0, result.stderr

@@ -113,14 +113,16 @@ def test_a_channel_name_sagemaker_refuses_is_refused(
     assert not (tmp_path / "escaped").exists()
 
 
-def test_a_symlink_out_of_a_channel_is_refused(source: Path, tmp_path: Path) -> None:
-    secret = tmp_path / "secret.csv"
-    secret.write_text("0,1\n")
-    (source / "part-9.csv").symlink_to(secret)
+def test_a_link_in_a_channel_brings_its_file_as_a_copy(source: Path, tmp_path: Path) -> None:
+    """As `aws s3 sync` uploads what a link points to; the user's file is never written."""
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_text("0,1\n")
+    (source / "part-9.csv").symlink_to(elsewhere)
     channels = {"train": ChannelSource("train", source)}
-    with pytest.raises(ValueError, match=r"channel train file part-9.csv is a link to .*secret"):
-        lay_out_host(tmp_path / "job", HOSTS, "algo-1", channels, {})
-    assert secret.stat().st_nlink == 1  # not linked into the tree
+    tree = lay_out_host(tmp_path / "job", HOSTS, "algo-1", channels, {})
+    placed = tree.channel("train") / "part-9.csv"
+    assert not placed.is_symlink() and placed.read_text() == "0,1\n"
+    assert elsewhere.stat().st_nlink == 1  # a copy, not a hard link
 
 
 def test_a_layout_never_writes_through_a_link_out_of_its_tree(source: Path, tmp_path: Path) -> None:
