@@ -211,10 +211,10 @@ class Rendezvous:
 
     def close(self) -> None:
         self.closing.set()  # our own hang-up is no loss
+        if self.server is not None:
+            self.server.close()  # first: the leader's own link dropping is no loss either
         if self.link is not None:
             _hang_up(self.link)
-        if self.server is not None:
-            self.server.close()
 
     def _connect(self, port: int) -> socket.socket:
         leader = self.resource.leader

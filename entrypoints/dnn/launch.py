@@ -43,7 +43,7 @@ from entrypoints.contract.errors import (
     UserError,
 )
 from entrypoints.contract.hosts import LostHostWatch, peer_failure
-from entrypoints.contract.lifecycle import StopFlag
+from entrypoints.contract.lifecycle import StopFlag, crash_error, stoppable
 from entrypoints.contract.paths import ContainerPaths
 from entrypoints.contract.rendezvous import Rendezvous
 from entrypoints.contract.topology import Port, Topology
@@ -147,7 +147,10 @@ def run_torchrun(
         shutdown_timeout=int(STOP_GRACE_S),
     )
     try:
-        elastic_launch(config, entrypoint=WORKER[0])(*WORKER[1:])
+        # Until the agent puts its own SIGTERM handler in place (just before it starts the
+        # workers), a stop ends the launch at once.
+        with stoppable():
+            elastic_launch(config, entrypoint=WORKER[0])(*WORKER[1:])
     except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
         return WorkerFailure(rank, failure.local_rank, failure.exitcode)
@@ -193,6 +196,7 @@ def run_horovod(
         "HOROVOD_CROSS_RANK": str(resource.rank),
         "HOROVOD_CROSS_SIZE": str(len(hosts)),
     }
+    stop.raise_if_set()
     workers: dict[int, tuple[int, subprocess.Popen[bytes]]] = {}
     for local_rank in range(processes):
         rank = resource.rank * processes + local_rank
@@ -208,7 +212,9 @@ def run_horovod(
                 (
                     WorkerFailure(r, lr, p.returncode)
                     for r, (lr, p) in workers.items()
+                    # A worker our stop's SIGTERM found before its handler has stopped, too.
                     if p.returncode
+                    and not (stop_sent is not None and p.returncode == -signal.SIGTERM)
                 ),
                 None,
             )
@@ -239,19 +245,21 @@ def main(paths: ContainerPaths, stop: StopFlag) -> None:
     topology = Topology.from_environment(env.resource)
     resource = env.resource
     # What depends on this host (its CPUs, GPUs and data) fails after joining, so that every
-    # host fails at once with the reason instead of waiting for this one to join.
+    # host fails at once with the reason instead of waiting for this one to join: any
+    # error, as a bug or a library's error on odd data would otherwise keep it from joining.
     error: TrainingError | None = None
     info: dict[str, Any] = {}
-    try:
-        processes = processes_per_host(
-            hp["processes_per_host"], os.cpu_count() or 1, torch.cuda.device_count()
-        )
-        info = {"processes": processes, "examples": check_data(env)}
-    except TrainingError as exc:
-        error = exc
     server = None
-    if hp["launcher"] == "horovod" and resource.is_leader and error is None:
-        server, info["horovod_port"] = start_horovod_server(env, processes)
+    try:
+        with stoppable():
+            processes = processes_per_host(
+                hp["processes_per_host"], os.cpu_count() or 1, torch.cuda.device_count()
+            )
+            info = {"processes": processes, "examples": check_data(env)}
+            if hp["launcher"] == "horovod" and resource.is_leader:
+                server, info["horovod_port"] = start_horovod_server(env, processes)
+    except Exception as exc:
+        error = crash_error(exc)
     watch = LostHostWatch(paths, before_exit=kill_workers)
     rendezvous = Rendezvous(topology, on_lost=watch)
     with tempfile.TemporaryDirectory(prefix="smtune-workers-") as reports:
