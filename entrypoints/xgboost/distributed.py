@@ -76,23 +76,20 @@ def cluster(
     XGBoost's calls that talk to its tracker run with SIGTERM held: a stop must not fail them.
     """
     from xgboost import collective
-    from xgboost.tracker import RabitTracker
 
     resource = topology.resource
     bound_s = collective_timeout_s()  # the same setting on every host: all fail alike
     watch = LostHostWatch(paths)
     tracker = None
     if resource.is_leader:
-        # Started before the rendezvous completes, so it listens before anyone connects.
-        with sigterm_held():  # and its thread inherits the block
-            tracker = RabitTracker(
-                n_workers=topology.world_size,
-                host_ip=topology.ip_address(resource.leader),
-                port=topology.port(Port.XGBOOST_TRACKER),
-                sortby="task",
-                timeout=int(topology.timeout_s),
+        try:
+            tracker = _start_tracker(topology)
+        except Exception as exc:  # joined with as the leader's error: no peer waits for it
+            own_error = own_error or PlatformError(
+                f"the leader cannot start XGBoost's tracker on port "
+                f"{topology.port(Port.XGBOOST_TRACKER)}: {xgboost_message(exc)}",
+                caused_by=exc,
             )
-            tracker.start()
     rendezvous = Rendezvous(topology, on_lost=watch)
     try:
         if own_error is not None:
@@ -141,6 +138,23 @@ def cluster(
         rendezvous.close()
         if tracker is not None:
             _free_tracker(tracker)
+
+
+def _start_tracker(topology: Topology) -> Any:
+    """XGBoost's tracker on the leader, started before the rendezvous completes, so that it
+    listens before anyone connects."""
+    from xgboost.tracker import RabitTracker
+
+    with sigterm_held():  # and its thread inherits the block
+        tracker = RabitTracker(
+            n_workers=topology.world_size,
+            host_ip=topology.ip_address(topology.resource.leader),
+            port=topology.port(Port.XGBOOST_TRACKER),
+            sortby="task",
+            timeout=int(topology.timeout_s),
+        )
+        tracker.start()
+    return tracker
 
 
 def _wait_for_tracker(tracker: Any) -> None:
