@@ -27,7 +27,7 @@ from typing import Any
 from containers.local.job import Backend, JobSpec, JobStatus, RunningJob
 from containers.local.layout import ChannelSource
 from entrypoints.contract.config import S3DistributionType
-from entrypoints.contract.metrics import MetricSpec, cloudwatch_form
+from entrypoints.contract.metrics import cloudwatch_form
 from tuning.hyperband import Choice, Decision, FloatRange, HyperbandScheduler, IntRange, Scaling
 from tuning.journal import Journal
 from tuning.request import Plan
@@ -37,15 +37,6 @@ logger = logging.getLogger(__name__)
 
 ITERATION = re.compile(r"^\[(\d+)\]")
 REGEX_GRACE_S = 60.0  # AMT users learn of a regex that reads nothing only after the job
-
-
-def non_finite_pattern(metric: MetricSpec) -> re.Pattern[str]:
-    """A line of `metric` (as CloudWatch shows it) whose value is nan or inf, which the
-    metric's regex does not read: on SageMaker, CloudWatch gets no datapoint from it and AMT
-    never sees that line. Group 1 is the iteration, group 2 the value. (A stand-in for a
-    permissive read the contract's MetricSpec could offer.)"""
-    value = r"([-+]?(?:nan|inf(?:inity)?))(?![\w.])"
-    return re.compile(rf"\[([0-9]+)\].*#011{re.escape(metric.key)}:{value}", re.IGNORECASE)
 
 
 class RehearsalError(RuntimeError):
@@ -138,7 +129,6 @@ class Rehearsal:
         self.max_parallel = spec.limits.max_parallel_jobs if max_parallel is None else max_parallel
         self.clock, self.poll_s, self.on_progress = clock, poll_s, on_progress
         self.objective = next(m for m in plan.metrics if m.name == spec.objective.metric)
-        self.non_finite = non_finite_pattern(self.objective)
         self.scheduler = HyperbandScheduler(
             search_space(plan),
             spec.strategy.min_resource,
@@ -314,13 +304,14 @@ class Rehearsal:
 
     def _check_non_finite(self, trial: Trial, line: str) -> None:
         """An objective of nan or inf: AMT would not count that line; say so, once a job."""
-        found = self.non_finite.search(line)
-        if found is None or trial.non_finite:
+        value = self.objective.non_finite(line)
+        if value is None or trial.non_finite:
             return
         trial.non_finite = True
+        tag = ITERATION.match(line)
         self.flags.append(
-            f"{trial.name} printed a non-finite objective at [{found.group(1)}] "
-            f"({found.group(2)}): {self.objective.name}'s regex reads no number there, so on "
+            f"{trial.name} printed a non-finite objective at [{tag.group(1) if tag else '?'}] "
+            f"({value}): {self.objective.name}'s regex reads no number there, so on "
             "SageMaker CloudWatch gets no datapoint and AMT neither sees nor counts that line; "
             "fix the training (a loss gone to nan: a lower learning rate, the data)"
         )

@@ -12,7 +12,6 @@ from typing import Any
 from entrypoints.contract.errors import PlatformError, TrainingError, UserError
 from entrypoints.contract.paths import ContainerPaths
 
-
 # SageMaker's rule for ChannelName (the API's pattern and length); "." and ".." match the
 # pattern but would name a folder above the channel's, so they are refused too.
 CHANNEL_NAME = re.compile(r"[A-Za-z0-9.\-_]{1,64}")

@@ -22,6 +22,8 @@ from typing import TextIO
 
 MAX_REGEX_LENGTH = 500  # SageMaker's limit on MetricDefinition.Regex
 _NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
+# What `field` prints for a value that is not a number: the regex reads none of these.
+_NON_FINITE = r"([-+]?(?:nan|inf))(?![0-9A-Za-z.])"
 _FIELD_SEPARATOR = r"(?:\t|#011)"  # a real tab on stdout, #011 in CloudWatch
 _REGEX_SPECIAL = set(".^$*+?()[]{}|\\")
 
@@ -81,6 +83,14 @@ class MetricSpec:
         """The value this metric's regex captures from one log line, as SageMaker would."""
         match = re.search(self.regex, line)
         return float(match.group(1)) if match else None
+
+    def non_finite(self, line: str) -> str | None:
+        """The `nan` or `inf` this metric's field holds in a log line, which its regex does
+        not read: on SageMaker CloudWatch gets no datapoint, and AMT neither sees nor counts
+        that line. None where the field holds a number, or is not there."""
+        pattern = rf"\[[0-9]+\].*{_FIELD_SEPARATOR}{_escape(self.key)}:{_NON_FINITE}"
+        match = re.search(pattern, line)
+        return match.group(1) if match else None
 
 
 class MetricLine:

@@ -70,3 +70,14 @@ def test_emit_writes_one_flushed_line() -> None:
 def test_undeclared_metric_is_an_error() -> None:
     with pytest.raises(KeyError, match="not declared"):
         LINE.format(0, {"validation:rmse": 1.0})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_value_is_not_read_but_is_recognised_as_such(value: float) -> None:
+    """The regex reads no number (CloudWatch gets no datapoint); `non_finite` names it."""
+    line = LINE.format(7, {"validation:auc": value, "validation:aucpr": 0.5})
+    for form in (line, cloudwatch_form(line)):
+        assert AUC.read(form) is None
+        assert AUC.non_finite(form) == repr(value)
+        assert AUCPR.non_finite(form) is None  # a number there
+        assert TRAIN_AUC.non_finite(form) is None  # not in the line
