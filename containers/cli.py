@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
 from containers.catalogue import IMAGES, image
 from containers.local.job import Backend, JobResult, JobSpec, JobStatus
 from containers.local.layout import ChannelSource
-from entrypoints.contract.config import S3DistributionType
+from containers.script import (
+    Distribution,
+    ScriptField,
+    ScriptSpec,
+    encode_text,
+    hyperparameter_name_problem,
+    script_problems,
+)
+from entrypoints.contract.config import S3DistributionType, channel_name_problem
 from entrypoints.contract.paths import ContainerPaths
 
 logger = logging.getLogger(__name__)
@@ -50,8 +59,36 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--cpus", type=float, help="docker: CPUs per container")
     train.add_argument("--memory", help="docker: memory per container, e.g. 4g")
-    train.add_argument("--train", type=Path, required=True, help="folder or file: channel train")
+    train.add_argument("--train", type=Path, help="folder or file: channel train")
     train.add_argument("--validation", type=Path, help="folder or file: channel validation")
+    train.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="folder or file of any channel (repeat for each); FullyReplicated, except that "
+        "--distribution applies to a channel named train",
+    )
+    script = train.add_argument_group(
+        "script mode", "run your own training script in the image, as SageMaker's SDK v2 does"
+    )
+    script.add_argument(
+        "--entry-point", metavar="FILE", help="the script, relative to --source-dir"
+    )
+    script.add_argument(
+        "--source-dir",
+        type=Path,
+        metavar="DIR",
+        help="the folder shipped to every host (default: the entry point's folder)",
+    )
+    script.add_argument(
+        "--distribution-mode",
+        choices=[d.value for d in Distribution],
+        help="how each host launches the script (default: none, once per host)",
+    )
+    script.add_argument(
+        "--processes-per-host", type=int, metavar="N", help="with --distribution-mode mpi"
+    )
     train.add_argument(
         "--distribution",
         choices=sorted(DISTRIBUTIONS),
@@ -104,29 +141,95 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     mnist.set_defaults(handler=_mnist)
 
 
+#: How the command line names a script's fields in its errors.
+SCRIPT_OPTIONS = {
+    ScriptField.ENTRY_POINT: "--entry-point",
+    ScriptField.SOURCE_DIR: "--source-dir",
+    ScriptField.DISTRIBUTION: "--distribution-mode",
+    ScriptField.PROCESSES_PER_HOST: "--processes-per-host",
+}
+
+
 def job_spec(args: argparse.Namespace) -> JobSpec:
-    channels = {
-        "train": ChannelSource(
-            "train", args.train, DISTRIBUTIONS[args.distribution], args.content_type
-        )
-    }
-    if args.validation is not None:
-        channels["validation"] = ChannelSource(
-            "validation", args.validation, S3DistributionType.FULLY_REPLICATED, args.content_type
-        )
-    for channel in channels.values():
-        if not channel.source.exists():
-            raise ValueError(f"--{channel.name}={channel.source} does not exist")
+    script = script_spec(args)
+    channels = _channels(args, needs_train=script is None)
+    hyperparameters = dict(args.hp)
+    if script is not None:
+        hyperparameters = _script_hyperparameters(hyperparameters)
     return JobSpec(
         image=image(args.name),
         host_count=args.hosts,
         channels=channels,
-        hyperparameters=dict(args.hp),
+        hyperparameters=hyperparameters,
         out=args.out,
         max_run_s=args.max_run,
         checkpoints=args.checkpoints,
         resume=args.resume,
+        script=script,
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
     )
+
+
+def _channels(args: argparse.Namespace, needs_train: bool) -> dict[str, ChannelSource]:
+    """--train, --validation and every --channel; each named once, each existing."""
+    given: list[tuple[str, str, Path]] = []  # (option, channel, source)
+    for option in ("train", "validation"):
+        if getattr(args, option) is not None:
+            given.append((f"--{option}", option, getattr(args, option)))
+    for text in args.channel:
+        name, sep, folder = text.partition("=")
+        if not sep or not folder:
+            raise ValueError(f"--channel {text!r} must be written NAME=DIR")
+        if problem := channel_name_problem(name):
+            raise ValueError(f"--channel {text!r}: {problem}")
+        given.append((f"--channel {name}", name, Path(folder)))
+    channels: dict[str, ChannelSource] = {}
+    for option, name, source in given:
+        if name in channels:
+            raise ValueError(f"{option}: channel {name} is given twice: give each channel once")
+        if not source.exists():
+            raise ValueError(f"{option}={source} does not exist")
+        distribution = (
+            DISTRIBUTIONS[args.distribution]
+            if name == "train"
+            else S3DistributionType.FULLY_REPLICATED
+        )
+        channels[name] = ChannelSource(name, source, distribution, args.content_type)
+    if needs_train and "train" not in channels:
+        raise ValueError(
+            f"--train is required: the {args.name} image trains on channel train "
+            "(a script, --entry-point, may have any channels or none)"
+        )
+    return channels
+
+
+def script_spec(args: argparse.Namespace) -> ScriptSpec | None:
+    """The script of --entry-point, checked; None without one."""
+    if args.entry_point is None:
+        for option in ("source_dir", "distribution_mode", "processes_per_host"):
+            if getattr(args, option) is not None:
+                flag = "--" + option.replace("_", "-")
+                raise ValueError(f"{flag} applies to a script: give --entry-point too")
+        return None
+    entry = Path(args.entry_point)
+    # As SDK v2: without a source folder, the entry point's own folder is shipped.
+    source = args.source_dir if args.source_dir is not None else entry.parent
+    entry_point = args.entry_point if args.source_dir is not None else entry.name
+    distribution = Distribution(args.distribution_mode or Distribution.NONE.value)
+    problems = script_problems(
+        entry_point, source, distribution, args.processes_per_host, SCRIPT_OPTIONS
+    )
+    if problems:
+        raise ValueError("; ".join(problems))
+    return ScriptSpec(entry_point, source, distribution, args.processes_per_host)
+
+
+def _script_hyperparameters(given: dict[str, str]) -> dict[str, str]:
+    """--hp values as SDK v2 sends a script's: JSON (see containers.script.encode_text)."""
+    for name in given:
+        if problem := hyperparameter_name_problem(name):
+            raise ValueError(f"--hp {name}: {problem}")
+    return {name: encode_text(value) for name, value in given.items()}
 
 
 def report(result: JobResult) -> str:

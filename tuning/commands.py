@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     plan.add_argument("--json", action="store_true", help="print only the request, as JSON")
     plan.add_argument("--registry", help="where catalogue images live (default: $REGISTRY)")
     plan.add_argument("--tag", default="0.1.0", help="tag of catalogue images")
+    plan.add_argument(
+        "--region", help="a script's sagemaker_region (default: $AWS_REGION, $AWS_DEFAULT_REGION)"
+    )
     plan.set_defaults(handler=_plan)
 
     submit = actions.add_parser("submit", help="plan, then create the tuning job on SageMaker")
@@ -91,9 +95,14 @@ def _plan(args: argparse.Namespace) -> int:
     from tuning.spec import read
 
     loaded = read(args.spec)
-    checked = plan(loaded.spec, registry=args.registry, tag=args.tag, source=str(args.spec))
+    region, region_variable = _region(args.region)
+    checked = plan(
+        loaded.spec, registry=args.registry, tag=args.tag, source=str(args.spec), region=region
+    )
     # What came from the environment, said out loud: the request depends on it.
     names = set(loaded.variables)
+    if checked.script is not None and region_variable:
+        names.add(region_variable)  # a script's sagemaker_region
     if args.registry is None and checked.image_uri != checked.spec.image:
         names.add("REGISTRY")  # a catalogue image, at $REGISTRY
     variables = f"{', '.join(sorted(names))} (from the environment)" if names else ""
@@ -111,6 +120,16 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _region(given: str | None) -> tuple[str | None, str | None]:
+    """The region a script's job names (sagemaker_region), and the variable it came from."""
+    if given:
+        return given, None
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if os.environ.get(variable):
+            return os.environ[variable], variable
+    return None, None
+
+
 def summary(checked: Plan, variables: str = "") -> str:
     from tuning.spec import CategoricalRange
 
@@ -119,6 +138,14 @@ def summary(checked: Plan, variables: str = "") -> str:
     lines = [
         f"tuning job  {spec.name}",
         f"image       {checked.image_uri}",
+        *(
+            [
+                f"script      {checked.script.entry_point} from {checked.script.source_dir} "
+                f"({checked.script.distribution.value}), uploaded to {checked.source_uri}"
+            ]
+            if checked.script
+            else []
+        ),
         *([f"variables   {variables}"] if variables else []),
         f"instances   {spec.instance.count} x {spec.instance.type}"
         + (" (managed spot)" if spec.spot.enabled else ""),
@@ -134,7 +161,7 @@ def summary(checked: Plan, variables: str = "") -> str:
             lines.append(f"  {name:<20} {r.type} [{r.min:g}, {r.max:g}] {r.scaling.value}")
     if checked.brackets:
         lines.append(
-            f"Hyperband (eta=3) over {checked.image.resource}, "
+            f"Hyperband (eta=3) over {checked.resource}, "
             f"MinResource {spec.strategy.min_resource}, MaxResource {checked.max_resource}:"
         )
         for bracket in checked.brackets:
@@ -155,11 +182,15 @@ def _submit(args: argparse.Namespace) -> int:
     from tuning.request import plan
     from tuning.spec import load
 
-    checked = plan(load(args.spec), registry=args.registry, tag=args.tag, source=str(args.spec))
+    region, _ = _region(args.region)
+    checked = plan(
+        load(args.spec), registry=args.registry, tag=args.tag, source=str(args.spec), region=region
+    )
     for warning in checked.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     sm = sagemaker.client(args.region)
-    print(sagemaker.submit(sm, checked))
+    s3 = sagemaker.s3_client(args.region) if checked.script is not None else None
+    print(sagemaker.submit(sm, checked, s3))
     if not args.wait:
         return 0
     final = sagemaker.wait(

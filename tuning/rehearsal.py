@@ -26,8 +26,9 @@ from typing import Any
 
 from containers.local.job import Backend, JobSpec, JobStatus, RunningJob
 from containers.local.layout import ChannelSource
+from containers.script import RESERVED_PREFIX
 from entrypoints.contract.config import S3DistributionType
-from entrypoints.contract.metrics import cloudwatch_form
+from entrypoints.contract.metrics import Direction, cloudwatch_form
 from tuning.hyperband import Choice, Decision, FloatRange, HyperbandScheduler, IntRange, Scaling
 from tuning.journal import Journal
 from tuning.request import Plan
@@ -128,12 +129,12 @@ class Rehearsal:
         self.max_jobs = spec.limits.max_jobs if max_jobs is None else max_jobs
         self.max_parallel = spec.limits.max_parallel_jobs if max_parallel is None else max_parallel
         self.clock, self.poll_s, self.on_progress = clock, poll_s, on_progress
-        self.objective = next(m for m in plan.metrics if m.name == spec.objective.metric)
+        self.objective = plan.objective  # a MetricSpec, or a script's regex
         self.scheduler = HyperbandScheduler(
             search_space(plan),
             spec.strategy.min_resource,
             plan.max_resource,
-            maximize=self.objective.direction.value == "Maximize",
+            maximize=plan.direction is Direction.MAXIMIZE,
             seed=spec.random_seed,
             clock=clock,
         )
@@ -245,6 +246,9 @@ class Rehearsal:
     def _start(self, name: str, resume: bool) -> None:
         definition = self.plan.request["TrainingJobDefinition"]
         static = definition["StaticHyperParameters"]
+        if self.plan.script is not None:
+            # The job's folder is here, not at its S3 URI: the JobSpec's script says so.
+            static = {k: v for k, v in static.items() if not k.startswith(RESERVED_PREFIX)}
         tuned = {
             k: repr(v) if isinstance(v, float) else str(v)
             for k, v in self.hyperparameters[name].items()
@@ -260,6 +264,7 @@ class Rehearsal:
             # (With sampling, an XGBoost job that checkpoints grows other trees, more slowly.)
             checkpoints="CheckpointConfig" in definition,
             resume=resume,
+            script=self.plan.script,
         )
         # A resumed job starts where the journal left it: lines it repeats are not new.
         done = self.scheduler.resource(name)
@@ -369,7 +374,7 @@ class Rehearsal:
         self.journal.end_job(trial.name, final, reason, self.clock())
         self._progress(
             f"{trial.name}: {final} after {trial.resource} "
-            f"{self.plan.image.resource}" + (f" ({reason})" if reason and final == "Failed" else "")
+            f"{self.plan.resource}" + (f" ({reason})" if reason and final == "Failed" else "")
         )
 
     def _progress(self, event: str) -> None:
@@ -394,7 +399,7 @@ class Rehearsal:
         last = self.journal.last_observations() if last is None else last
         if not last:
             return None
-        pick = max if self.objective.direction.value == "Maximize" else min
+        pick = max if self.plan.direction is Direction.MAXIMIZE else min
         job = pick(last, key=lambda j: last[j][1])  # a job's last value is its final objective
         return job, last[job][1]
 

@@ -13,17 +13,29 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from containers.catalogue import IMAGES, ImageSpec
+from containers.script import (
+    ARCHIVE,
+    ScriptField,
+    ScriptSpec,
+    encode,
+    hyperparameter_name_problem,
+    script_problems,
+)
 from entrypoints.contract.errors import UserError
-from entrypoints.contract.metrics import MetricLine, MetricSpec, cloudwatch_form
+from entrypoints.contract.metrics import Direction, MetricLine, MetricSpec, cloudwatch_form
 from tuning.hyperband import Bracket, brackets
+from tuning.metrics import MAX_NAME_LENGTH, Metric, PatternMetric, regex_problems
 from tuning.spec import (
     CategoricalRange,
     ContinuousRange,
     IntegerRange,
+    KeyedMetric,
     Scaling,
+    ScriptDistribution,
     SpecError,
     TuningJobSpec,
 )
@@ -33,6 +45,9 @@ OPERATION = "CreateHyperParameterTuningJob"
 EPOCH_HYPERPARAMETERS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
 MAX_RESOURCE_LIMIT = 20_000  # AMT's upper bound on Hyperband's MaxResource
 MAX_TUNED = 30  # AMT: hyperparameters tuned at once, all range types together
+# What a script's objective line stands for: AMT reads a script's MaxResource from a static
+# `epochs` (EPOCH_HYPERPARAMETERS), so a script is taken to print one line per epoch.
+SCRIPT_RESOURCE = "epochs"
 
 
 @cache
@@ -65,10 +80,32 @@ class Plan:
     image: ImageSpec
     image_uri: str
     request: dict[str, Any]
-    metrics: tuple[MetricSpec, ...]
+    metrics: tuple[Metric, ...]
     max_resource: int | None
     brackets: tuple[Bracket, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    script: ScriptSpec | None = None  # script mode: the image runs this instead
+
+    @property
+    def resource(self) -> str:
+        """What one objective line stands for: the image's iterations, or a script's."""
+        return self.image.resource if self.script is None else SCRIPT_RESOURCE
+
+    @property
+    def objective(self) -> Metric:
+        return next(m for m in self.metrics if m.name == self.spec.objective.metric)
+
+    @property
+    def direction(self) -> Direction:
+        config = self.request["HyperParameterTuningJobConfig"]
+        return Direction(config["HyperParameterTuningJobObjective"]["Type"])
+
+    @property
+    def source_uri(self) -> str | None:
+        """Where `submit` uploads a script's folder (its sagemaker_submit_directory)."""
+        if self.script is None:
+            return None
+        return source_uri(self.spec)
 
     @property
     def worst_case_instance_seconds(self) -> int:
@@ -128,11 +165,14 @@ def _ranges(spec: TuningJobSpec) -> dict[str, list[dict[str, Any]]]:
 
 
 def build_request(
-    spec: TuningJobSpec, image_uri: str, metrics: tuple[MetricSpec, ...], max_resource: int | None
+    spec: TuningJobSpec,
+    image_uri: str,
+    metrics: tuple[Metric, ...],
+    max_resource: int | None,
+    static: Mapping[str, str],
 ) -> dict[str, Any]:
-    objective_type = spec.objective.type or next(
-        (m.direction.value for m in metrics if m.name == spec.objective.metric), "Maximize"
-    )
+    direction = next((m.direction for m in metrics if m.name == spec.objective.metric), None)
+    objective_type = spec.objective.type or (direction or Direction.MAXIMIZE).value
     config: dict[str, Any] = {
         "Strategy": spec.strategy.type,
         "HyperParameterTuningJobObjective": {
@@ -157,7 +197,7 @@ def build_request(
     if spec.spot.enabled:
         stopping["MaxWaitTimeInSeconds"] = spec.spot.max_wait_seconds
     definition: dict[str, Any] = {
-        "StaticHyperParameters": {k: _text(v) for k, v in spec.static_hyperparameters.items()},
+        "StaticHyperParameters": dict(static),
         "AlgorithmSpecification": {
             "TrainingImage": image_uri,
             "TrainingInputMode": "File",
@@ -249,9 +289,10 @@ def check_enums(spec: TuningJobSpec) -> list[str]:
 
 
 def check_hyperband(
-    spec: TuningJobSpec, image: ImageSpec, max_resource: int | None
+    spec: TuningJobSpec, resource: str, max_resource: int | None
 ) -> tuple[list[str], list[str]]:
-    """(problems, warnings) of the Hyperband strategy."""
+    """(problems, warnings) of the Hyperband strategy; `resource` is what one objective line
+    stands for, a hyperparameter of that name sets how many a job prints."""
     problems: list[str] = []
     warnings: list[str] = []
     strategy = spec.strategy
@@ -270,7 +311,7 @@ def check_hyperband(
     if strategy.min_resource is None:
         problems.append(
             "strategy.min_resource is required for Hyperband: the number of "
-            f"iterations ({image.resource}) before any job may be stopped"
+            f"iterations ({resource}) before any job may be stopped"
         )
     if max_resource is None:
         problems.append(
@@ -289,7 +330,6 @@ def check_hyperband(
             f"strategy.min_resource: {strategy.min_resource} is out of range: must be "
             f"min_resource <= max_resource={max_resource}"
         )
-    resource = image.resource
     tuned = spec.ranges.get(resource)
     if isinstance(tuned, IntegerRange | ContinuousRange) and tuned.max > max_resource:
         warnings.append(
@@ -313,12 +353,27 @@ def check_hyperband(
     return problems, warnings
 
 
+def check_ranges(spec: TuningJobSpec) -> list[str]:
+    """Ranges AMT itself refuses, whatever runs the job."""
+    problems = []
+    for name in set(spec.static_hyperparameters) & set(spec.ranges):
+        problems.append(f"ranges.{name}: {name} is also a static hyperparameter: keep one")
+    for name, r in spec.ranges.items():
+        if isinstance(r, CategoricalRange):
+            continue
+        if r.min > r.max:
+            problems.append(f"ranges.{name}: min={r.min:g} > max={r.max:g}: must be min <= max")
+        if r.scaling in (Scaling.LOGARITHMIC, Scaling.REVERSE_LOGARITHMIC) and r.min <= 0:
+            problems.append(
+                f"ranges.{name}: scaling {r.scaling.value} needs min > 0, got {r.min:g}"
+            )
+    return problems
+
+
 def check_against_image(spec: TuningJobSpec, image: ImageSpec) -> list[str]:
     """Ranges and static values the image itself would reject at run time."""
     problems = []
     declared = image.hyperparameters.declared
-    for name in set(spec.static_hyperparameters) & set(spec.ranges):
-        problems.append(f"ranges.{name}: {name} is also a static hyperparameter: keep one")
     for name, value in spec.static_hyperparameters.items():
         if name not in declared:
             problems.append(
@@ -336,10 +391,6 @@ def check_against_image(spec: TuningJobSpec, image: ImageSpec) -> list[str]:
             for value in r.values:
                 problems += _image_rule(where, declared[name], value)
             continue
-        if r.min > r.max:
-            problems.append(f"{where}: min={r.min:g} > max={r.max:g}: must be min <= max")
-        if r.scaling in (Scaling.LOGARITHMIC, Scaling.REVERSE_LOGARITHMIC) and r.min <= 0:
-            problems.append(f"{where}: scaling {r.scaling.value} needs min > 0, got {r.min:g}")
         for end in (r.min, r.max):
             problems += _image_rule(where, declared[name], _text(end))
     return problems
@@ -353,7 +404,7 @@ def _image_rule(where: str, rule: Any, value: str) -> list[str]:
     return []
 
 
-def check_limits(spec: TuningJobSpec, metrics: tuple[MetricSpec, ...]) -> list[str]:
+def check_limits(spec: TuningJobSpec, metrics: tuple[Metric, ...]) -> list[str]:
     problems = []
     if len(spec.ranges) > MAX_TUNED:
         problems.append(
@@ -378,37 +429,51 @@ def check_limits(spec: TuningJobSpec, metrics: tuple[MetricSpec, ...]) -> list[s
         .metadata.get("max", 40)
     )
     for metric in metrics:  # MetricSpec keeps regexes short; a catalogue entry could still err
-        if len(metric.name) > 255 or len(metric.regex) > 500:
+        if len(metric.name) > MAX_NAME_LENGTH or len(metric.regex) > 500:
             problems.append(
-                f"metric {metric.name[:40]!r}: name must be <= 255 characters and regex <= 500"
+                f"metric {metric.name[:40]!r}: name must be <= {MAX_NAME_LENGTH} characters "
+                "and regex <= 500"
             )
     if len(metrics) > most:
         problems.append(
-            f"the image emits {len(metrics)} metrics for this job: SageMaker takes "
+            f"the job emits {len(metrics)} metrics: SageMaker takes "
             f"at most {most} metric definitions"
         )
     return problems
 
 
-def check_objective(spec: TuningJobSpec, metrics: tuple[MetricSpec, ...]) -> list[str]:
+def check_objective(spec: TuningJobSpec, metrics: tuple[Metric, ...]) -> list[str]:
     by_name = {m.name: m for m in metrics}
     chosen = by_name.get(spec.objective.metric)
     if chosen is None:
         return [
             f"objective.metric: {spec.objective.metric!r} is not a metric this job emits: "
-            f"must be one of {', '.join(by_name)}"
+            f"must be one of {', '.join(by_name) or '(none declared)'}"
         ]
     problems = []
-    if spec.objective.type and spec.objective.type != chosen.direction.value:
+    if chosen.direction is None and spec.objective.type is None:
+        problems.append(
+            f"objective.type is required: the metric {chosen.name!r} has no direction: "
+            "must be Maximize or Minimize (or give the metric a direction)"
+        )
+    direction = chosen.direction
+    if spec.objective.type and direction and spec.objective.type != direction.value:
         problems.append(
             f"objective.type: {spec.objective.type} contradicts {chosen.name}, where "
-            f"{chosen.direction.value.lower()[:-1]}ing is better"
+            f"{direction.value.lower()[:-1]}ing is better"
         )
+    if isinstance(chosen, MetricSpec):
+        problems += _reads_its_own_line("objective.metric", chosen)
+    return problems
+
+
+def _reads_its_own_line(where: str, chosen: MetricSpec) -> list[str]:
+    problems = []
     sample = MetricLine([chosen]).format(7, {chosen.name: 0.8125})
     for form in (sample, cloudwatch_form(sample)):
         if chosen.read(form) != 0.8125:
             problems.append(
-                f"objective.metric: the regex {chosen.regex!r} does not read the "
+                f"{where}: the regex {chosen.regex!r} does not read the "
                 f"line the image prints: {form!r}"
             )
     return problems
@@ -426,29 +491,158 @@ def check_with_botocore(request: Mapping[str, Any]) -> list[str]:
     return [f"request: {line.strip()}" for line in lines if line.strip()]
 
 
+# -- script mode -------------------------------------------------------------------------
+
+SCRIPT_FIELDS = {
+    ScriptField.ENTRY_POINT: "entry_point",
+    ScriptField.SOURCE_DIR: "source_dir",
+    ScriptField.DISTRIBUTION: "distribution.type",
+    ScriptField.PROCESSES_PER_HOST: "distribution.processes_per_host",
+}
+
+
+def source_uri(spec: TuningJobSpec) -> str:
+    """Where a script's folder goes, as SDK v2 names it when given a code_location:
+    `<code_location>/<job name>/source/sourcedir.tar.gz` (code_location: output_path)."""
+    prefix = (spec.code_location or spec.output_path).rstrip("/")
+    return f"{prefix}/{spec.name}/source/{ARCHIVE}"
+
+
+def script_of(spec: TuningJobSpec) -> tuple[ScriptSpec | None, list[str]]:
+    """The spec's script, or None; and the problems of its script fields."""
+    if spec.entry_point is None and spec.source_dir is None:
+        unused = [
+            (bool(spec.metrics), "metrics", "the image's own metrics are known"),
+            (spec.distribution != ScriptDistribution(), "distribution", "the image launches"),
+            (spec.code_location is not None, "code_location", "there is no code to upload"),
+        ]
+        return None, [
+            f"{name}: applies to a script (entry_point) only: {why}"
+            for given, name, why in unused
+            if given
+        ]
+    missing = [
+        f"{name} is required with {other}: {what}"
+        for name, other, what in [
+            ("entry_point", "source_dir", "the script the image runs"),
+            ("source_dir", "entry_point", "the folder uploaded as sourcedir.tar.gz"),
+        ]
+        if getattr(spec, name) is None
+    ]
+    if missing or spec.entry_point is None or spec.source_dir is None:
+        return None, missing
+    distribution = spec.distribution
+    problems = script_problems(
+        spec.entry_point,
+        Path(spec.source_dir),
+        distribution.type,
+        distribution.processes_per_host,
+        SCRIPT_FIELDS,
+    )
+    if problems:
+        return None, problems
+    script = ScriptSpec(
+        spec.entry_point, Path(spec.source_dir), distribution.type, distribution.processes_per_host
+    )
+    return script, []
+
+
+def check_script_hyperparameters(spec: TuningJobSpec) -> list[str]:
+    """A script gets each hyperparameter as `--name value`: its names must be flags."""
+    named = [("static_hyperparameters", n) for n in spec.static_hyperparameters]
+    named += [("ranges", n) for n in spec.ranges]
+    return [
+        f"{where}.{name}: {problem}"
+        for where, name in named
+        if (problem := hyperparameter_name_problem(name))
+    ]
+
+
+def declared_metrics(spec: TuningJobSpec) -> tuple[tuple[Metric, ...], list[str]]:
+    """A script's metrics, as its spec declares them, each checked."""
+    if not spec.metrics:
+        return (), [
+            "metrics: a script's metrics must be declared, the objective's at least: "
+            "{name, key, direction} for a line printed as the images print theirs, or "
+            "{name, regex, sample}"
+        ]
+    metrics: list[Metric] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, declared in enumerate(spec.metrics):
+        where = f"metrics.{index}"
+        if declared.name in seen:
+            problems.append(f"{where}.name: {declared.name!r} is declared twice: must be unique")
+        seen.add(declared.name)
+        if isinstance(declared, KeyedMetric):
+            try:
+                keyed = MetricSpec(declared.name, declared.key, declared.direction)
+            except ValueError as error:
+                problems.append(f"{where}.key: {error}")
+                continue
+            problems += _reads_its_own_line(where, keyed)
+            metrics.append(keyed)
+            continue
+        found = regex_problems(where, declared.regex, declared.sample)
+        problems += found
+        if not found:
+            metrics.append(PatternMetric(declared.name, declared.regex, declared.direction))
+    return tuple(metrics), problems
+
+
+def _static(spec: TuningJobSpec, script: ScriptSpec | None, region: str | None) -> dict[str, str]:
+    """StaticHyperParameters: as written for an image; for a script, JSON-encoded with the
+    script's own, as SDK v2's tuner sends them."""
+    if script is None:
+        return {k: _text(v) for k, v in spec.static_hyperparameters.items()}
+    given = {k: encode(v) for k, v in spec.static_hyperparameters.items()}
+    own = script.hyperparameters(source_uri(spec), spec.name, region, spec.instance.type)
+    return {**given, **own}
+
+
 def plan(
-    spec: TuningJobSpec, registry: str | None = None, tag: str = "0.1.0", source: str = "spec"
+    spec: TuningJobSpec,
+    registry: str | None = None,
+    tag: str = "0.1.0",
+    source: str = "spec",
+    region: str | None = None,
 ) -> Plan:
-    """Check a spec every way we can offline; a SpecError lists every problem found."""
+    """Check a spec every way we can offline; a SpecError lists every problem found.
+
+    `region`: a script's sagemaker_region, left out when None.
+    """
     try:
         image, image_uri = resolve_image(spec, registry, tag)
     except SpecError as error:
         raise SpecError(source, error.problems) from None
-    static = {k: _text(v) for k, v in spec.static_hyperparameters.items()}
-    problems = check_enums(spec) + check_against_image(spec, image)
-    try:
-        metrics = image.emitted_metrics(static)
-    except UserError as error:
-        metrics = image.metric_specs
-        problems.append(f"static_hyperparameters: {error.message}")
+    script, problems = script_of(spec)
+    problems += check_enums(spec) + check_ranges(spec)
+    metrics: tuple[Metric, ...]
+    if spec.entry_point is None:  # the image's own algorithm, rules and metrics
+        problems += check_against_image(spec, image)
+        try:
+            metrics = image.emitted_metrics(
+                {k: _text(v) for k, v in spec.static_hyperparameters.items()}
+            )
+        except UserError as error:
+            metrics = image.metric_specs
+            problems.append(f"static_hyperparameters: {error.message}")
+        resource = image.resource
+    else:
+        problems += check_script_hyperparameters(spec)
+        metrics, metric_problems = declared_metrics(spec)
+        problems += metric_problems
+        resource = SCRIPT_RESOURCE
     max_resource = _max_resource(spec)
-    hyperband_problems, warnings = check_hyperband(spec, image, max_resource)
+    hyperband_problems, warnings = check_hyperband(spec, resource, max_resource)
     problems += hyperband_problems + check_limits(spec, metrics) + check_objective(spec, metrics)
-    request = build_request(spec, image_uri, metrics, max_resource)
+    request = build_request(spec, image_uri, metrics, max_resource, _static(spec, script, region))
     problems += check_with_botocore(request)
     if problems:
         raise SpecError(source, problems)
     layout: tuple[Bracket, ...] = ()
     if spec.strategy.type == "Hyperband" and max_resource and spec.strategy.min_resource:
         layout = brackets(spec.strategy.min_resource, max_resource)
-    return Plan(spec, image, image_uri, request, metrics, max_resource, layout, tuple(warnings))
+    return Plan(
+        spec, image, image_uri, request, metrics, max_resource, layout, tuple(warnings), script
+    )

@@ -24,11 +24,31 @@ def client(region: str | None = None) -> Any:
     return boto3.client("sagemaker", region_name=region)
 
 
-def submit(sagemaker: Any, plan: Plan) -> str:
-    """Create the tuning job; returns its ARN."""
+def s3_client(region: str | None = None) -> Any:
+    import boto3
+
+    return boto3.client("s3", region_name=region)
+
+
+def submit(sagemaker: Any, plan: Plan, s3: Any = None) -> str:
+    """Create the tuning job; returns its ARN. A script's folder is uploaded first (with
+    `s3`, a boto3 S3 client), where its sagemaker_submit_directory says."""
+    if plan.script is not None:
+        if s3 is None:
+            raise ValueError(f"{plan.spec.name} runs a script: submit needs an S3 client")
+        upload_source(s3, plan)
     return str(
         sagemaker.create_hyper_parameter_tuning_job(**plan.request)["HyperParameterTuningJobArn"]
     )
+
+
+def upload_source(s3: Any, plan: Plan) -> str:
+    """Pack the script's folder as SDK v2 does (sourcedir.tar.gz, files at its root) and put
+    it at the plan's source URI; returns that URI."""
+    assert plan.script is not None and plan.source_uri is not None  # callers check
+    bucket, _, key = plan.source_uri.removeprefix("s3://").partition("/")
+    s3.put_object(Bucket=bucket, Key=key, Body=plan.script.archive())
+    return plan.source_uri
 
 
 def describe(sagemaker: Any, name: str) -> dict[str, Any]:

@@ -21,13 +21,17 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from containers.script import Distribution
 from entrypoints.contract.config import channel_name_problem
+from entrypoints.contract.metrics import Direction
 
 S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
 
@@ -114,6 +118,43 @@ def _channel_name(name: str) -> str:
 ChannelName = Annotated[str, AfterValidator(_channel_name)]
 
 
+class ScriptDistribution(Strict):
+    """How each host launches a script (SDK v2's `distribution`)."""
+
+    type: Distribution = Distribution.NONE
+    processes_per_host: int | None = None
+
+
+class KeyedMetric(Strict):
+    """A metric the script prints as the images do (`[3]<TAB>validation-accuracy:0.97`, e.g.
+    through entrypoints.toolkit): the regex comes from the contract's MetricSpec."""
+
+    name: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+    direction: Direction
+
+
+class RegexMetric(Strict):
+    """A metric with its own regex, checked on `sample`, a line the script prints."""
+
+    name: str = Field(min_length=1)
+    regex: str = Field(min_length=1)
+    sample: str | None = None  # required: `tuning.request` says why when it is missing
+    direction: Direction | None = None  # None: objective.type says it
+
+
+def _metric_kind(data: Any) -> str:
+    if isinstance(data, dict):
+        return "regex" if "regex" in data else "key"
+    return "regex" if isinstance(data, RegexMetric) else "key"
+
+
+MetricDeclaration = Annotated[
+    Annotated[KeyedMetric, Tag("key")] | Annotated[RegexMetric, Tag("regex")],
+    Discriminator(_metric_kind),
+]
+
+
 class Spot(Strict):
     enabled: bool = False
     max_wait_seconds: int | None = Field(default=None, ge=1)
@@ -138,6 +179,12 @@ class TuningJobSpec(Strict):
     checkpoint_s3_uri: str | None = Field(default=None, pattern=S3_URI)
     spot: Spot = Field(default_factory=Spot)
     tags: dict[str, str] = Field(default_factory=dict)
+    # Script mode: the image runs this script instead of its own algorithm.
+    entry_point: str | None = None
+    source_dir: str | None = None  # relative to the spec file (`read` makes it absolute)
+    code_location: str | None = Field(default=None, pattern=S3_URI)  # default: output_path
+    distribution: ScriptDistribution = Field(default_factory=ScriptDistribution)
+    metrics: list[MetricDeclaration] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _spot_needs_a_wait(self) -> TuningJobSpec:
@@ -152,6 +199,8 @@ def _field_path(location: tuple[Any, ...]) -> str:
     if location[-1:] == ("[key]",):
         location = location[:-2]
     tags = ("integer", "continuous", "categorical")
+    if location[:1] == ("metrics",) and len(location) > 2:  # its kind: key or regex
+        location = location[:2] + location[3:]
     return ".".join(str(part) for part in location if part not in tags)
 
 
@@ -296,6 +345,9 @@ def read(path: Path) -> Loaded:
         raise SpecError(str(path), problems + others) from None
     if problems:
         raise SpecError(str(path), problems)
+    if spec.source_dir is not None:  # relative to the spec file, wherever plan runs
+        source = (Path(path).parent / spec.source_dir).resolve()
+        spec = spec.model_copy(update={"source_dir": str(source)})
     return Loaded(spec, names)
 
 

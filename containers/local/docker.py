@@ -17,6 +17,7 @@ from pathlib import Path
 
 from containers.local.job import Backend, JobSpec, RunningJob
 from containers.local.process import ProcessJob, start_logged
+from containers.script import CODE_DIR, ScriptSpec
 from entrypoints.contract.paths import DEFAULT_ROOT, ContainerPaths
 from entrypoints.contract.topology import TIMEOUT_VARIABLE
 
@@ -108,6 +109,10 @@ class DockerBackend(Backend):
     mounted_at = DEFAULT_ROOT
     inputs_read_only = True
 
+    def submit_directory(self, script: ScriptSpec) -> str | None:
+        # Mounted at /opt/ml/code, as SDK local mode mounts it: nothing to fetch.
+        return None
+
     def __init__(
         self,
         image: str,
@@ -128,6 +133,9 @@ class DockerBackend(Backend):
             limits += ["--cpus", str(self.cpus)]
         if self.memory is not None:
             limits += ["--memory", self.memory]
+        code = []
+        if spec.script is not None:  # read-only: a job never changes the user's files
+            code = ["--volume", f"{spec.script.source_dir}:{CODE_DIR}:ro"]
         return [
             DOCKER, "run", "--rm",
             "--name", name, "--hostname", host,
@@ -135,6 +143,7 @@ class DockerBackend(Backend):
             "--volume", f"{tree.root}:{DEFAULT_ROOT}",
             # Over the tree's own mount: the hard links in it are the user's files.
             "--volume", f"{tree.data}:{ContainerPaths(DEFAULT_ROOT).data}:ro",
+            *code,
             "--cap-drop", "ALL", *(f"--cap-add={c}" for c in CAPABILITIES),
             "--security-opt", "no-new-privileges",
             # Threads count too: torch and Horovod start hundreds.
@@ -155,6 +164,8 @@ class DockerBackend(Backend):
         processes, pumps = {}, []
         try:
             for host in spec.hosts:
+                if spec.script is not None:  # the mount point, ours: else Docker makes it, root's
+                    (trees[host].root / CODE_DIR.name).mkdir(exist_ok=True)
                 processes[host], pump = start_logged(
                     self.command(spec, names[host], host, trees[host], network),
                     spec.log_path(host),

@@ -20,6 +20,7 @@ from types import TracebackType
 
 from containers.catalogue import ImageSpec
 from containers.local.layout import ChannelSource, host_names, lay_out_host
+from containers.script import ScriptSpec, job_name
 from entrypoints.contract.paths import ContainerPaths
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ class JobSpec:
             hosts get checkpointconfig.json, and algorithms that honour it checkpoint.
         resume: Keep the checkpoints of an earlier run in `out`, so the job resumes from them;
             implies `checkpoints`.
+        script: A user's script the image runs instead of its own algorithm (script mode);
+            its hyperparameters (sagemaker_program, ...) join `hyperparameters` on each host.
+        region: sagemaker_region of a script's job; None leaves it out.
     """
 
     image: ImageSpec
@@ -62,6 +66,8 @@ class JobSpec:
     rendezvous_timeout_s: float = 300.0
     checkpoints: bool = False
     resume: bool = False
+    script: ScriptSpec | None = None
+    region: str | None = None
 
     def __post_init__(self) -> None:
         # Hosts run with their own working directory: every path they get must be absolute.
@@ -72,8 +78,21 @@ class JobSpec:
     def hosts(self) -> tuple[str, ...]:
         return host_names(self.host_count)
 
+    @property
+    def name(self) -> str:
+        """The job's name (sagemaker_job_name of a script): its folder's name."""
+        return job_name(self.out.name)
+
     def log_path(self, host: str) -> Path:
         return self.out / f"{host}.log"
+
+    def host_hyperparameters(self, submit_directory: str | None) -> dict[str, str]:
+        """hyperparameters.json of every host: a script's own join the job's, as SDK v2
+        sends them; `submit_directory` as ScriptSpec.hyperparameters takes it."""
+        if self.script is None:
+            return dict(self.hyperparameters)
+        script = self.script.hyperparameters(submit_directory, self.name, self.region)
+        return {**self.hyperparameters, **script}
 
 
 @dataclass(frozen=True)
@@ -154,16 +173,23 @@ class Backend(ABC):
     #: to the user's files. Else each host gets copies, so a job never changes them.
     inputs_read_only: bool = False
 
+    def submit_directory(self, script: ScriptSpec) -> str | None:
+        """Where a host fetches a script's folder (sagemaker_submit_directory); None where
+        the backend puts it at CODE_DIR itself (a mount)."""
+        return script.file_uri
+
     def start(self, spec: JobSpec, echo: bool = False) -> RunningJob:
         """Lay out the hosts' trees and start them; `echo` streams the leader's log here."""
         spec.out.mkdir(parents=True, exist_ok=True)
+        code = self.submit_directory(spec.script) if spec.script is not None else None
+        hyperparameters = spec.host_hyperparameters(code)
         trees = {
             host: lay_out_host(
                 spec.out,
                 spec.hosts,
                 host,
                 spec.channels,
-                spec.hyperparameters,
+                hyperparameters,
                 keep_checkpoints=spec.resume,
                 mounted_at=self.mounted_at,
                 network_interface=self.network_interface,
