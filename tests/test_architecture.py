@@ -101,6 +101,8 @@ def test_heavy_libraries_are_imported_where_they_are_used() -> None:
 def test_cli_help_and_the_contract_stay_light() -> None:
     probe = (
         "import sys, tuning.cli, entrypoints.contract, entrypoints.contract.rendezvous;"
+        # The helper library a user's script imports, whether it trains with torch or not.
+        "import entrypoints.toolkit;"
         # What `smtune tune plan` reads of every image: its hyperparameters and metrics.
         "from containers.catalogue import IMAGES;"
         "[(i.hyperparameters, i.metric_specs) for i in IMAGES.values()];"
