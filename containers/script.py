@@ -39,6 +39,9 @@ ARCHIVE = "sourcedir.tar.gz"
 #: the `sagemaker_` ones for itself.
 RESERVED_PREFIX = "sagemaker_"
 _FLAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,255}")
+# The image's own rule for sagemaker_program (entrypoints/script/source.py): a relative path
+# the image can pass to a shell or Python, which neither reads as an option.
+_ENTRY_POINT = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._+-]*(/[A-Za-z0-9._+-]+)*")
 
 
 class Distribution(enum.Enum):
@@ -46,7 +49,10 @@ class Distribution(enum.Enum):
 
     NONE = "none"  # once per host
     TORCH_DISTRIBUTED = "torch_distributed"  # torchrun
-    PYTORCHDDP = "pytorchddp"  # mpirun, one process per GPU
+    # sagemaker_pytorch_ddp_enabled, as SDK v2's _pytorch_distribution_configuration writes
+    # it; the images launch it as torch_distributed. (SDK v2.257's PyTorch estimator rewrites
+    # pytorchddp into smdistributed dataparallel, a library these images do not carry.)
+    PYTORCHDDP = "pytorchddp"
     MPI = "mpi"  # mpirun (Horovod), processes_per_host each
 
 
@@ -76,10 +82,11 @@ def script_problems(
     problems = []
     if not source_dir.is_dir():
         problems.append(f"{folder}={str(source_dir)!r} is not a folder: must be an existing folder")
-    elif not entry_point or Path(entry_point).is_absolute() or ".." in Path(entry_point).parts:
+    elif not _ENTRY_POINT.fullmatch(entry_point) or ".." in Path(entry_point).parts:
         problems.append(
-            f"{entry}={entry_point!r} is not allowed: must be a relative path inside {folder}, "
-            "as the image runs it from there"
+            f"{entry}={entry_point!r} is not allowed: must be a relative path inside {folder} "
+            "(the image runs it from there), of A-Z, a-z, 0-9, '.', '_', '+', '-' and '/', "
+            "without '..'"
         )
     elif not (source_dir / entry_point).is_file():
         problems.append(
