@@ -14,28 +14,34 @@ under Horovod, and none imports torch until a function needs it:
 - `stop`: SIGTERM (StopTrainingJob, spot, a Hyperband stop) agreed across ranks at a step.
 - `distributed`: this process's rank and world size, as the modules above see them.
 
-Example (torchrun sets RANK and WORLD_SIZE; SageMaker's SM_* variables name the folders)::
+Example (hyperparameters arrive as `--name value`; torchrun sets RANK and WORLD_SIZE)::
 
-    from entrypoints.toolkit import checkpoints, metrics, schedule, shard, stop
+    from entrypoints.toolkit import checkpoints, distributed, metrics, schedule, shard, stop
 
-    ACCURACY = metrics.MetricSpec("validation:accuracy", "validation-accuracy",
-                                  metrics.Direction.MAXIMIZE)
-    stopping = stop.StopSignal.install()
-    saved = checkpoints.Checkpoints.from_environment()
-    resumed = saved.resume()
-    start = resumed.state["epoch"] if resumed else 0
-    lr = schedule.LRSchedule(args.lr, workers=world, scaling=schedule.LRScaling.LINEAR,
-                             warmup_steps=steps_per_epoch)
+    ACCURACY = metrics.MetricSpec(
+        "validation:accuracy", "validation-accuracy", metrics.Direction.MAXIMIZE
+    )  # metrics.definitions([ACCURACY]) gives the tuning job its MetricDefinitions
+    stopping = stop.StopSignal.install()  # SIGTERM: should_stop() on every rank
+    saved = checkpoints.Checkpoints.from_environment()  # the CheckpointConfig folder
+    resumed = saved.resume()  # rank 0's newest whole checkpoint, on every rank
+    if resumed is not None:
+        model.load_state_dict(resumed.state["model"])
+    start = resumed.position[0] if resumed else 0
+    steps = shard.steps_per_epoch(len(train), args.batch_size)
+    lr = schedule.LRSchedule(args.lr, workers=distributed.world_size(),
+                             scaling=schedule.LRScaling.SQRT, warmup_steps=steps)
     for epoch in range(start, args.epochs):
         mine = shard.epoch_indices(len(train), epoch, seed=args.seed)
-        for step in range(steps_per_epoch):
-            if stopping.should_stop():
-                saved.save({"epoch": epoch, "model": model.state_dict()}, epoch=epoch)
+        for step in range(steps):
+            if stopping.should_stop():  # a collective: every rank, every step
+                saved.save({"model": model.state_dict()}, epoch=epoch)
                 return
-            lr.apply(optimizer, epoch * steps_per_epoch + step)
-            ...
-        metrics.report(epoch, {ACCURACY: accuracy})
-        saved.save({"epoch": epoch + 1, "model": model.state_dict()}, epoch=epoch + 1)
+            lr.apply(optimizer, epoch * steps + step)
+            ...  # train on mine[step * args.batch_size : (step + 1) * args.batch_size]
+        metrics.report(epoch, {ACCURACY: evaluate(model)})  # printed by rank 0 only
+        saved.save({"model": model.state_dict()}, epoch=epoch + 1)  # rank 0 writes
+
+examples/script-mode/train.py is the whole of such a script.
 """
 
 from entrypoints.toolkit import checkpoints, distributed, metrics, schedule, shard, stop
