@@ -75,5 +75,10 @@ class ContainerPaths:
         return self.output / "data"
 
     @property
+    def code(self) -> Path:
+        """A script's code in script mode (SageMaker's framework containers use /opt/ml/code)."""
+        return self.root / "code"
+
+    @property
     def default_checkpoints(self) -> Path:
         return self.root / "checkpoints"
