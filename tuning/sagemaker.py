@@ -44,10 +44,13 @@ def submit(sagemaker: Any, plan: Plan, s3: Any = None) -> str:
 
 def upload_source(s3: Any, plan: Plan) -> str:
     """Pack the script's folder as SDK v2 does (sourcedir.tar.gz, files at its root) and put
-    it at the plan's source URI; returns that URI."""
+    it at the plan's source URI, encrypted at rest with S3's AWS-managed KMS key as the SDK
+    puts it by default; returns that URI."""
     assert plan.script is not None and plan.source_uri is not None  # callers check
     bucket, _, key = plan.source_uri.removeprefix("s3://").partition("/")
-    s3.put_object(Bucket=bucket, Key=key, Body=plan.script.archive())
+    s3.put_object(
+        Bucket=bucket, Key=key, Body=plan.script.archive(), ServerSideEncryption="aws:kms"
+    )
     return plan.source_uri
 
 

@@ -320,7 +320,9 @@ def test_submit_uploads_the_source_as_the_sdk_packs_it_before_creating_the_job(
             assert sagemaker.submit(sm, checked, s3) == ARN
             stub.assert_no_pending_responses()
         assert seen_at_create == [True]
-        body = s3.get_object(Bucket="my-bucket", Key=key)["Body"].read()
+        stored = s3.get_object(Bucket="my-bucket", Key=key)
+        assert stored["ServerSideEncryption"] == "aws:kms"  # as SDK v2 uploads it
+        body = stored["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
         assert sorted(tar.getnames()) == ["requirements.txt", "train.py"]
 
