@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from entrypoints.contract.paths import DEFAULT_ROOT, ContainerPaths
+
 # The hyperparameter names SageMaker's SDK v2 and its framework containers share.
 PROGRAM = "sagemaker_program"
 SUBMIT_DIRECTORY = "sagemaker_submit_directory"
@@ -32,7 +34,7 @@ MPI = "sagemaker_mpi_enabled"
 MPI_PROCESSES_PER_HOST = "sagemaker_mpi_num_of_processes_per_host"
 MPI_OPTIONS = "sagemaker_mpi_custom_mpi_options"
 #: Where SageMaker's containers keep the script's folder; the docker backend mounts it there.
-CODE_DIR = Path("/opt/ml/code")
+CODE_DIR = ContainerPaths(DEFAULT_ROOT).code
 #: The archive's name in S3, as the SDK uploads it (`<prefix>/<job>/source/sourcedir.tar.gz`).
 ARCHIVE = "sourcedir.tar.gz"
 #: The toolkit passes each user hyperparameter to the script as `--name value`, and keeps

@@ -165,7 +165,7 @@ class DockerBackend(Backend):
         try:
             for host in spec.hosts:
                 if spec.script is not None:  # the mount point, ours: else Docker makes it, root's
-                    (trees[host].root / CODE_DIR.name).mkdir(exist_ok=True)
+                    trees[host].code.mkdir(exist_ok=True)
                 processes[host], pump = start_logged(
                     self.command(spec, names[host], host, trees[host], network),
                     spec.log_path(host),
