@@ -4,6 +4,7 @@ hyperparameters, every bad metric a listed problem, submit's upload, a rehearsal
 from __future__ import annotations
 
 import copy
+import importlib.util
 import io
 import json
 import sys
@@ -417,3 +418,32 @@ def test_a_rehearsal_runs_the_script_from_its_folder_and_reads_its_regex(
     assert sent["sagemaker_submit_directory"] == json.dumps(source.as_uri())
     assert sent["sagemaker_program"] == '"train.py"'
     assert sent["epochs"] == "3" and "lr" in sent
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(
+    importlib.util.find_spec("entrypoints.script.runner") is None,
+    reason="the image's script-mode runner, entrypoints/script/runner.py, is not there yet",
+)
+def test_the_shipped_script_spec_rehearses_on_mnist(tmp_path: Path, shared_data: Path) -> None:
+    """examples/script-mode/train.py under torchrun on 2 process hosts, 2 jobs, judged by
+    Hyperband on the validation:accuracy its MetricSpec prints."""
+    pytest.importorskip("torch")
+    from containers.data.mnist import prepare
+
+    prepare(shared_data / "mnist", tmp_path / "mnist", {"train": 3000, "validation": 500})
+    journal = Journal(tmp_path / "journal.db")
+    try:
+        summary = Rehearsal(
+            plan(read(SHIPPED).spec, registry="local"),
+            {name: tmp_path / "mnist" / name for name in ("train", "validation")},
+            tmp_path / "jobs",
+            journal,
+            ProcessBackend(),
+            max_jobs=2,
+        ).run()
+    finally:
+        journal.close()
+    assert summary.jobs.get("Failed", 0) == 0 and not summary.flags, summary
+    assert summary.best_objective is not None and summary.best_objective > 0.5
