@@ -3,6 +3,9 @@
 Every worker reads the whole channel and trains on its own shard of each epoch's shuffled
 order; gradients are averaged across workers at every step. Global rank 0 prints the metric
 line of each epoch, writes checkpoints (when the job has a CheckpointConfig) and the model.
+
+Built on `entrypoints.toolkit`, the library a user's own script may import: its metric
+lines, learning-rate schedule, shards, checkpoints and stop agreement are the toolkit's.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -26,21 +28,25 @@ import torch.nn.functional as F
 from entrypoints.contract.config import TrainingEnvironment
 from entrypoints.contract.errors import AlgorithmError, TrainingError
 from entrypoints.contract.lifecycle import StopFlag, exit_process
-from entrypoints.contract.metrics import MetricLine
 from entrypoints.contract.paths import ContainerPaths
-from entrypoints.dnn import checkpoints
 from entrypoints.dnn.collective import Collective, connect
 from entrypoints.dnn.data import Examples, read_channel
 from entrypoints.dnn.hyperparameters import parse
-from entrypoints.dnn.metrics import METRIC_SPECS, TRAIN_LOSS, VALIDATION_ACCURACY, VALIDATION_LOSS
+from entrypoints.dnn.metrics import TRAIN_LOSS, VALIDATION_ACCURACY, VALIDATION_LOSS
 from entrypoints.dnn.model import ARCHITECTURE, build
-from entrypoints.dnn.schedule import epoch_order, learning_rate
+from entrypoints.toolkit import metrics, shard
+from entrypoints.toolkit.checkpoints import Checkpoints
+from entrypoints.toolkit.schedule import LRScaling, LRSchedule, warmup_steps
+from entrypoints.toolkit.stop import StopSignal
 
 logger = logging.getLogger("entrypoints.dnn.worker")
 
 #: A folder where a failing worker leaves its reason, `rank-<N>`, for its host to report.
 REPORTS_VARIABLE = "SMTUNE_WORKER_REPORTS"
 EVAL_BATCH = 1000
+# What the worker reads back from a checkpoint (`Trainer._checkpoint` writes them); one
+# without them is damaged, and the resume falls back to the one before.
+CHECKPOINT_KEYS = frozenset({"epoch", "step", "loss_shares", "model", "optimizer", "rng", "world"})
 
 
 @dataclass
@@ -69,7 +75,10 @@ def parameters_digest(model: torch.nn.Module) -> str:
 class Trainer:
     def __init__(self, env: TrainingEnvironment, stop: StopFlag) -> None:
         self.env = env
-        self.stop = stop
+        self.stop = StopSignal(stop)
+        self.checkpoints = Checkpoints(
+            env.checkpoint_dir, enabled=env.checkpointing, required=CHECKPOINT_KEYS
+        )
         self.hp = parse(env.hyperparameters)
         cuda = torch.cuda.is_available()
         local_rank = int(os.environ.get("LOCAL_RANK", os.environ.get("HOROVOD_LOCAL_RANK", "0")))
@@ -96,7 +105,13 @@ class Trainer:
         self.batch = self.hp["batch_size"] * (
             self.world if self.hp["scale_batch_with_workers"] else 1
         )
-        self.steps_per_epoch = math.ceil(math.ceil(len(self.y) / self.world) / self.batch)
+        self.steps_per_epoch = shard.steps_per_epoch(len(self.y), self.batch, self.world)
+        self.lr = LRSchedule(
+            self.hp["lr"],
+            workers=self.world,
+            scaling=LRScaling(self.hp["lr_scaling"]),
+            warmup_steps=warmup_steps(self.hp["warmup_epochs"], self.steps_per_epoch),
+        )
         model = build().to(self.device)
         state = self._checkpoint_state()
         if state is not None:
@@ -108,7 +123,6 @@ class Trainer:
         if state is not None:
             self.optimizer.load_state_dict(state["optimizer"])
         self.progress = self._progress(state)
-        self.printer = MetricLine(METRIC_SPECS)
         logger.info(
             "rank %d of %d on %s (%s): %d examples, batch %d per worker (global %d), "
             "%d steps per epoch",
@@ -132,16 +146,8 @@ class Trainer:
     def _checkpoint_state(self) -> dict[str, Any] | None:
         """Rank 0 reads the newest checkpoint; every rank gets what it broadcasts. A job
         without a CheckpointConfig (the same on every host) has none to read."""
-        if not self.env.checkpointing:
-            return None
-        state = None
-        if self.rank == 0:
-            found = checkpoints.load_newest(self.env.checkpoint_dir)
-            if found is not None:
-                path, state = found
-                logger.info("resuming from %s", path)
-        result: dict[str, Any] | None = self.collective.broadcast(state)
-        return result
+        resumed = self.checkpoints.resume()
+        return None if resumed is None else resumed.state
 
     def _progress(self, state: dict[str, Any] | None) -> Progress:
         """Where a checkpoint puts this rank: its epoch, its step and its running loss."""
@@ -162,7 +168,7 @@ class Trainer:
         """Rank 0 saves; every rank's share of the epoch's running loss goes with it, so that a
         job resumed mid-epoch prints the same train loss as one never stopped. Only where the
         job has a CheckpointConfig: nothing else would keep the file for a resumed job."""
-        if not self.env.checkpointing:
+        if not self.checkpoints.enabled:
             return
         shares = torch.zeros(self.world, 2, dtype=torch.float64)
         shares[self.rank] = torch.tensor(
@@ -171,8 +177,7 @@ class Trainer:
         shares = self.collective.sum(shares)
         if self.rank != 0:
             return
-        path = checkpoints.save(
-            self.env.checkpoint_dir,
+        path = self.checkpoints.save(
             {
                 "epoch": self.progress.epoch,
                 "step": self.progress.step,
@@ -182,36 +187,34 @@ class Trainer:
                 "rng": torch.get_rng_state(),
                 "world": self.world,
             },
+            epoch=self.progress.epoch,
+            step=self.progress.step,
         )
-        logger.info("checkpoint %s", path.name)
-
-    def _stop_agreed(self) -> bool:
-        """True on every worker as soon as any worker was asked to stop (SIGTERM)."""
-        flag = torch.tensor([1.0 if self.stop.is_set() else 0.0])
-        return bool(self.collective.sum(flag).item() > 0)
+        if path is not None:
+            logger.info("checkpoint %s", path.name)
 
     def run(self) -> None:
         hp, progress = self.hp, self.progress
         while progress.epoch < hp["epochs"]:
-            order = torch.from_numpy(
-                epoch_order(len(self.y), self.world, hp["seed"], progress.epoch, self.rank)
-            ).to(self.device)
+            mine = shard.epoch_indices(
+                len(self.y), progress.epoch, seed=hp["seed"], rank=self.rank, world=self.world
+            )
+            order = torch.from_numpy(mine).to(self.device)
             self.model.train()
             started, first_step = time.monotonic(), progress.step
             while progress.step < self.steps_per_epoch:
-                if self._stop_agreed():
+                if self.stop.should_stop():  # the same step on every worker
                     self._checkpoint()
                     logger.info("stopped at epoch %d, step %d", progress.epoch, progress.step)
                     return
                 step = progress.epoch * self.steps_per_epoch + progress.step
-                for group in self.optimizer.param_groups:
-                    group["lr"] = learning_rate(hp, self.world, step, self.steps_per_epoch)
+                rate = self.lr.apply(self.optimizer, step)
                 index = order[progress.step * self.batch : (progress.step + 1) * self.batch]
                 loss = F.cross_entropy(self.model(self.x[index]), self.y[index])
                 if not torch.isfinite(loss):
                     raise AlgorithmError(
                         f"the training loss became {loss.item()} at epoch {progress.epoch}, step "
-                        f"{progress.step}: lower lr (now {group['lr']:g}) or batch_size"
+                        f"{progress.step}: lower lr (now {rate:g}) or batch_size"
                     )
                 self.optimizer.zero_grad()
                 loss.backward()
@@ -235,14 +238,13 @@ class Trainer:
         totals = self.collective.sum(
             torch.tensor([progress.loss_sum, progress.loss_count], dtype=torch.float64)
         )
-        values = {TRAIN_LOSS.name: float(totals[0] / totals[1])}
+        values = {TRAIN_LOSS: float(totals[0] / totals[1])}
         if self.validation is not None:
             values.update(self._evaluate(*self.validation))
-        if self.rank == 0:
-            self.printer.emit(progress.epoch, values)
+        metrics.report(progress.epoch, values)  # printed by global rank 0 only
 
     @torch.no_grad()
-    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> dict[metrics.MetricSpec, float]:
         self.model.eval()
         loss = correct = 0.0
         for start in range(0, len(y), EVAL_BATCH):
@@ -254,8 +256,8 @@ class Trainer:
             torch.tensor([loss, correct, float(len(y))], dtype=torch.float64)
         )
         return {
-            VALIDATION_LOSS.name: float(totals[0] / totals[2]),
-            VALIDATION_ACCURACY.name: float(totals[1] / totals[2]),
+            VALIDATION_LOSS: float(totals[0] / totals[2]),
+            VALIDATION_ACCURACY: float(totals[1] / totals[2]),
         }
 
     def _save_model(self) -> None:

@@ -9,7 +9,6 @@ import pytest
 
 from entrypoints.contract.errors import UserError
 from entrypoints.dnn.hyperparameters import parse, processes_per_host
-from entrypoints.dnn.schedule import epoch_order, learning_rate
 
 
 @pytest.mark.parametrize(
@@ -52,23 +51,6 @@ def test_more_processes_than_cpus_or_gpus_is_refused(cpus: int, gpus: int, rule:
         UserError, match=f"processes_per_host=3 is out of range: must be processes_per_host {rule}"
     ):
         processes_per_host(3, cpus=cpus, gpus=gpus)
-
-
-def test_every_rank_gets_as_many_examples_and_together_all_of_them() -> None:
-    shards = [epoch_order(10, 4, seed=1, epoch=0, rank=r) for r in range(4)]
-    assert {len(s) for s in shards} == {3}
-    assert set().union(*map(set, shards)) == set(range(10))
-    assert (epoch_order(10, 4, 1, 1, 0) != shards[0]).any()  # a new order every epoch
-
-
-def test_linear_scaling_warms_up_from_the_base_rate_to_world_times_it() -> None:
-    hp = parse({"epochs": "5", "lr": "0.1", "lr_scaling": "linear", "warmup_epochs": "1"})
-    rates = [learning_rate(hp, world=4, step=s, steps_per_epoch=10) for s in range(12)]
-    assert rates[0] == pytest.approx(0.1 + 0.3 / 10)
-    assert rates[9] == pytest.approx(0.4) and rates[11] == pytest.approx(0.4)
-    assert rates == sorted(rates)
-    sqrt = parse({"epochs": "5", "lr": "0.1", "lr_scaling": "sqrt"})
-    assert learning_rate(sqrt, world=4, step=0, steps_per_epoch=10) == pytest.approx(0.2)
 
 
 def test_a_failed_worker_is_reported_with_its_own_kind_or_how_it_ended(tmp_path: Path) -> None:

@@ -15,9 +15,9 @@ pytest.importorskip("torch", reason="the DNN needs torch (the main venv has it)"
 
 from containers.local.job import JobSpec, JobStatus
 from containers.local.process import ProcessBackend
-from entrypoints.dnn import checkpoints
 from entrypoints.dnn.launch import descendants
 from entrypoints.dnn.metrics import METRIC_SPECS, VALIDATION_ACCURACY
+from entrypoints.toolkit.checkpoints import Checkpoints
 from tests.entrypoints.dnn.conftest import digests, dnn_job, wait_for
 
 LAUNCHERS = ["torchrun", pytest.param("horovod", marks=pytest.mark.horovod)]
@@ -121,7 +121,7 @@ def test_sigterm_then_resume_gives_the_uninterrupted_metrics(
         stopped = job.wait()
     assert stopped.status is JobStatus.STOPPED
     assert all(h.exit_code == 0 for h in stopped.hosts)
-    saved = checkpoints.newest(tmp_path / "cut" / "algo-1" / "checkpoints")
+    saved = Checkpoints(tmp_path / "cut" / "algo-1" / "checkpoints").newest()
     assert saved is not None and saved.name != "checkpoint-00003-000000.pt"
     before = metric_lines(stopped.leader_log)  # the resumed job writes the log anew
 
