@@ -14,7 +14,13 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from entrypoints.contract.metrics import MAX_REGEX_LENGTH, Direction, cloudwatch_form
+from entrypoints.contract.metrics import (
+    MAX_REGEX_LENGTH,
+    Direction,
+    MetricLine,
+    MetricSpec,
+    cloudwatch_form,
+)
 
 MAX_NAME_LENGTH = 255  # SageMaker's limit on MetricDefinition.Name
 
@@ -118,3 +124,16 @@ def _sample_problems(where: str, regex: str, sample: str) -> list[str]:
             f"it, {seen!r}: must match it with each tab shown as #011 (write (?:\\t|#011))"
         ]
     return [f"{where}.regex: {regex!r} reads no number from the sample {sample!r}"]
+
+
+def reads_its_own_line(where: str, chosen: MetricSpec) -> list[str]:
+    """Whether a MetricSpec's regex reads the line it formats, printed and in CloudWatch."""
+    problems = []
+    sample = MetricLine([chosen]).format(7, {chosen.name: 0.8125})
+    for form in (sample, cloudwatch_form(sample)):
+        if chosen.read(form) != 0.8125:
+            problems.append(
+                f"{where}: the regex {chosen.regex!r} does not read the "
+                f"line the image prints: {form!r}"
+            )
+    return problems

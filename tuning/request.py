@@ -13,29 +13,26 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from containers.catalogue import IMAGES, ImageSpec
-from containers.script import (
-    ARCHIVE,
-    ScriptField,
-    ScriptSpec,
-    encode,
-    hyperparameter_name_problem,
-    script_problems,
-)
+from containers.script import ScriptSpec
 from entrypoints.contract.errors import UserError
-from entrypoints.contract.metrics import Direction, MetricLine, MetricSpec, cloudwatch_form
+from entrypoints.contract.metrics import Direction, MetricSpec
 from tuning.hyperband import Bracket, brackets
-from tuning.metrics import MAX_NAME_LENGTH, Metric, PatternMetric, regex_problems
+from tuning.metrics import MAX_NAME_LENGTH, Metric, reads_its_own_line
+from tuning.script import (
+    check_script_hyperparameters,
+    declared_metrics,
+    script_of,
+    source_uri,
+)
+from tuning.script import static_hyperparameters as script_static
 from tuning.spec import (
     CategoricalRange,
     ContinuousRange,
     IntegerRange,
-    KeyedMetric,
     Scaling,
-    ScriptDistribution,
     SpecError,
     TuningJobSpec,
 )
@@ -463,19 +460,7 @@ def check_objective(spec: TuningJobSpec, metrics: tuple[Metric, ...]) -> list[st
             f"{direction.value.lower()[:-1]}ing is better"
         )
     if isinstance(chosen, MetricSpec):
-        problems += _reads_its_own_line("objective.metric", chosen)
-    return problems
-
-
-def _reads_its_own_line(where: str, chosen: MetricSpec) -> list[str]:
-    problems = []
-    sample = MetricLine([chosen]).format(7, {chosen.name: 0.8125})
-    for form in (sample, cloudwatch_form(sample)):
-        if chosen.read(form) != 0.8125:
-            problems.append(
-                f"{where}: the regex {chosen.regex!r} does not read the "
-                f"line the image prints: {form!r}"
-            )
+        problems += reads_its_own_line("objective.metric", chosen)
     return problems
 
 
@@ -491,113 +476,11 @@ def check_with_botocore(request: Mapping[str, Any]) -> list[str]:
     return [f"request: {line.strip()}" for line in lines if line.strip()]
 
 
-# -- script mode -------------------------------------------------------------------------
-
-SCRIPT_FIELDS = {
-    ScriptField.ENTRY_POINT: "entry_point",
-    ScriptField.SOURCE_DIR: "source_dir",
-    ScriptField.DISTRIBUTION: "distribution.type",
-    ScriptField.PROCESSES_PER_HOST: "distribution.processes_per_host",
-}
-
-
-def source_uri(spec: TuningJobSpec) -> str:
-    """Where a script's folder goes, as SDK v2 names it when given a code_location:
-    `<code_location>/<job name>/source/sourcedir.tar.gz` (code_location: output_path)."""
-    prefix = (spec.code_location or spec.output_path).rstrip("/")
-    return f"{prefix}/{spec.name}/source/{ARCHIVE}"
-
-
-def script_of(spec: TuningJobSpec) -> tuple[ScriptSpec | None, list[str]]:
-    """The spec's script, or None; and the problems of its script fields."""
-    if spec.entry_point is None and spec.source_dir is None:
-        unused = [
-            (bool(spec.metrics), "metrics", "the image's own metrics are known"),
-            (spec.distribution != ScriptDistribution(), "distribution", "the image launches"),
-            (spec.code_location is not None, "code_location", "there is no code to upload"),
-        ]
-        return None, [
-            f"{name}: applies to a script (entry_point) only: {why}"
-            for given, name, why in unused
-            if given
-        ]
-    missing = [
-        f"{name} is required with {other}: {what}"
-        for name, other, what in [
-            ("entry_point", "source_dir", "the script the image runs"),
-            ("source_dir", "entry_point", "the folder uploaded as sourcedir.tar.gz"),
-        ]
-        if getattr(spec, name) is None
-    ]
-    if missing or spec.entry_point is None or spec.source_dir is None:
-        return None, missing
-    distribution = spec.distribution
-    problems = script_problems(
-        spec.entry_point,
-        Path(spec.source_dir),
-        distribution.type,
-        distribution.processes_per_host,
-        SCRIPT_FIELDS,
-    )
-    if problems:
-        return None, problems
-    script = ScriptSpec(
-        spec.entry_point, Path(spec.source_dir), distribution.type, distribution.processes_per_host
-    )
-    return script, []
-
-
-def check_script_hyperparameters(spec: TuningJobSpec) -> list[str]:
-    """A script gets each hyperparameter as `--name value`: its names must be flags."""
-    named = [("static_hyperparameters", n) for n in spec.static_hyperparameters]
-    named += [("ranges", n) for n in spec.ranges]
-    return [
-        f"{where}.{name}: {problem}"
-        for where, name in named
-        if (problem := hyperparameter_name_problem(name))
-    ]
-
-
-def declared_metrics(spec: TuningJobSpec) -> tuple[tuple[Metric, ...], list[str]]:
-    """A script's metrics, as its spec declares them, each checked."""
-    if not spec.metrics:
-        return (), [
-            "metrics: a script's metrics must be declared, the objective's at least: "
-            "{name, key, direction} for a line printed as the images print theirs, or "
-            "{name, regex, sample}"
-        ]
-    metrics: list[Metric] = []
-    problems: list[str] = []
-    seen: set[str] = set()
-    for index, declared in enumerate(spec.metrics):
-        where = f"metrics.{index}"
-        if declared.name in seen:
-            problems.append(f"{where}.name: {declared.name!r} is declared twice: must be unique")
-        seen.add(declared.name)
-        if isinstance(declared, KeyedMetric):
-            try:
-                keyed = MetricSpec(declared.name, declared.key, declared.direction)
-            except ValueError as error:
-                problems.append(f"{where}.key: {error}")
-                continue
-            problems += _reads_its_own_line(where, keyed)
-            metrics.append(keyed)
-            continue
-        found = regex_problems(where, declared.regex, declared.sample)
-        problems += found
-        if not found:
-            metrics.append(PatternMetric(declared.name, declared.regex, declared.direction))
-    return tuple(metrics), problems
-
-
 def _static(spec: TuningJobSpec, script: ScriptSpec | None, region: str | None) -> dict[str, str]:
-    """StaticHyperParameters: as written for an image; for a script, JSON-encoded with the
-    script's own, as SDK v2's tuner sends them."""
+    """StaticHyperParameters: as written for an image; a script's as SDK v2 sends them."""
     if script is None:
         return {k: _text(v) for k, v in spec.static_hyperparameters.items()}
-    given = {k: encode(v) for k, v in spec.static_hyperparameters.items()}
-    own = script.hyperparameters(source_uri(spec), spec.name, region, spec.instance.type)
-    return {**given, **own}
+    return script_static(spec, script, region)
 
 
 def plan(
