@@ -139,7 +139,7 @@ class RegexMetric(Strict):
 
     name: str = Field(min_length=1)
     regex: str = Field(min_length=1)
-    sample: str | None = None  # required: `tuning.request` says why when it is missing
+    sample: str | None = None  # required: `plan` says why when it is missing
     direction: Direction | None = None  # None: objective.type says it
 
 
@@ -161,7 +161,12 @@ class Spot(Strict):
 
 
 class TuningJobSpec(Strict):
-    """A tuning job, as written in its YAML file."""
+    """A tuning job, as written in its YAML file.
+
+    With `entry_point` and `source_dir` the image runs that script instead of its own
+    algorithm (SageMaker's script mode): its hyperparameters are its own and its `metrics`
+    are declared here; see `tuning.script`.
+    """
 
     name: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
     image: str
@@ -223,7 +228,14 @@ _ANY_VARIABLE = re.compile(r"\$\{[^}]*\}")
 # Where a variable belongs: the account, bucket and registry a spec is shared across. Any
 # other field is sent (tags, hyperparameters) or printed by `plan` as written, so a `${...}`
 # there could copy any environment variable, a secret too, into the request.
-VARIABLE_FIELDS = ("role", "image", "channels.*.s3_uri", "output_path", "checkpoint_s3_uri")
+VARIABLE_FIELDS = (
+    "role",
+    "image",
+    "channels.*.s3_uri",
+    "output_path",
+    "checkpoint_s3_uri",
+    "code_location",
+)
 
 
 def _substitute(text: str, read: set[str], unset: list[str]) -> str:

@@ -447,3 +447,13 @@ def test_the_shipped_script_spec_rehearses_on_mnist(tmp_path: Path, shared_data:
         journal.close()
     assert summary.jobs.get("Failed", 0) == 0 and not summary.flags, summary
     assert summary.best_objective is not None and summary.best_objective > 0.5
+
+
+def test_code_location_takes_a_bucket_variable(tmp_path: Path, source: Path) -> None:
+    spec_file = tmp_path / "spec.yaml"
+    text = SHIPPED.read_text().replace("../../examples/script-mode", "src")
+    spec_file.write_text(text + "code_location: s3://${BUCKET}/code\n")
+    checked = plan(read(spec_file).spec)
+    assert (
+        checked.source_uri == "s3://my-bucket/code/script-mnist-hyperband/source/sourcedir.tar.gz"
+    )
