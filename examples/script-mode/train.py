@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import logging
 import os
 import struct
 from pathlib import Path
@@ -44,7 +45,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--train", type=Path, default=os.environ.get("SM_CHANNEL_TRAIN"))
     parser.add_argument("--validation", type=Path, default=os.environ.get("SM_CHANNEL_VALIDATION"))
     parser.add_argument("--model_dir", type=Path, default=os.environ.get("SM_MODEL_DIR", "model"))
-    return parser.parse_args()
+    # A tuning job may pass hyperparameters of its own: ignore them, but say so (a typo too).
+    args, unknown = parser.parse_known_args()
+    if unknown:
+        logging.warning("ignoring arguments this script does not declare: %s", unknown)
+    return args
 
 
 def read_idx(path: Path) -> np.ndarray:
