@@ -18,15 +18,16 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from containers.local.job import Backend, JobSpec, JobStatus, RunningJob
 from containers.local.layout import ChannelSource
-from containers.script import RESERVED_PREFIX
+from containers.script import RESERVED_PREFIX, ScriptSpec
 from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.metrics import Direction, cloudwatch_form
 from tuning.hyperband import Choice, Decision, FloatRange, HyperbandScheduler, IntRange, Scaling
@@ -54,6 +55,17 @@ def search_space(plan: Plan) -> dict[str, FloatRange | IntRange | Choice]:
         kind = IntRange if isinstance(r, IntegerRange) else FloatRange
         space[name] = kind(r.min, r.max, scaling)  # type: ignore[arg-type]
     return space
+
+
+def _snapshot(script: ScriptSpec, out: Path) -> ScriptSpec:
+    """The script's folder as it is now, under `out`: as on SageMaker, where every job gets
+    the one sourcedir.tar.gz uploaded at submit, an edit during the rehearsal reaches no job.
+    (A resumed rehearsal takes a new snapshot.)"""
+    snapshot = out / "source"
+    if snapshot.exists():
+        shutil.rmtree(snapshot)
+    shutil.copytree(script.source_dir, snapshot)  # links followed, as the archive packs them
+    return replace(script, source_dir=snapshot)
 
 
 @dataclass
@@ -117,6 +129,7 @@ class Rehearsal:
                 f"no local data for channel {', '.join(missing)}: give --channel {missing[0]}=DIR"
             )
         self.plan, self.out, self.journal, self.backend = plan, out, journal, backend
+        self.script = _snapshot(plan.script, out) if plan.script is not None else None
         self.channels = {
             name: ChannelSource(
                 name, channels[name], S3DistributionType(c.distribution), c.content_type
@@ -264,7 +277,7 @@ class Rehearsal:
             # (With sampling, an XGBoost job that checkpoints grows other trees, more slowly.)
             checkpoints="CheckpointConfig" in definition,
             resume=resume,
-            script=self.plan.script,
+            script=self.script,
         )
         # A resumed job starts where the journal left it: lines it repeats are not new.
         done = self.scheduler.resource(name)

@@ -415,7 +415,10 @@ def test_a_rehearsal_runs_the_script_from_its_folder_and_reads_its_regex(
         (tmp_path / "jobs" / "script-mnist-hyperband-001" / "algo-1" / "input" / "config"
          / "hyperparameters.json").read_text()
     )  # fmt: skip
-    assert sent["sagemaker_submit_directory"] == json.dumps(source.as_uri())
+    # The folder as it was when the rehearsal began, as SageMaker's jobs get one archive.
+    snapshot = tmp_path / "jobs" / "source"
+    assert sent["sagemaker_submit_directory"] == json.dumps(snapshot.as_uri())
+    assert (snapshot / "train.py").read_text() == SCRIPT
     assert sent["sagemaker_program"] == '"train.py"'
     assert sent["epochs"] == "3" and "lr" in sent
 
