@@ -27,12 +27,17 @@ if host == sorted(json.loads(os.environ["SM_HOSTS"]))[0]:
     print("[0]\\tvalidation-accuracy:0.5", flush=True)
 """
 
-RUNNER_MISSING = importlib.util.find_spec("entrypoints.script.runner") is None
+# The runner, and the dispatch through which the image's `train` reaches it.
+RUNNER_MISSING = any(
+    importlib.util.find_spec(f"entrypoints.script.{name}") is None
+    for name in ("runner", "dispatch")
+)
 
 
 @pytest.mark.skipif(
     RUNNER_MISSING,
-    reason="the image's script-mode runner, entrypoints/script/runner.py, is not there yet",
+    reason="the image's script-mode runner (entrypoints/script/runner.py, dispatch.py) is not "
+    "there yet",
 )
 @pytest.mark.timeout(180)
 def test_a_users_script_runs_once_on_each_of_two_process_hosts(tmp_path: Path) -> None:

@@ -26,6 +26,11 @@ from tuning.spec import SpecError, parse, read, read_data
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "tuning" / "jobs" / "script-mnist-hyperband.yaml"
 EXAMPLE = REPO / "examples" / "script-mode"
+# The image's script-mode runner, and the dispatch through which its `train` reaches it.
+RUNNER_MISSING = any(
+    importlib.util.find_spec(f"entrypoints.script.{name}") is None
+    for name in ("runner", "dispatch")
+)
 ARN = "arn:aws:sagemaker:eu-west-1:123456789012:hyper-parameter-tuning-job/x"
 
 
@@ -426,8 +431,9 @@ def test_a_rehearsal_runs_the_script_from_its_folder_and_reads_its_regex(
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.skipif(
-    importlib.util.find_spec("entrypoints.script.runner") is None,
-    reason="the image's script-mode runner, entrypoints/script/runner.py, is not there yet",
+    RUNNER_MISSING,
+    reason="the image's script-mode runner (entrypoints/script/runner.py, dispatch.py) is not "
+    "there yet",
 )
 def test_the_shipped_script_spec_rehearses_on_mnist(tmp_path: Path, shared_data: Path) -> None:
     """examples/script-mode/train.py under torchrun on 2 process hosts, 2 jobs, judged by
