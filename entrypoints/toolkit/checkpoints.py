@@ -91,10 +91,13 @@ class Checkpoints:
     def save(self, state: Mapping[str, Any], *, epoch: int, step: int = 0) -> Path | None:
         """Write `state` as the checkpoint of (epoch, step), on rank 0; drop the oldest.
 
-        `state` is what torch.save takes: tensors, state dicts, numbers, strings, lists.
+        `state` holds what a resume may load safely (torch.load with weights_only): tensors,
+        state dicts, numbers, strings, lists and dicts of them.
         Returns the file, or None on other ranks and where checkpointing is not enabled.
 
         Raises:
+            TypeError: `state` holds other objects (say a numpy array): a resume would
+                refuse the file, and training would start over.
             UserError: the disk is full (the message names the file).
             PlatformError: another failure of the disk.
         """
@@ -108,6 +111,7 @@ class Checkpoints:
         # "unexpected pos" error; write_whole names the disk and the file.
         buffer = io.BytesIO()
         torch.save(dict(state), buffer)
+        _check_loadable(buffer)
         write_whole(path, buffer.getvalue())
         for old in self._oldest_first()[: -self.keep]:
             old.unlink(missing_ok=True)
@@ -165,6 +169,21 @@ class Checkpoints:
     def _oldest_first(self) -> list[Path]:
         found = [p for p in self.folder.glob("checkpoint-*.pt") if _position(p) is not None]
         return sorted(found, key=lambda p: _position(p) or (0, 0))
+
+
+def _check_loadable(buffer: io.BytesIO) -> None:
+    """Refuse, at once, a state that `resume` would refuse for ever after."""
+    import torch
+
+    buffer.seek(0)
+    unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(buffer)
+    if unsafe:
+        raise TypeError(
+            f"the checkpoint's state holds {', '.join(sorted(unsafe))}: a resume loads it with "
+            "torch.load(weights_only=True), which refuses them; save tensors, numbers, strings, "
+            "lists and dicts (model.state_dict(), optimizer.state_dict()), or allow the types "
+            "with torch.serialization.add_safe_globals"
+        )
 
 
 def _position(path: Path) -> tuple[int, int] | None:

@@ -121,6 +121,14 @@ def test_the_checkpoint_config_names_the_folder(tmp_path: Path) -> None:
     assert checkpoints.save(state(1), epoch=1) == local / "checkpoint-00001-000000.pt"
 
 
+def test_a_state_that_a_resume_would_refuse_is_refused_when_saved(tmp_path: Path) -> None:
+    import numpy as np
+
+    with pytest.raises(TypeError, match=r"holds numpy\..*: a resume loads it with torch.load"):
+        Checkpoints(tmp_path).save({"epoch": 1, "order": np.arange(3)}, epoch=1)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_full_disk_fails_saying_so_and_where_and_leaves_no_partial_file(
     tmp_path: Path,
 ) -> None:
