@@ -4,7 +4,7 @@ Declare each metric once; the same `MetricSpec` formats its field of the printed
 builds the regex of the tuning job's MetricDefinition, so the two cannot drift apart:
 
     ACCURACY = MetricSpec("validation:accuracy", "validation-accuracy", Direction.MAXIMIZE)
-    report(epoch, {ACCURACY: 0.97})  # rank 0 prints "[3]\tvalidation-accuracy:0.97"
+    report(3, {ACCURACY: 0.97})  # rank 0 prints "[3]<TAB>validation-accuracy:0.97"
     definitions([ACCURACY])  # [{"Name": "validation:accuracy", "Regex": "..."}]
 
 Only rank 0 prints: AMT Hyperband counts an objective's lines as the training resource, so
