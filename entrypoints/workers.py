@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from entrypoints.contract.config import ResourceConfig
-from entrypoints.contract.lifecycle import StopFlag, stoppable
+from entrypoints.contract.lifecycle import StopFlag, Stopped, stoppable
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,8 @@ def run_torchrun(
     processes: int,
     command: Sequence[str],
     shutdown_timeout_s: float,
-    logs_specs: Any = None,
+    stop_raises: bool = False,
+    monitor_interval_s: float = 0.2,
 ) -> WorkerExit | None:
     """Run this host's `processes` copies of `command` under torch's elastic agent.
 
@@ -106,7 +107,8 @@ def run_torchrun(
     variables (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, ...). On SIGTERM it
     passes the signal to each process's group and kills what is left after
     `shutdown_timeout_s`. Returns the first failed process, or None when all succeeded or a
-    stop ended them.
+    stop ended them; with `stop_raises`, a stop raises lifecycle.Stopped instead.
+    `monitor_interval_s`: how often the agent looks at its processes.
     """
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -121,10 +123,9 @@ def run_torchrun(
         rdzv_endpoint=f"{rendezvous.master_addr}:{rendezvous.master_port}",
         rdzv_configs={"rank": node_rank, "timeout": int(rendezvous.timeout_s)},
         max_restarts=0,
-        monitor_interval=0.2,
+        monitor_interval=monitor_interval_s,
         start_method="spawn",
         shutdown_timeout=max(1, int(shutdown_timeout_s)),
-        logs_specs=logs_specs,
     )
     try:
         # Until the agent puts its own SIGTERM handler in place (just before it starts the
@@ -137,6 +138,8 @@ def run_torchrun(
     except SignalException as exc:
         # SIGTERM: the agent passed it on, and the processes ended (or were killed).
         logger.warning("stopped by signal %s; this host's processes have ended", exc.sigval)
+        if stop_raises:
+            raise Stopped(f"stopped by signal {exc.sigval}") from exc
     return None
 
 
@@ -205,6 +208,8 @@ def supervise(
     failed_peers_grace_s: float = FAILED_PEERS_GRACE_S,
     interrupted: Callable[[], bool] = lambda: False,
     any_exit_after_stop: bool = True,
+    poll_s: float = _POLL_S,
+    on_failure: Callable[[WorkerExit], None] = lambda failure: None,
 ) -> WorkerExit | None:
     """Wait for a host's processes (rank: (local rank, worker)); the first failure, or None.
 
@@ -213,7 +218,9 @@ def supervise(
     `stop_grace_s`; a process that then ends in any way is no failure (with
     `any_exit_after_stop` False, only one our SIGTERM found before its handler was in place
     is excused: for processes that handle it and exit 0). `interrupted` says that something
-    else (a lost peer host) means the processes should end as on a failure.
+    else (a lost peer host) means the processes should end as on a failure. `poll_s`: how
+    often the processes are looked at (how late a failure may be seen); `on_failure` is
+    called as soon as a failure is seen, before the others have ended.
     """
     failure: WorkerExit | None = None
     stop_sent = ended_at = None  # when our SIGTERM went out: for a stop, for a failure
@@ -234,6 +241,8 @@ def supervise(
                 ),
                 None,
             )
+            if failure is not None:
+                on_failure(failure)
             # The others would only wait for the failed one in a collective.
             if failure is not None or (stop_sent is None and interrupted()):
                 ended_at = now
@@ -247,7 +256,7 @@ def supervise(
                 logger.warning("processes still running after SIGTERM: killed")
                 killed = True
             _signal_all(workers, signal.SIGKILL)
-        time.sleep(_POLL_S)
+        time.sleep(poll_s)
 
 
 def _excused(stopping: bool, any_exit: bool) -> Callable[[int], bool]:

@@ -85,6 +85,9 @@ class StopFlag:
 
 _installed: StopFlag | None = None  # the flag SIGTERM sets in this process, once installed
 
+#: What an image's `train` runs: the built-in algorithm, or script mode (entrypoints.script).
+Main = Callable[[ContainerPaths, StopFlag], None]
+
 
 @contextlib.contextmanager
 def stoppable() -> Iterator[None]:

@@ -1,9 +1,12 @@
-"""The DNN image's command: `python -m entrypoints.dnn [train | --check]`."""
+"""The DNN image's command: `python -m entrypoints.dnn [train | --check]`.
+
+`train` runs the built-in DNN, or the user's script in script mode (`entrypoints.script`).
+"""
 
 import sys
 
-from entrypoints.contract.lifecycle import exit_process, image_command
-from entrypoints.dnn.launch import main
+from entrypoints.contract.lifecycle import Main, exit_process, image_command
+from entrypoints.script.dispatch import train
 
 
 def check() -> str:
@@ -13,5 +16,11 @@ def check() -> str:
     return f"torch {torch.__version__}: ready to train"
 
 
+def algorithm() -> Main:
+    from entrypoints.dnn.launch import main
+
+    return main
+
+
 if __name__ == "__main__":
-    exit_process(image_command(sys.argv[1:], main, check))
+    exit_process(image_command(sys.argv[1:], train(algorithm), check))

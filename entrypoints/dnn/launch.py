@@ -3,7 +3,8 @@
 Every host runs this as the image's `train` command. It validates hyperparameters and data
 itself, so that bad input fails every host at once with one clear reason rather than as N
 worker tracebacks; it joins the job's rendezvous (which names a lost host), then starts
-`processes_per_host` workers with one of two launchers:
+`processes_per_host` workers with one of two launchers (`entrypoints.workers`, shared with
+script mode):
 
 - torchrun: torch's elastic launcher (what the `torchrun` command runs) with a static
   rendezvous: nnodes = hosts, node_rank = this host's index in sorted(hosts), master = the
@@ -19,7 +20,6 @@ real cluster is the classic hang).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -27,13 +27,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from entrypoints import workers
 from entrypoints.contract.config import TrainingEnvironment
 from entrypoints.contract.errors import (
     ERROR_KINDS,
@@ -50,12 +50,14 @@ from entrypoints.contract.topology import Port, Topology
 from entrypoints.dnn.data import read_channel
 from entrypoints.dnn.hyperparameters import parse, processes_per_host
 from entrypoints.dnn.worker import REPORTS_VARIABLE
+from entrypoints.workers import descendants, kill_descendants
+
+__all__ = ["descendants", "main"]  # descendants: for the tests that look for leftover workers
 
 logger = logging.getLogger(__name__)
 
 WORKER = [sys.executable, "-u", "-m", "entrypoints.dnn.worker"]
 STOP_GRACE_S = 100.0  # SageMaker kills 120 s after SIGTERM: workers must have saved by then
-FAILED_PEERS_GRACE_S = 10.0  # the other local workers' time to end after one failed
 
 
 @dataclass(frozen=True)
@@ -99,78 +101,29 @@ def worker_environment(env: TrainingEnvironment, processes: int, reports: Path) 
     }
 
 
-def descendants(pid: int) -> list[int]:
-    """Every descendant of `pid` (workers may run in sessions of their own)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            parents.setdefault(ppid, []).append(int(entry.name))
-    found, queue = [], [pid]
-    while queue:
-        for child in parents.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
 def kill_workers() -> None:
-    for pid in descendants(os.getpid()):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    kill_descendants()
 
 
 def run_torchrun(
     env: TrainingEnvironment, topology: Topology, processes: int, environ: dict[str, str]
 ) -> WorkerFailure | None:
     """Run this host's workers under torch's elastic agent; None when all succeeded or stopped."""
-    from torch.distributed.elastic.multiprocessing.api import SignalException
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
-
     resource = env.resource
     os.environ.update(environ)  # the agent passes its own environment on to the workers
-    config = LaunchConfig(
-        min_nodes=len(resource.hosts),
-        max_nodes=len(resource.hosts),
-        nproc_per_node=processes,
-        run_id="smtune",
-        rdzv_backend="static",
-        rdzv_endpoint=f"{topology.ip_address(resource.leader)}:{topology.port(Port.TORCH_MASTER)}",
-        rdzv_configs={"rank": resource.rank, "timeout": int(topology.timeout_s)},
-        max_restarts=0,
-        monitor_interval=0.2,
-        start_method="spawn",
-        shutdown_timeout=int(STOP_GRACE_S),
+    master = workers.Rendezvous(
+        topology.ip_address(resource.leader), topology.port(Port.TORCH_MASTER), topology.timeout_s
     )
-    try:
-        # Until the agent puts its own SIGTERM handler in place (just before it starts the
-        # workers), a stop ends the launch at once.
-        with stoppable():
-            elastic_launch(config, entrypoint=WORKER[0])(*WORKER[1:])
-    except ChildFailedError as exc:
-        rank, failure = exc.get_first_failure()
-        return WorkerFailure(rank, failure.local_rank, failure.exitcode)
-    except SignalException as exc:
-        # SIGTERM: the agent passed it to the workers, which checkpointed (if the job has a
-        # CheckpointConfig) and ended.
-        logger.warning("stopped by signal %s; the workers have ended", exc.sigval)
-    return None
+    # SIGTERM: the agent passes it to the workers, which checkpoint (if the job has a
+    # CheckpointConfig) and end.
+    nodes = len(resource.hosts)
+    ended = workers.run_torchrun(nodes, resource.rank, master, processes, WORKER, STOP_GRACE_S)
+    return None if ended is None else WorkerFailure(ended.rank, ended.local_rank, ended.exit_code)
 
 
 def start_horovod_server(env: TrainingEnvironment, processes: int) -> tuple[Any, int]:
     """The leader's Horovod gloo rendezvous server, with every host's slots; and its port."""
-    from horovod.runner.common.util.hosts import HostInfo, get_host_assignments
-    from horovod.runner.http.http_server import RendezvousServer
-
-    hosts = [HostInfo(host, processes) for host in env.resource.sorted_hosts]
-    server = RendezvousServer()
-    port = server.start()
-    server.init(get_host_assignments(hosts, len(hosts) * processes))
-    return server, port
+    return workers.start_horovod_server(env.resource.hosts, processes)
 
 
 def run_horovod(
@@ -183,60 +136,18 @@ def run_horovod(
 ) -> WorkerFailure | None:
     """Start and watch this host's Horovod workers, as horovodrun's gloo mode would."""
     resource = env.resource
-    hosts = resource.sorted_hosts
-    common = {
-        "HOROVOD_GLOO_RENDEZVOUS_ADDR": topology.ip_address(resource.leader),
-        "HOROVOD_GLOO_RENDEZVOUS_PORT": str(server_port),
-        "HOROVOD_CONTROLLER": "gloo",
-        "HOROVOD_CPU_OPERATIONS": "gloo",
-        "HOROVOD_GLOO_IFACE": resource.network_interface_name,
-        "HOROVOD_HOSTNAME": resource.current_host,
-        "HOROVOD_SIZE": str(len(hosts) * processes),
-        "HOROVOD_LOCAL_SIZE": str(processes),
-        "HOROVOD_CROSS_RANK": str(resource.rank),
-        "HOROVOD_CROSS_SIZE": str(len(hosts)),
-    }
+    leader = topology.ip_address(resource.leader)
+    common = workers.horovod_environment(resource, leader, server_port, processes)
     stop.raise_if_set()
-    workers: dict[int, tuple[int, subprocess.Popen[bytes]]] = {}
+    started: dict[int, tuple[int, workers.Worker]] = {}
     for local_rank in range(processes):
-        rank = resource.rank * processes + local_rank
-        slot = {"HOROVOD_RANK": str(rank), "HOROVOD_LOCAL_RANK": str(local_rank)}
-        workers[rank] = (local_rank, subprocess.Popen(WORKER, env={**environ, **common, **slot}))
-    failure: WorkerFailure | None = None
-    stop_sent = ended_at = None
-    while True:
-        now = time.monotonic()
-        running = [p for _, p in workers.values() if p.poll() is None]
-        if failure is None:
-            failure = next(
-                (
-                    WorkerFailure(r, lr, p.returncode)
-                    for r, (lr, p) in workers.items()
-                    # A worker our stop's SIGTERM found before its handler has stopped, too.
-                    if p.returncode
-                    and not (stop_sent is not None and p.returncode == -signal.SIGTERM)
-                ),
-                None,
-            )
-            if failure is not None:  # the others would only wait for it in a collective
-                ended_at = now
-                _signal(workers, signal.SIGTERM)
-        if not running:
-            return failure
-        if stop.is_set() and stop_sent is None:
-            stop_sent = now
-            _signal(workers, signal.SIGTERM)
-        if (ended_at and now - ended_at > FAILED_PEERS_GRACE_S) or (
-            stop_sent and now - stop_sent > STOP_GRACE_S
-        ):
-            _signal(workers, signal.SIGKILL)
-        time.sleep(0.1)
-
-
-def _signal(workers: dict[int, tuple[int, subprocess.Popen[bytes]]], signum: int) -> None:
-    for _, process in workers.values():
-        if process.poll() is None:
-            process.send_signal(signum)
+        slot = workers.horovod_slot(resource, processes, local_rank)
+        process = subprocess.Popen(WORKER, env={**environ, **common, **slot})
+        started[int(slot["HOROVOD_RANK"])] = (local_rank, workers.PopenWorker(process))
+    # A worker our stop's SIGTERM found before its handler is in place is no failure; any
+    # other non-zero exit is, even during a stop (its checkpoint may be missing).
+    ended = workers.supervise(started, stop, STOP_GRACE_S, any_exit_after_stop=False)
+    return None if ended is None else WorkerFailure(ended.rank, ended.local_rank, ended.exit_code)
 
 
 def main(paths: ContainerPaths, stop: StopFlag) -> None:

@@ -10,6 +10,7 @@ SDK v2's PyTorch estimator turns `distribution=` into `sagemaker_*` hyperparamet
 from __future__ import annotations
 
 import enum
+import importlib.util
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,9 +25,11 @@ PYTORCH_DDP = "sagemaker_pytorch_ddp_enabled"
 MPI = "sagemaker_mpi_enabled"
 MPI_PROCESSES_PER_HOST = "sagemaker_mpi_num_of_processes_per_host"
 MPI_CUSTOM_OPTIONS = "sagemaker_mpi_custom_mpi_options"
+#: SDK v2.257 sends `pytorchddp` as smdistributed dataparallel, a library these images lack;
+#: such a job runs under torchrun, with a warning.
+SMDDP = "sagemaker_distributed_dataparallel_enabled"
 #: Distributions of SageMaker's other containers or libraries, which these images lack.
 UNSUPPORTED = {
-    "sagemaker_distributed_dataparallel_enabled": "smdistributed dataparallel",
     "sagemaker_parameter_server_enabled": "TensorFlow's parameter server",
     "sagemaker_multi_worker_mirrored_strategy_enabled": "TensorFlow's MultiWorkerMirrored",
     "sagemaker_pytorch_xla_multi_worker_enabled": "PyTorch/XLA",
@@ -55,6 +58,24 @@ class DistributionConfig:
     kind: Distribution = Distribution.NONE
     processes_per_host: int | None = None
     requested_by: str | None = None
+
+    def missing_library(self) -> str | None:
+        """The library its launcher needs that this image lacks (the XGBoost image has
+        neither torch nor Horovod), or None."""
+        needed = {Distribution.TORCH_DISTRIBUTED: "torch", Distribution.MPI: "horovod"}
+        library = needed.get(self.kind)
+        if library is None or importlib.util.find_spec(library) is not None:
+            return None
+        return library
+
+    def check_image(self) -> None:
+        """A UserError when this image cannot run the distribution."""
+        library = self.missing_library()
+        if library is not None:
+            raise UserError(
+                f"{self.requested_by}=true needs {library}, which this image lacks: run the "
+                "script on smtune's DNN image (smtune-dnn), or without distribution"
+            )
 
     def processes(self, gpus: int) -> int:
         """Processes on each host: as asked (MPI), else one per GPU, or one without GPUs."""
@@ -92,6 +113,7 @@ def parse_distribution(params: Mapping[str, Any]) -> DistributionConfig:
         for name, kind in (
             (TORCH_DISTRIBUTED, Distribution.TORCH_DISTRIBUTED),
             (PYTORCH_DDP, Distribution.TORCH_DISTRIBUTED),
+            (SMDDP, Distribution.TORCH_DISTRIBUTED),
             (MPI, Distribution.MPI),
         )
         if _enabled(params, name)
@@ -104,6 +126,12 @@ def parse_distribution(params: Mapping[str, Any]) -> DistributionConfig:
     if not asked:
         return DistributionConfig()
     ((name, kind),) = asked.items()
+    if name == SMDDP:
+        logger.warning(
+            "%s=true (SDK v2 sends pytorchddp so): smdistributed is not in these images; the "
+            "script runs under torchrun, and fails if it imports smdistributed",
+            SMDDP,
+        )
     if kind is not Distribution.MPI:
         return DistributionConfig(kind, requested_by=name)
     if params.get(MPI_CUSTOM_OPTIONS):

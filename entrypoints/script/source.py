@@ -15,6 +15,7 @@ import enum
 import logging
 import os
 import re
+import shlex
 import shutil
 import sys
 import tarfile
@@ -182,18 +183,40 @@ class EntryPoint:
         if not path.is_file():
             present = sorted(p.name for p in code.iterdir())[:10]
             raise UserError(
-                f"{PROGRAM}={program!r} is not in the code: the source directory {code} holds "
+                f"{PROGRAM}={program!r} is not in the code: the source directory holds "
                 f"{', '.join(present) or 'nothing'}; set {PROGRAM} to a file of it"
             )
         kind = EntryPointKind.PYTHON if program.endswith(".py") else EntryPointKind.COMMAND
         return cls(path, kind)
+
+    def check_syntax(self) -> None:
+        """A Python script that cannot compile fails every host before it starts, with the
+        line, rather than as one traceback per process after the hosts met."""
+        if self.kind is not EntryPointKind.PYTHON:
+            return
+        try:
+            compile(self.path.read_bytes(), str(self.path), "exec")
+        except (SyntaxError, ValueError) as exc:
+            where = f" at line {exc.lineno}" if isinstance(exc, SyntaxError) else ""
+            detail = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+            raise UserError(
+                f"the training script {self.path.name} has a syntax error{where}: {detail} "
+                f"({type(exc).__name__}): fix it and run the job again",
+                caused_by=exc,
+            ) from exc
 
     def command(self, arguments: list[str]) -> list[str]:
         """The command of one process that runs the script with `arguments`."""
         if self.kind is EntryPointKind.PYTHON:
             return [sys.executable, "-u", str(self.path), *arguments]
         with self.path.open("rb") as head:
-            if head.read(2) == b"#!":
+            first = head.readline(4096)
+        if not first.startswith(b"#!"):
+            return ["/bin/sh", str(self.path), *arguments]
+        if not os.access(self.path, os.X_OK):
+            try:  # as sagemaker-training makes it executable
                 self.path.chmod(self.path.stat().st_mode | 0o111)
-                return [str(self.path), *arguments]
-        return ["/bin/sh", str(self.path), *arguments]
+            except OSError:  # a read-only mount of the code: its #! line says what runs it
+                interpreter = shlex.split(first[2:].decode(errors="replace"))
+                return [*interpreter, str(self.path), *arguments]
+        return [str(self.path), *arguments]

@@ -1,14 +1,15 @@
 """The XGBoost image's command: `python -m entrypoints.xgboost [train | --check]`.
 
 SageMaker starts a training container as `docker run IMAGE train`; the image's ENTRYPOINT
-is this module, so "train" arrives as its argument. `--check` is the build-time check that
+is this module, so "train" arrives as its argument. `train` runs the built-in XGBoost, or the
+user's script in script mode (`entrypoints.script`). `--check` is the build-time check that
 the image can import what training needs.
 """
 
 import sys
 
-from entrypoints.contract.lifecycle import exit_process, image_command
-from entrypoints.xgboost.train import main
+from entrypoints.contract.lifecycle import Main, exit_process, image_command
+from entrypoints.script.dispatch import train
 
 
 def check() -> str:
@@ -17,5 +18,11 @@ def check() -> str:
     return f"xgboost {xgboost.__version__}: ready to train"
 
 
+def algorithm() -> Main:
+    from entrypoints.xgboost.train import main
+
+    return main
+
+
 if __name__ == "__main__":
-    exit_process(image_command(sys.argv[1:], main, check))
+    exit_process(image_command(sys.argv[1:], train(algorithm), check))

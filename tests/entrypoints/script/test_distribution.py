@@ -28,6 +28,12 @@ from entrypoints.script.distribution import Distribution, DistributionConfig, pa
             ),
         ),
         (
+            {"sagemaker_distributed_dataparallel_enabled": True},  # SDK v2.257's pytorchddp
+            DistributionConfig(
+                Distribution.TORCH_DISTRIBUTED, None, "sagemaker_distributed_dataparallel_enabled"
+            ),
+        ),
+        (
             {"sagemaker_mpi_enabled": True, "sagemaker_mpi_num_of_processes_per_host": 2},
             DistributionConfig(Distribution.MPI, 2, "sagemaker_mpi_enabled"),
         ),
@@ -65,8 +71,8 @@ def test_processes_per_host_one_per_gpu_or_one_on_cpu_unless_mpi_asks() -> None:
             r"num_of_processes_per_host='2' .* integer >= 1",
         ),
         (
-            {"sagemaker_distributed_dataparallel_enabled": True},
-            r"smdistributed dataparallel, which smtune's images do not run",
+            {"sagemaker_parameter_server_enabled": True},
+            r"parameter server, which smtune's images do not run",
         ),
     ],
 )
@@ -84,3 +90,18 @@ def test_custom_mpi_options_are_ignored_with_a_warning(caplog: pytest.LogCapture
         )
     assert parsed.kind is Distribution.MPI
     assert "sagemaker_mpi_custom_mpi_options='-x FOO' is ignored" in caplog.text
+
+
+def test_a_distribution_whose_library_the_image_lacks_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "horovod" else real(name)
+    )
+    DistributionConfig(Distribution.TORCH_DISTRIBUTED, None, "x").check_image()
+    mpi = DistributionConfig(Distribution.MPI, None, "sagemaker_mpi_enabled")
+    with pytest.raises(UserError, match=r"sagemaker_mpi_enabled=true needs horovod, which"):
+        mpi.check_image()

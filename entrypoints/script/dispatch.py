@@ -1,0 +1,29 @@
+"""Script or built-in algorithm: the one place where an image's `train` command chooses.
+
+Both images' `__main__` pass their algorithm here as a loader, so that a script-mode job
+never imports the algorithm (the DNN's imports torch at once), and a built-in job never
+imports script mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from entrypoints.contract.lifecycle import Main, StopFlag
+from entrypoints.contract.paths import ContainerPaths
+from entrypoints.script.settings import requests_script
+
+
+def train(algorithm: Callable[[], Main]) -> Main:
+    """The image's `train`: the user's script when hyperparameters.json names
+    `sagemaker_program`, else the built-in algorithm that `algorithm()` loads."""
+
+    def main(paths: ContainerPaths, stop: StopFlag) -> None:
+        if requests_script(paths):
+            from entrypoints.script.runner import main as run_script
+
+            run_script(paths, stop)
+        else:
+            algorithm()(paths, stop)
+
+    return main
