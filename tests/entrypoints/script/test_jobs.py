@@ -4,6 +4,7 @@ distribution, fails every host with its reason, and stops as SageMaker stops a j
 from __future__ import annotations
 
 import json
+import socket
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -244,3 +245,26 @@ def test_a_script_that_ignores_sigterm_is_killed_after_the_grace_and_the_job_sto
         assert result.status is JobStatus.STOPPED, result.reason
         assert all(h.exit_code == 0 and h.failure is None for h in result.hosts)
         assert job_processes(out) == []
+
+
+@pytest.mark.timeout(60)
+def test_a_stop_while_requirements_install_ends_pip_and_the_job_stops(
+    tmp_path: Path, source_dir: Path, train_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (source_dir / "requirements.txt").write_text("smtune-no-such-package-here==1.0\n")
+    # An index that takes connections and never answers: pip waits on it.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{silent.getsockname()[1]}/")
+        monkeypatch.setenv("PIP_DEFAULT_TIMEOUT", "60")
+        monkeypatch.delenv("PIP_NO_INDEX", raising=False)
+        out = tmp_path / "job"
+        spec = script_job(out, source_dir.as_uri(), train_data)
+        with nothing_left(out), ProcessBackend().start(spec) as job:
+            for host in spec.hosts:
+                wait_for(spec.log_path(host), "installing requirements.txt")
+            time.sleep(0.5)  # pip is running
+            job.stop()
+            result = job.wait()
+            assert result.status is JobStatus.STOPPED, result.reason
+            assert all(h.exit_code == 0 and h.failure is None for h in result.hosts)
+            assert job_processes(out) == []
