@@ -8,7 +8,9 @@ as `--name value` arguments: once per host, under torchrun, or under Horovod ove
 failure becomes the job's failure file, and a stop reaches every process it started.
 
 Modules, one job each: `settings` (the sagemaker_* hyperparameters and the script's own),
-`distribution` (how the script is launched), `source` (code and requirements), `environment`
-(the variables), `processes` (a child whose stderr is streamed and remembered), `runner` (the
-host's main), `dispatch` (script or built-in algorithm, for both images).
+`distribution` (how the script is launched), `source` (code, requirements, entry point),
+`environment` (the variables), `processes` (a child whose stderr is streamed and remembered),
+`torchrun` (torch's agent in a process of its own), `runner` (the host's main), `dispatch`
+(script or built-in algorithm, for both images). The launchers themselves are shared with the
+built-in DNN: `entrypoints.workers`.
 """
