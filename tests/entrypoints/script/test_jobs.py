@@ -58,6 +58,20 @@ def test_two_hosts_run_the_script_unchanged(
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("late", ["algo-1", "algo-2"])
+def test_hosts_whose_scripts_end_apart_all_complete(
+    tmp_path: Path, source_dir: Path, train_data: Path, late: str
+) -> None:
+    # The first host done waits for the others: the leader's going would look like a loss.
+    out = tmp_path / "job"
+    spec = script_job(out, source_dir.as_uri(), train_data, behaviour="finish-apart", on_host=late)
+    with nothing_left(out):
+        result = ProcessBackend().run(spec)
+        assert result.status is JobStatus.COMPLETED, result.reason
+        assert all(f"done on {h}" in (out / f"{h}.log").read_text() for h in spec.hosts)
+
+
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     ("distribution", "where"),
     [

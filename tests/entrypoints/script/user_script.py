@@ -31,6 +31,10 @@ if mine and args.behaviour == "exit3":
     sys.exit(3)
 if mine and args.behaviour == "sigkill":
     os.kill(os.getpid(), signal.SIGKILL)
+if args.behaviour == "finish-apart":  # no collective: one host ends seconds after the other
+    time.sleep(3 if mine else 0)
+    print(f"done on {host}", flush=True)
+    sys.exit(0)
 if args.behaviour in ("sleep", "ignore-sigterm"):
     if args.behaviour == "ignore-sigterm":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
