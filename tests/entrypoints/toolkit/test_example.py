@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -72,16 +71,17 @@ def test_the_example_stops_with_a_checkpoint_and_resumes_to_the_same_model(
     try:
         assert cut.stdout is not None
         first = cut.stdout.readline().rstrip("\n")
-        time.sleep(0.1)
-        cut.send_signal(signal.SIGTERM)  # in the second epoch, most likely
+        # At once: an epoch here takes a fraction of a second, so where the stop lands (in
+        # epoch 1, or later on a loaded machine) is timing; that it resumes exactly is not.
+        cut.send_signal(signal.SIGTERM)
         before = finish(cut, [first])
     finally:
         cut.kill()
-    assert not (tmp_path / "cut" / "model").exists()
+    assert not (tmp_path / "cut" / "model").exists()  # stopped before the end
+    assert len(before) < len(whole), before
     names = sorted(p.name for p in (tmp_path / "cut" / "ckpt").iterdir())
-    # After epoch 0, then (unless it came at once) where the stop came in epoch 1.
-    assert names[0] == "checkpoint-00001-000000.pt", names
-    assert names[-1].startswith("checkpoint-00001-"), names
+    # The stop's checkpoint is the newest: where the stop came, after at least epoch 0.
+    assert names and names[-1] > "checkpoint-00001-", names
 
     resumed = finish(start(mnist, tmp_path / "cut"))
     assert accuracies(before + resumed) == accuracies(whole)
