@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +156,20 @@ def docker_image() -> str:
 def dnn_image() -> str:
     """The built DNN image."""
     return built_image(DNN_IMAGE)
+
+
+@pytest.fixture
+def no_leftover_containers() -> Iterator[None]:
+    """Remove the containers and networks a test created, whatever happens: SDK local mode's
+    docker-compose leaves its exited containers behind."""
+    from containers.local.docker import docker
+
+    def listed(*command: str) -> set[str]:
+        return set(docker(*command, "--quiet", check=False).stdout.split())
+
+    containers, networks = listed("ps", "--all"), listed("network", "ls")
+    yield
+    if new := listed("ps", "--all") - containers:
+        docker("rm", "--force", *new, check=False)
+    if new := listed("network", "ls") - networks:
+        docker("network", "rm", *new, check=False)

@@ -26,7 +26,12 @@ DISTRIBUTIONS: dict[str, dict[str, Any] | None] = {
     "mpi": {"mpi": {"enabled": True, "processes_per_host": 1}},
 }
 HOW = {"none": "none", "torch_distributed": "torchrun", "mpi": "horovod"}
-pytestmark = [pytest.mark.sdk2, pytest.mark.docker, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.sdk2,
+    pytest.mark.docker,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("no_leftover_containers"),
+]
 
 
 @pytest.fixture

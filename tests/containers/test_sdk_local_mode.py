@@ -15,7 +15,12 @@ from entrypoints.contract.metrics import cloudwatch_form
 from entrypoints.xgboost.metrics import metric_spec
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-pytestmark = [pytest.mark.sdk2, pytest.mark.docker, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.sdk2,
+    pytest.mark.docker,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("no_leftover_containers"),
+]
 
 
 @pytest.fixture
