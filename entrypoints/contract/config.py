@@ -183,12 +183,8 @@ def read_channels(paths: ContainerPaths) -> dict[str, Channel]:
     return channels
 
 
-def read_hyperparameters(paths: ContainerPaths) -> dict[str, str]:
-    """hyperparameters.json as SageMaker writes it: every value a string.
-
-    Keys SageMaker or the SDK add for themselves (`_tuning_objective_metric`,
-    `sagemaker_program`, ...) are dropped here, so algorithms see only their own.
-    """
+def read_hyperparameters_object(paths: ContainerPaths) -> dict[str, Any]:
+    """hyperparameters.json as written, every key kept; {} without the file."""
     if not paths.hyperparameters.exists():
         return {}
     data = read_json(paths.hyperparameters, UserError, "hyperparameters.json")
@@ -197,9 +193,18 @@ def read_hyperparameters(paths: ContainerPaths) -> dict[str, str]:
             f"hyperparameters.json must hold a JSON object of name: value, "
             f"not {type(data).__name__}"
         )
+    return data
+
+
+def read_hyperparameters(paths: ContainerPaths) -> dict[str, str]:
+    """hyperparameters.json as SageMaker writes it: every value a string.
+
+    Keys SageMaker or the SDK add for themselves (`_tuning_objective_metric`,
+    `sagemaker_program`, ...) are dropped here, so algorithms see only their own.
+    """
     return {
         str(key): value if isinstance(value, str) else json.dumps(value)
-        for key, value in data.items()
+        for key, value in read_hyperparameters_object(paths).items()
         if not str(key).startswith(("_", "sagemaker_"))
     }
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from entrypoints.contract.config import read_json
+from entrypoints.contract.config import read_hyperparameters_object
 from entrypoints.contract.errors import UserError
 from entrypoints.contract.paths import ContainerPaths
 
@@ -56,14 +56,7 @@ def decode(value: Any) -> Any:
 
 def read_raw(paths: ContainerPaths) -> dict[str, Any]:
     """Every name in hyperparameters.json, values decoded; {} without the file."""
-    if not paths.hyperparameters.exists():
-        return {}
-    data = read_json(paths.hyperparameters, UserError, "hyperparameters.json")
-    if not isinstance(data, dict):
-        raise UserError(
-            f"hyperparameters.json must hold a JSON object of name: value, "
-            f"not {type(data).__name__}"
-        )
+    data = read_hyperparameters_object(paths)
     return {str(name): decode(value) for name, value in data.items()}
 
 
