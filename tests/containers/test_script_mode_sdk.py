@@ -34,22 +34,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # Local mode makes no AWS call for this job, but boto3 wants a region and credentials,
-    # and the SDK would send telemetry to S3 unless its config opts out.
-    config = tmp_path / "sagemaker-config.yaml"
-    config.write_text(
-        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n"
-        "      TelemetryOptOut: true\n"
-    )
-    monkeypatch.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(config))
-    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-
-
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("mode", list(DISTRIBUTIONS))
 def test_a_pytorch_estimators_script_runs_unchanged_on_two_local_instances(

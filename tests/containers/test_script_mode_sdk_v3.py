@@ -62,22 +62,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # Local mode with local channels makes no AWS call, but the telemetry decorator builds a
-    # default session (boto3 wants a region and credentials) and would send to S3 unless the
-    # SDK's config opts out.
-    config = tmp_path / "sagemaker-config.yaml"
-    config.write_text(
-        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n"
-        "      TelemetryOptOut: true\n"
-    )
-    monkeypatch.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(config))
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-
-
 @pytest.mark.timeout(600)
 def test_model_trainers_torchrun_script_runs_on_two_local_containers(
     dnn_image: str,
