@@ -14,15 +14,19 @@ from entrypoints.contract.paths import ContainerPaths
 from entrypoints.script.settings import requests_script
 
 
-def train(algorithm: Callable[[], Main]) -> Main:
+def train(algorithm: Callable[[], Main], xgboost_collective: bool = False) -> Main:
     """The image's `train`: the user's script when hyperparameters.json names
-    `sagemaker_program`, else the built-in algorithm that `algorithm()` loads."""
+    `sagemaker_program`, else the built-in algorithm that `algorithm()` loads.
+
+    `xgboost_collective` (the XGBoost image): a script on several hosts may join XGBoost's
+    collective; the leader runs its tracker (`entrypoints.toolkit.collective`).
+    """
 
     def main(paths: ContainerPaths, stop: StopFlag) -> None:
         if requests_script(paths):
             from entrypoints.script.runner import main as run_script
 
-            run_script(paths, stop)
+            run_script(paths, stop, xgboost_collective)
         else:
             algorithm()(paths, stop)
 

@@ -18,6 +18,11 @@ Every host runs this as the image's `train` command when hyperparameters.json na
      `horovodrun --gloo` would. `sagemaker_mpi_custom_mpi_options` is ignored with a
      warning; OMPI_* variables (OMPI_COMM_WORLD_RANK, ...) are not set: a script takes its
      ranks from `hvd.rank()`, `hvd.local_rank()` and `hvd.size()`.
+   - On the XGBoost image, with several hosts: the script once per host, and the leader
+     runs XGBoost's tracker for the job (freed when this host's part ends, however it
+     ends); every host's script gets DMLC_TRACKER_URI, DMLC_TRACKER_PORT, DMLC_TASK_ID and
+     DMLC_NUM_WORKER, from which it may join XGBoost's collective
+     (`entrypoints.toolkit.collective`).
 3. Report: a script that exits non-zero or is killed is the job's failure (what failed first,
    then the tail of its stderr); a host lost meanwhile is named instead when it came first.
    A stop (SIGTERM) reaches every process the script started, kills them after the grace
@@ -64,6 +69,7 @@ from entrypoints.script.environment import (
 from entrypoints.script.processes import Child
 from entrypoints.script.settings import ScriptSettings, read_raw
 from entrypoints.script.torchrun import TorchrunSpec, read_report
+from entrypoints.xgboost.distributed import free_tracker, start_tracker, tracker_variables
 
 logger = logging.getLogger(__name__)
 
@@ -101,9 +107,12 @@ def stop_grace_s(environ: Mapping[str, str]) -> float:
     return value
 
 
-def prepare(paths: ContainerPaths, topology: Topology) -> Prepared:
+def prepare(
+    paths: ContainerPaths, topology: Topology, xgboost_collective: bool = False
+) -> Prepared:
     """Settings, distribution, code, entry point, environment and requirements, in that order
-    (the cheap checks first)."""
+    (the cheap checks first). `xgboost_collective`: add where XGBoost's tracker is, on a job
+    of several hosts."""
     settings = ScriptSettings.from_raw(read_raw(paths))
     distribution = parse_distribution(settings.framework_params)
     distribution.check_image()
@@ -120,6 +129,8 @@ def prepare(paths: ContainerPaths, topology: Topology) -> Prepared:
         **launch_variables(settings, topology, master),
         "PYTHONPATH": python_path,
     }
+    if _runs_tracker(topology, xgboost_collective):
+        environ |= tracker_variables(topology)
     source.install_requirements(paths.code, environ)
     return Prepared(
         settings, distribution, entry, environ, distribution.processes(machine.gpus), paths.code
@@ -165,22 +176,28 @@ class PeerLoss:
         )
 
 
-def main(paths: ContainerPaths, stop: StopFlag) -> None:
+def _runs_tracker(topology: Topology, xgboost_collective: bool) -> bool:
+    return xgboost_collective and len(topology.resource.hosts) > 1
+
+
+def main(paths: ContainerPaths, stop: StopFlag, xgboost_collective: bool = False) -> None:
     env = TrainingEnvironment.load(paths)
     topology = Topology.from_environment(env.resource)
     resource = env.resource
     error: TrainingError | None = None
     info: dict[str, Any] = {}
     prepared: Prepared | None = None
-    server = None
+    server = tracker = None
     try:
         with stoppable():
-            prepared = prepare(paths, topology)
+            prepared = prepare(paths, topology, xgboost_collective)
             info["processes"] = prepared.processes
             if prepared.distribution.kind is Distribution.MPI and resource.is_leader:
                 server, info["horovod_port"] = workers.start_horovod_server(
                     resource.hosts, prepared.processes
                 )
+            if _runs_tracker(topology, xgboost_collective) and resource.is_leader:
+                tracker = start_tracker(topology)  # listening before any script may join
     except Exception as exc:
         error = crash_error(exc)
     losses = PeerLoss()
@@ -203,6 +220,8 @@ def main(paths: ContainerPaths, stop: StopFlag) -> None:
         rendezvous.close()
         if server is not None:
             server.stop()
+        if tracker is not None:
+            free_tracker(tracker)
 
 
 def _run(

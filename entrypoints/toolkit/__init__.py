@@ -13,6 +13,7 @@ under Horovod, and none imports torch until a function needs it:
   whole files, a resume skips a damaged newest one.
 - `stop`: SIGTERM (StopTrainingJob, spot, a Hyperband stop) agreed across ranks at a step.
 - `distributed`: this process's rank and world size, as the modules above see them.
+- `collective`: join XGBoost's collective from the variables smtune's XGBoost image sets.
 
 Example (hyperparameters arrive as `--name value`; torchrun sets RANK and WORLD_SIZE)::
 
@@ -41,9 +42,18 @@ Example (hyperparameters arrive as `--name value`; torchrun sets RANK and WORLD_
         metrics.report(epoch, {ACCURACY: evaluate(model)})  # printed by rank 0 only
         saved.save({"model": model.state_dict()}, epoch=epoch + 1)  # rank 0 writes
 
-examples/script-mode/train.py is the whole of such a script.
+examples/script-mode/train.py is the whole of such a script; examples/script-mode/xgboost_train.py
+is one for the XGBoost image.
 """
 
-from entrypoints.toolkit import checkpoints, distributed, metrics, schedule, shard, stop
+from entrypoints.toolkit import (
+    checkpoints,
+    collective,
+    distributed,
+    metrics,
+    schedule,
+    shard,
+    stop,
+)
 
-__all__ = ["checkpoints", "distributed", "metrics", "schedule", "shard", "stop"]
+__all__ = ["checkpoints", "collective", "distributed", "metrics", "schedule", "shard", "stop"]

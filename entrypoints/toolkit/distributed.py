@@ -6,7 +6,7 @@ launcher's variables, else from SageMaker's hosts (one process per host):
 1. torch.distributed, once `init_process_group` ran: its rank and world size;
 2. Horovod (`horovod.torch`), once `hvd.init()` ran;
 3. RANK / WORLD_SIZE (torchrun), HOROVOD_RANK / HOROVOD_SIZE, OMPI_COMM_WORLD_RANK /
-   OMPI_COMM_WORLD_SIZE (mpirun);
+   OMPI_COMM_WORLD_SIZE (mpirun), DMLC_TASK_ID / DMLC_NUM_WORKER (XGBoost's collective);
 4. SM_CURRENT_HOST's index in sorted(SM_HOSTS): SageMaker's leader is sorted(hosts)[0];
 5. else rank 0 of 1.
 
@@ -27,6 +27,7 @@ _RANK_VARIABLES = (
     ("RANK", "WORLD_SIZE"),
     ("HOROVOD_RANK", "HOROVOD_SIZE"),
     ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
+    ("DMLC_TASK_ID", "DMLC_NUM_WORKER"),  # XGBoost's collective (`collective`)
 )
 
 

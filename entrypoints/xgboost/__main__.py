@@ -25,4 +25,4 @@ def algorithm() -> Main:
 
 
 if __name__ == "__main__":
-    exit_process(image_command(sys.argv[1:], train(algorithm), check))
+    exit_process(image_command(sys.argv[1:], train(algorithm, xgboost_collective=True), check))

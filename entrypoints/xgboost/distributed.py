@@ -37,6 +37,7 @@ from entrypoints.contract.lifecycle import fail_now, sigterm_held
 from entrypoints.contract.paths import ContainerPaths
 from entrypoints.contract.rendezvous import Rendezvous
 from entrypoints.contract.topology import Port, Topology
+from entrypoints.toolkit import collective
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def cluster(
     `info` before anyone enters the collective, so all hosts fail alike on a rule it breaks.
     XGBoost's calls that talk to its tracker run with SIGTERM held: a stop must not fail them.
     """
-    from xgboost import collective
+    from xgboost import collective as xgboost_collective
 
     resource = topology.resource
     bound_s = collective_timeout_s()  # the same setting on every host: all fail alike
@@ -83,13 +84,9 @@ def cluster(
     tracker = None
     if resource.is_leader:
         try:
-            tracker = _start_tracker(topology)
-        except Exception as exc:  # joined with as the leader's error: no peer waits for it
-            own_error = own_error or PlatformError(
-                f"the leader cannot start XGBoost's tracker on port "
-                f"{topology.port(Port.XGBOOST_TRACKER)}: {xgboost_message(exc)}",
-                caused_by=exc,
-            )
+            tracker = start_tracker(topology)
+        except PlatformError as exc:  # joined with as the leader's error: no peer waits for it
+            own_error = own_error or exc
     rendezvous = Rendezvous(topology, on_lost=watch)
     try:
         if own_error is not None:
@@ -104,30 +101,26 @@ def cluster(
         # Until training ends: hosts leave the collective at different times.
         with Heartbeat(topology, paths, bound_s):
             with sigterm_held():  # and XGBoost's threads, started here, inherit the block
-                collective.init(
-                    dmlc_communicator="rabit",
-                    dmlc_tracker_uri=topology.ip_address(resource.leader),
-                    dmlc_tracker_port=topology.port(Port.XGBOOST_TRACKER),
-                    # Zero-padded: the tracker's sort by task id is the order of sorted(hosts).
-                    dmlc_task_id=f"{resource.rank:06d}",
+                xgboost_collective.init(
+                    **collective.init_arguments(tracker_variables(topology)) or {}
                 )
             try:
-                if collective.get_rank() != resource.rank:
+                if xgboost_collective.get_rank() != resource.rank:
                     raise PlatformError(
                         f"XGBoost gave host {resource.current_host} rank "
-                        f"{collective.get_rank()}, expected {resource.rank}: the tracker "
+                        f"{xgboost_collective.get_rank()}, expected {resource.rank}: the tracker "
                         "ordered hosts unexpectedly"
                     )
                 yield watch
             except BaseException:
                 # Leaving a broken group fails too; that must not hide why it broke.
                 with contextlib.suppress(Exception), sigterm_held():
-                    collective.finalize()
+                    xgboost_collective.finalize()
                 raise
         try:
             # A host that learnt of a stop from a peer's flag may get its own SIGTERM now.
             with sigterm_held():
-                collective.finalize()
+                xgboost_collective.finalize()
         except Exception as exc:
             raise collective_error(watch, exc) from exc
         watch.disarm()
@@ -137,23 +130,48 @@ def cluster(
     finally:
         rendezvous.close()
         if tracker is not None:
-            _free_tracker(tracker)
+            free_tracker(tracker)
 
 
-def _start_tracker(topology: Topology) -> Any:
+def tracker_variables(topology: Topology) -> dict[str, str]:
+    """How this host joins XGBoost's collective, as a script reads it from its environment
+    (`entrypoints.toolkit.collective`): the tracker's address and port, this host's task id
+    (its rank, zero-padded: the tracker's sort by task id is the order of sorted(hosts)) and
+    the number of workers."""
+    resource = topology.resource
+    return {
+        collective.TRACKER_URI: topology.ip_address(resource.leader),
+        collective.TRACKER_PORT: str(topology.port(Port.XGBOOST_TRACKER)),
+        collective.TASK_ID: f"{resource.rank:06d}",
+        collective.NUM_WORKER: str(topology.world_size),
+    }
+
+
+def start_tracker(topology: Topology) -> Any:
     """XGBoost's tracker on the leader, started before the rendezvous completes, so that it
-    listens before anyone connects."""
+    listens before anyone connects.
+
+    Raises:
+        PlatformError: It cannot start (its port is taken, say).
+    """
     from xgboost.tracker import RabitTracker
 
-    with sigterm_held():  # and its thread inherits the block
-        tracker = RabitTracker(
-            n_workers=topology.world_size,
-            host_ip=topology.ip_address(topology.resource.leader),
-            port=topology.port(Port.XGBOOST_TRACKER),
-            sortby="task",
-            timeout=int(topology.timeout_s),
-        )
-        tracker.start()
+    try:
+        with sigterm_held():  # and its thread inherits the block
+            tracker = RabitTracker(
+                n_workers=topology.world_size,
+                host_ip=topology.ip_address(topology.resource.leader),
+                port=topology.port(Port.XGBOOST_TRACKER),
+                sortby="task",
+                timeout=int(topology.timeout_s),
+            )
+            tracker.start()
+    except Exception as exc:
+        raise PlatformError(
+            f"the leader cannot start XGBoost's tracker on port "
+            f"{topology.port(Port.XGBOOST_TRACKER)}: {xgboost_message(exc)}",
+            caused_by=exc,
+        ) from exc
     return tracker
 
 
@@ -165,7 +183,7 @@ def _wait_for_tracker(tracker: Any) -> None:
         logger.debug("tracker did not shut down cleanly", exc_info=True)
 
 
-def _free_tracker(tracker: Any) -> None:
+def free_tracker(tracker: Any) -> None:
     # On a failed job workers may never have come: don't wait for them, and don't let the
     # tracker's complaint about that hide the job's own reason.
     try:

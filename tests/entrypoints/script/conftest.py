@@ -57,6 +57,7 @@ def script_job(
     distribution: str = "none",
     program: str = "train.py",
     hosts: int = 2,
+    image_name: str = "dnn",
     **hyperparameters: object,
 ) -> JobSpec:
     """A job as SDK v2 sends a PyTorch estimator's: every value JSON-encoded."""
@@ -70,7 +71,7 @@ def script_job(
     }
     replicated = S3DistributionType.FULLY_REPLICATED
     return JobSpec(
-        image=image("dnn"),
+        image=image(image_name),
         host_count=hosts,
         channels={"train": ChannelSource("train", data, replicated, "text/csv")},
         hyperparameters=sent,

@@ -28,9 +28,16 @@ def test_the_algorithm_runs_without_sagemaker_program(
     assert ran == ["algorithm"]
 
     paths.hyperparameters.write_text(json.dumps({"sagemaker_program": '"train.py"'}))
-    monkeypatch.setattr("entrypoints.script.runner.main", lambda p, s: ran.append("script"))
+    monkeypatch.setattr(
+        "entrypoints.script.runner.main", lambda p, s, xgboost: ran.append(f"script {xgboost}")
+    )
     main(paths, StopFlag())
-    assert ran == ["algorithm", "script"]  # and the algorithm was not even loaded
+    assert ran == ["algorithm", "script False"]  # and the algorithm was not even loaded
+    # The XGBoost image's script may join XGBoost's collective: the runner starts its tracker.
+    dispatch.train(lambda: lambda p, s: ran.append("algorithm"), xgboost_collective=True)(
+        paths, StopFlag()
+    )
+    assert ran[-1] == "script True"
 
 
 SCRIPT = """
