@@ -14,9 +14,11 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from containers.catalogue import image
 from containers.local.job import JobResult, JobSpec, JobStatus
 from containers.local.layout import ChannelSource
 from containers.local.process import ProcessBackend
+from containers.script import ScriptSpec
 from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.metrics import cloudwatch_form
 from tests.conftest import REPO
@@ -184,3 +186,72 @@ def test_a_script_reads_its_place_in_xgboosts_collective_from_the_environment() 
     assert (distributed.rank(environ), distributed.world_size(environ)) == (1, 2)
     with pytest.raises(RuntimeError, match="DMLC_TASK_ID are not"):
         collective.init_arguments({"DMLC_TRACKER_URI": "10.0.0.1", "DMLC_TRACKER_PORT": "1"})
+
+
+def docker_job(
+    out: Path, source: Path, channels: dict[str, ChannelSource], program: str, **extra: str
+) -> JobSpec:
+    """A script job as `smtune train --backend docker` runs it: the source folder mounted at
+    /opt/ml/code; the leader's tracker listens in the job's network, found by name."""
+    return JobSpec(
+        image=image("xgboost"),
+        host_count=2,
+        channels=channels,
+        hyperparameters={"num_round": str(ROUNDS), "max_depth": "3", "eta": "0.5", **extra},
+        out=out,
+        script=ScriptSpec(program, source),
+        rendezvous_timeout_s=60,
+        failure_grace_s=30,
+    )
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(180)
+def test_two_containers_join_xgboosts_collective_as_two_processes_do(
+    docker_image: str,
+    no_leftover_containers: None,
+    tmp_path: Path,
+    source: Path,
+    channels: dict[str, ChannelSource],
+) -> None:
+    from containers.local.docker import DockerBackend
+
+    spec = docker_job(tmp_path / "docker", source, channels, EXAMPLE.name)
+    one_out = tmp_path / "one"
+    with nothing_left(one_out):
+        one = ProcessBackend().run(xgboost_job(one_out, source, channels, hosts=1))
+    two = DockerBackend(docker_image).run(spec)
+    assert one.status is JobStatus.COMPLETED, one.reason
+    assert two.status is JobStatus.COMPLETED, two.reason
+    assert len(digests(two)) == 2 and len(set(digests(two))) == 1
+    assert len(logloss(two.leader_log)) == ROUNDS and logloss(two.hosts[1].log) == []
+    np.testing.assert_allclose(logloss(two.leader_log), logloss(one.leader_log), rtol=1e-5)
+    validation = channels["validation"].source
+    np.testing.assert_allclose(
+        predictions(spec.out, validation), predictions(one_out, validation), atol=1e-5
+    )
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(180)
+def test_a_leader_container_failing_before_it_joins_ends_the_job_and_its_tracker(
+    docker_image: str, tmp_path: Path, source: Path, channels: dict[str, ChannelSource]
+) -> None:
+    # The tracker lives in the leader's container; algo-2 waits in XGBoost's collective.
+    from containers.local.docker import DockerBackend
+    from tests.containers.test_docker_backend import leftovers
+
+    spec = docker_job(tmp_path / "job", source, channels, "fail_before_join.py", fail_on="algo-1")
+    started = time.monotonic()
+    with DockerBackend(docker_image).start(spec) as job:
+        names = list(job.names.values())  # type: ignore[attr-defined]
+        result = job.wait()
+    assert time.monotonic() - started < 90  # not the tracker's 300 s bootstrap timeout
+    assert result.status is JobStatus.FAILED
+    reasons = {host.host: host.failure or "" for host in result.hosts}
+    assert reasons["algo-1"].startswith(
+        "the training script fail_before_join.py exited 1 on host algo-1"
+    )
+    assert "disk on fire" in reasons["algo-1"]
+    assert reasons["algo-2"].startswith("host algo-1 failed or was lost during training")
+    assert leftovers([n.rsplit("-algo-", 1)[0] for n in names]) == []
