@@ -121,6 +121,23 @@ def predictions(out: Path, validation: Path) -> np.ndarray:
     return booster.predict(xgboost.DMatrix(table[:, 1:]))
 
 
+def assert_two_hosts_grew_one_hosts_model(
+    two: JobResult, two_out: Path, one: JobResult, one_out: Path, channels: dict[str, ChannelSource]
+) -> None:
+    assert one.status is JobStatus.COMPLETED, one.reason
+    assert two.status is JobStatus.COMPLETED, two.reason
+    # Both hosts grew the same model; only the leader printed metric lines.
+    assert len(digests(two)) == 2 and len(set(digests(two))) == 1
+    assert len(logloss(two.leader_log)) == ROUNDS and logloss(two.hosts[1].log) == []
+    # Each host trained on half the rows, and XGBoost summed them: one host's result.
+    np.testing.assert_allclose(logloss(two.leader_log), logloss(one.leader_log), rtol=1e-5)
+    validation = channels["validation"].source
+    np.testing.assert_allclose(
+        predictions(two_out, validation), predictions(one_out, validation), atol=1e-5
+    )
+    assert logloss(one.leader_log)[-1][1] < 0.6  # it learnt something
+
+
 @pytest.mark.timeout(120)
 def test_two_hosts_grow_the_trees_one_host_grows_on_all_rows(
     tmp_path: Path, source: Path, channels: dict[str, ChannelSource]
@@ -129,18 +146,7 @@ def test_two_hosts_grow_the_trees_one_host_grows_on_all_rows(
     with nothing_left(one_out), nothing_left(two_out):
         one = ProcessBackend().run(xgboost_job(one_out, source, channels, hosts=1))
         two = ProcessBackend().run(xgboost_job(two_out, source, channels, hosts=2))
-        assert one.status is JobStatus.COMPLETED, one.reason
-        assert two.status is JobStatus.COMPLETED, two.reason
-        # Both hosts grew the same model; only the leader printed metric lines.
-        assert len(digests(two)) == 2 and len(set(digests(two))) == 1
-        assert len(logloss(two.leader_log)) == ROUNDS and logloss(two.hosts[1].log) == []
-        # Each host trained on half the rows, and XGBoost summed them: one host's result.
-        np.testing.assert_allclose(logloss(two.leader_log), logloss(one.leader_log), rtol=1e-5)
-        validation = channels["validation"].source
-        np.testing.assert_allclose(
-            predictions(two_out, validation), predictions(one_out, validation), atol=1e-5
-        )
-        assert logloss(one.leader_log)[-1][1] < 0.6  # it learnt something
+        assert_two_hosts_grew_one_hosts_model(two, two_out, one, one_out, channels)
         assert job_processes(one_out) == job_processes(two_out) == []
 
 
@@ -221,15 +227,7 @@ def test_two_containers_join_xgboosts_collective_as_two_processes_do(
     with nothing_left(one_out):
         one = ProcessBackend().run(xgboost_job(one_out, source, channels, hosts=1))
     two = DockerBackend(docker_image).run(spec)
-    assert one.status is JobStatus.COMPLETED, one.reason
-    assert two.status is JobStatus.COMPLETED, two.reason
-    assert len(digests(two)) == 2 and len(set(digests(two))) == 1
-    assert len(logloss(two.leader_log)) == ROUNDS and logloss(two.hosts[1].log) == []
-    np.testing.assert_allclose(logloss(two.leader_log), logloss(one.leader_log), rtol=1e-5)
-    validation = channels["validation"].source
-    np.testing.assert_allclose(
-        predictions(spec.out, validation), predictions(one_out, validation), atol=1e-5
-    )
+    assert_two_hosts_grew_one_hosts_model(two, spec.out, one, one_out, channels)
 
 
 @pytest.mark.docker
