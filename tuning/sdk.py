@@ -4,6 +4,10 @@
 `sagemaker.train.tuner.HyperparameterTuner` (SDK v3) from one checked Plan. v2 and v3 cannot
 be installed together: each lives in its own extra and venv, and is imported here only when
 asked for.
+
+A script's plan (a spec with `entry_point`) gives both SDKs its script-mode hyperparameters
+as static ones; its sagemaker_submit_directory names the archive that neither SDK uploads
+here: put it there first with `tuning.sagemaker.upload_source` (`smtune tune submit` does).
 """
 
 from __future__ import annotations

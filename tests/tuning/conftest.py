@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 SEED = Path(__file__).resolve().parents[2] / "tuning" / "jobs" / "xgboost-bank-hyperband.yaml"
+SCRIPT = SEED.with_name("script-mnist-hyperband.yaml")  # a script on the DNN image
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 
 

@@ -5,18 +5,21 @@ Runs in .venv-sdk2 (`make test` does), where SDK v2 is installed; skipped elsewh
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.tuning.conftest import SEED
+from tests.tuning.conftest import SCRIPT, SEED
 from tuning.request import plan
 from tuning.spec import load
 
 pytestmark = pytest.mark.sdk2
 
 
-def test_v2_tuner_creates_the_same_tuning_job() -> None:
+# The built-in XGBoost's spec, and a script's (the DNN image runs train.py in script mode).
+@pytest.mark.parametrize("spec_file", [SEED, SCRIPT], ids=["xgboost", "script"])
+def test_v2_tuner_creates_the_same_tuning_job(spec_file: Path) -> None:
     sagemaker = pytest.importorskip("sagemaker")
     if not sagemaker.__version__.startswith("2."):
         pytest.skip(f"SDK v2 test, found {sagemaker.__version__}")
@@ -25,7 +28,7 @@ def test_v2_tuner_creates_the_same_tuning_job() -> None:
 
     from tuning.sdk import v2_tuner
 
-    ours = plan(load(SEED))
+    ours = plan(load(spec_file), region="eu-west-1")
     client = boto3.client("sagemaker", region_name="eu-west-1")
     sent: dict[str, Any] = {}
     client.meta.events.register(
@@ -70,13 +73,15 @@ def test_v2_tuner_creates_the_same_tuning_job() -> None:
     )
     # v2 sends the newer HyperParameterTuningResourceConfig where we send ResourceConfig.
     resources = definition.get("ResourceConfig") or definition["HyperParameterTuningResourceConfig"]
-    assert resources["InstanceCount"] == 3
+    assert resources["InstanceCount"] == {SEED: 3, SCRIPT: 2}[spec_file]
     assert resources["InstanceType"] == ours_definition["ResourceConfig"]["InstanceType"]
     assert definition["InputDataConfig"] == ours_definition["InputDataConfig"]
-    assert definition["EnableManagedSpotTraining"] is True
-    statics = {
-        k: v.strip('"')
-        for k, v in definition["StaticHyperParameters"].items()
-        if not k.startswith(("_", "sagemaker_"))
-    }
-    assert statics == ours_definition["StaticHyperParameters"]
+    spot = ours_definition.get("EnableManagedSpotTraining", False)
+    assert spot is (spec_file == SEED)  # the seed spec trains on spot instances
+    assert definition.get("EnableManagedSpotTraining", False) is spot
+    # Every static hyperparameter as we send it (a script's sagemaker_* ones included:
+    # already JSON-encoded, v2's plain Estimator sends them as they are); SDK's own beside.
+    ours_static = ours_definition["StaticHyperParameters"]
+    sent_static = definition["StaticHyperParameters"]
+    assert {k: sent_static.get(k) for k in ours_static} == ours_static
+    assert all(k.startswith(("_", "sagemaker_")) for k in set(sent_static) - set(ours_static))

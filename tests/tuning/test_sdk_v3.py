@@ -5,11 +5,12 @@ Runs in .venv-sdk3 (`make test` does), where SDK v3 is installed; skipped elsewh
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.tuning.conftest import SEED
+from tests.tuning.conftest import SCRIPT, SEED
 from tuning.request import plan
 from tuning.spec import load, parse, read_data
 
@@ -37,8 +38,12 @@ def created_by_v3(monkeypatch: pytest.MonkeyPatch, checked: Any) -> dict[str, An
         )
 
 
-def test_v3_tuner_creates_the_same_tuning_job(monkeypatch: pytest.MonkeyPatch) -> None:
-    ours = plan(load(SEED))
+# The built-in XGBoost's spec, and a script's (the DNN image runs train.py in script mode).
+@pytest.mark.parametrize("spec_file", [SEED, SCRIPT], ids=["xgboost", "script"])
+def test_v3_tuner_creates_the_same_tuning_job(
+    monkeypatch: pytest.MonkeyPatch, spec_file: Path
+) -> None:
+    ours = plan(load(spec_file), region="eu-west-1")
     described = created_by_v3(monkeypatch, ours)
     config, expected = (
         described["HyperParameterTuningJobConfig"],
@@ -63,7 +68,12 @@ def test_v3_tuner_creates_the_same_tuning_job(monkeypatch: pytest.MonkeyPatch) -
     # Content type and ShardedByS3Key survive: v3 drops both from plain URIs.
     assert definition["InputDataConfig"] == ours_definition["InputDataConfig"]
     resources = definition.get("ResourceConfig") or definition["HyperParameterTuningResourceConfig"]
-    assert resources["InstanceCount"] == 3
+    assert resources["InstanceCount"] == {SEED: 3, SCRIPT: 2}[spec_file]
+    # Every static hyperparameter as we send it (a script's sagemaker_* ones included).
+    ours_static = ours_definition["StaticHyperParameters"]
+    sent_static = definition["StaticHyperParameters"]
+    assert {k: sent_static.get(k) for k in ours_static} == ours_static
+    assert all(k.startswith(("_", "sagemaker_")) for k in set(sent_static) - set(ours_static))
 
 
 def test_a_random_seed_of_zero_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
