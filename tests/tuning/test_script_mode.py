@@ -466,3 +466,67 @@ def test_code_location_takes_a_bucket_variable(tmp_path: Path, source: Path) -> 
     assert (
         checked.source_uri == "s3://my-bucket/code/script-mnist-hyperband/source/sourcedir.tar.gz"
     )
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(RUNNER_MISSING, reason="the image's script-mode runner is not there yet")
+def test_the_docker_backend_rehearses_a_script_and_reads_its_declared_regex(
+    tmp_path: Path, docker_image: str, no_leftover_containers: None
+) -> None:
+    """examples/script-mode/xgboost_train.py on 2 containers of the XGBoost image per job (it
+    joins XGBoost's collective), 3 jobs, judged on the validation:logloss it prints."""
+    from containers.local.docker import DockerBackend
+    from tests.conftest import write_csv
+    from tests.entrypoints.script.test_xgboost_collective import LOGLOSS
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "xgboost_train.py").write_text((EXAMPLE / "xgboost_train.py").read_text())
+    channels = {
+        name: write_csv(tmp_path / name / "part-0.csv", rows, seed=seed).parent
+        for name, rows, seed in (("train", 600, 0), ("validation", 200, 1))
+    }
+    data = script_data(
+        source,
+        image="xgboost",
+        entry_point="xgboost_train.py",
+        distribution={"type": "none"},
+        metrics=[{"name": "validation:logloss", "key": "validation-logloss",
+                  "direction": "Minimize"}],
+        objective={"metric": "validation:logloss"},
+        static_hyperparameters={"num_round": 4, "max_depth": 3},
+        ranges={"eta": {"type": "continuous", "min": 0.1, "max": 0.6}},
+        strategy={"type": "Hyperband", "min_resource": 1, "max_resource": 4},
+        limits={"max_jobs": 3, "max_parallel_jobs": 2, "max_runtime_seconds": 120},
+        channels={name: {"s3_uri": f"s3://my-bucket/{name}/", "content_type": "text/csv"}
+                  for name in channels},
+    )  # fmt: skip
+    journal = Journal(tmp_path / "journal.db")
+    try:
+        summary = Rehearsal(
+            plan(parse(data), registry="local"),
+            channels,
+            tmp_path / "jobs",
+            journal,
+            DockerBackend(docker_image),
+        ).run()
+        observations = journal.observations()
+    finally:
+        journal.close()
+    assert summary.jobs.get("Failed", 0) == 0 and sum(summary.jobs.values()) == 3, summary
+    assert not summary.flags, summary.flags
+    assert summary.best_objective is not None and summary.best_objective < 0.6
+    # Each observation is the value the leader printed at that round, read by the regex the
+    # spec declared (the script's own MetricSpec): one line, one unit of resource.
+    jobs = {job for job, *_ in observations}
+    assert len(jobs) == 3  # every job printed lines the regex read
+    for job in jobs:
+        printed = [
+            LOGLOSS["validation"].read(line)
+            for line in (tmp_path / "jobs" / job / "algo-1.log").read_text().splitlines()
+        ]
+        printed = [value for value in printed if value is not None]
+        seen = [(resource, value) for name, resource, value, *_ in observations if name == job]
+        assert seen == [(i + 1, value) for i, value in enumerate(printed[: len(seen)])]
+        assert len(seen) >= 1
