@@ -197,7 +197,10 @@ def main(paths: ContainerPaths, stop: StopFlag, xgboost_collective: bool = False
                     resource.hosts, prepared.processes
                 )
             if _runs_tracker(topology, xgboost_collective) and resource.is_leader:
-                tracker = start_tracker(topology)  # listening before any script may join
+                # Listening before any script may join. No bootstrap timeout: a script reads
+                # its data before it joins, for as long as that takes; a host whose script
+                # fails meanwhile ends the job through the rendezvous, not the tracker.
+                tracker = start_tracker(topology, bootstrap_timeout_s=None)
     except Exception as exc:
         error = crash_error(exc)
     losses = PeerLoss()

@@ -84,7 +84,7 @@ def cluster(
     tracker = None
     if resource.is_leader:
         try:
-            tracker = start_tracker(topology)
+            tracker = start_tracker(topology, topology.timeout_s)  # the data is read by now
         except PlatformError as exc:  # joined with as the leader's error: no peer waits for it
             own_error = own_error or exc
     rendezvous = Rendezvous(topology, on_lost=watch)
@@ -147,9 +147,10 @@ def tracker_variables(topology: Topology) -> dict[str, str]:
     }
 
 
-def start_tracker(topology: Topology) -> Any:
+def start_tracker(topology: Topology, bootstrap_timeout_s: float | None) -> Any:
     """XGBoost's tracker on the leader, started before the rendezvous completes, so that it
-    listens before anyone connects.
+    listens before anyone connects. `bootstrap_timeout_s`: how long it waits for every
+    worker to join; None: as long as it takes.
 
     Raises:
         PlatformError: It cannot start (its port is taken, say).
@@ -163,7 +164,7 @@ def start_tracker(topology: Topology) -> Any:
                 host_ip=topology.ip_address(topology.resource.leader),
                 port=topology.port(Port.XGBOOST_TRACKER),
                 sortby="task",
-                timeout=int(topology.timeout_s),
+                timeout=0 if bootstrap_timeout_s is None else max(1, int(bootstrap_timeout_s)),
             )
             tracker.start()
     except Exception as exc:

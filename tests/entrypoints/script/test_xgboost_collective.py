@@ -22,20 +22,25 @@ from containers.script import ScriptSpec
 from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.metrics import cloudwatch_form
 from tests.conftest import REPO
-from tests.entrypoints.script.conftest import job_processes, nothing_left, script_job
+from tests.entrypoints.script.conftest import job_processes, nothing_left, script_job, wait_for
 
 xgboost = pytest.importorskip("xgboost")
 
 EXAMPLE = REPO / "examples" / "script-mode" / "xgboost_train.py"
 ROUNDS = 8
-# A wrapper that fails on one host before the example joins the collective.
-FAIL_BEFORE_JOIN = """\
-import argparse, os, sys
+# A wrapper that fails on one host before the example joins the collective, or that keeps
+# one host from joining for a minute while the other waits in the collective.
+BEFORE_JOIN = """\
+import argparse, os, sys, time
 parser = argparse.ArgumentParser()
 parser.add_argument("--fail_on")
+parser.add_argument("--late_on")
 known, rest = parser.parse_known_args()
 if os.environ["SM_CURRENT_HOST"] == known.fail_on:
     sys.exit("cannot read my shard: disk on fire")
+if os.environ["SM_CURRENT_HOST"] == known.late_on:
+    time.sleep(60)
+print("joining", flush=True)
 import xgboost_train
 xgboost_train.main(rest)
 """
@@ -68,7 +73,7 @@ def source(tmp_path: Path) -> Path:
     folder = tmp_path / "source"
     folder.mkdir()
     shutil.copy(EXAMPLE, folder / EXAMPLE.name)
-    (folder / "fail_before_join.py").write_text(FAIL_BEFORE_JOIN)
+    (folder / "before_join.py").write_text(BEFORE_JOIN)
     return folder
 
 
@@ -157,7 +162,7 @@ def test_a_script_failing_before_it_joins_fails_the_job_naming_it(
 ) -> None:
     # Its peer waits in XGBoost's collective for it; the tracker must not keep anyone there.
     out = tmp_path / "job"
-    spec = xgboost_job(out, source, channels, 2, program="fail_before_join.py", fail_on=failing)
+    spec = xgboost_job(out, source, channels, 2, program="before_join.py", fail_on=failing)
     with nothing_left(out):
         started = time.monotonic()
         result = ProcessBackend().run(spec)
@@ -166,10 +171,28 @@ def test_a_script_failing_before_it_joins_fails_the_job_naming_it(
         reasons = {host.host: host.failure or "" for host in result.hosts}
         (other,) = set(reasons) - {failing}
         first, *tail = reasons[failing].splitlines()
-        assert first == f"the training script fail_before_join.py exited 1 on host {failing}"
+        assert first == f"the training script before_join.py exited 1 on host {failing}"
         assert "cannot read my shard: disk on fire" in tail
         assert reasons[other].startswith(f"host {failing} failed or was lost during training")
-        assert time.monotonic() - started < 60  # not the tracker's 300 s bootstrap timeout
+        assert time.monotonic() - started < 60  # no host left waiting in the tracker
+        assert job_processes(out) == []
+
+
+@pytest.mark.timeout(90)
+def test_a_stop_while_a_host_waits_in_xgboosts_collective_ends_the_job_stopped(
+    tmp_path: Path, source: Path, channels: dict[str, ChannelSource]
+) -> None:
+    out = tmp_path / "job"
+    spec = xgboost_job(out, source, channels, 2, program="before_join.py", late_on="algo-2")
+    with nothing_left(out), ProcessBackend().start(spec) as job:
+        wait_for(spec.log_path("algo-1"), "joining")
+        time.sleep(1)  # algo-1's script is in collective.init, waiting for algo-2's
+        stopped = time.monotonic()
+        job.stop()
+        result = job.wait()
+        assert result.status is JobStatus.STOPPED, result.reason
+        assert all(h.exit_code == 0 and h.failure is None for h in result.hosts)
+        assert time.monotonic() - stopped < 30
         assert job_processes(out) == []
 
 
@@ -239,16 +262,16 @@ def test_a_leader_container_failing_before_it_joins_ends_the_job_and_its_tracker
     from containers.local.docker import DockerBackend
     from tests.containers.test_docker_backend import leftovers
 
-    spec = docker_job(tmp_path / "job", source, channels, "fail_before_join.py", fail_on="algo-1")
+    spec = docker_job(tmp_path / "job", source, channels, "before_join.py", fail_on="algo-1")
     started = time.monotonic()
     with DockerBackend(docker_image).start(spec) as job:
         names = list(job.names.values())  # type: ignore[attr-defined]
         result = job.wait()
-    assert time.monotonic() - started < 90  # not the tracker's 300 s bootstrap timeout
+    assert time.monotonic() - started < 90  # no host left waiting in the tracker
     assert result.status is JobStatus.FAILED
     reasons = {host.host: host.failure or "" for host in result.hosts}
     assert reasons["algo-1"].startswith(
-        "the training script fail_before_join.py exited 1 on host algo-1"
+        "the training script before_join.py exited 1 on host algo-1"
     )
     assert "disk on fire" in reasons["algo-1"]
     assert reasons["algo-2"].startswith("host algo-1 failed or was lost during training")
