@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from containers.status import JobStatus
+
 if TYPE_CHECKING:
     from tuning.request import Plan
 
@@ -196,7 +198,7 @@ def _submit(args: argparse.Namespace) -> int:
     final = sagemaker.wait(
         sm, checked.spec.name, on_poll=lambda d: print(sagemaker.status_line(d), flush=True)
     )
-    return 0 if final["HyperParameterTuningJobStatus"] == "Completed" else 1
+    return 0 if sagemaker.status(final).ended_as() is JobStatus.COMPLETED else 1
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -85,7 +85,7 @@ class Trial:
 
 @dataclass(frozen=True)
 class Summary:
-    jobs: dict[str, int]
+    jobs: dict[JobStatus, int]
     best_objective: float | None
     best_job: str | None
     resource_used: int
@@ -98,7 +98,7 @@ class Summary:
     flags: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "jobs": {k.value: v for k, v in self.jobs.items()}}
 
 
 class Rehearsal:
@@ -189,7 +189,7 @@ class Rehearsal:
                     "the journal holds: the journal is not this rehearsal's"
                 )
             self.hyperparameters[record.name] = record.hyperparameters
-            if record.status == "InProgress":
+            if record.status is JobStatus.IN_PROGRESS:
                 self._end_leftovers(record.name)
                 self.restart.append(record.name)
         for job, resource, value, decision, _ in self.journal.observations():
@@ -200,7 +200,7 @@ class Rehearsal:
                     f"the journal says {decision}"
                 )
         for record in self.journal.jobs():
-            if record.status != "InProgress":
+            if record.status is not JobStatus.IN_PROGRESS:
                 self.scheduler.on_end(record.name)
 
     def _end_leftovers(self, name: str) -> None:
@@ -375,19 +375,19 @@ class Rehearsal:
             )
             self._progress(f"WARNING {self.flags[-1]}")
         if trial.verdict is Decision.COMPLETE:
-            final = "Completed"
+            final = JobStatus.COMPLETED
         elif trial.verdict is Decision.STOP:
-            final = "Stopped"
+            final = JobStatus.STOPPED
         else:
-            final = status.value
+            final = status
             self.scheduler.on_end(trial.name)
             unread = trial.resource == 0 and trial.lines and not trial.non_finite
             if status is JobStatus.COMPLETED and unread:
                 self._regex_error(trial)
         self.journal.end_job(trial.name, final, reason, self.clock())
         self._progress(
-            f"{trial.name}: {final} after {trial.resource} "
-            f"{self.plan.resource}" + (f" ({reason})" if reason and final == "Failed" else "")
+            f"{trial.name}: {final.value} after {trial.resource} {self.plan.resource}"
+            + (f" ({reason})" if reason and final is JobStatus.FAILED else "")
         )
 
     def _progress(self, event: str) -> None:
@@ -396,14 +396,15 @@ class Rehearsal:
         best_text = f", best {best[1]:.6g} ({best[0]})" if best else ""
         self.on_progress(
             f"{event} | running {len(self.running)}, "
-            + ", ".join(f"{k.lower()} {v}" for k, v in counts.items() if k != "InProgress")
+            + ", ".join(f"{k.value.lower()} {v}" for k, v in counts.items() if k.ended)
             + best_text
         )
 
     # -- results ---------------------------------------------------------------------------
 
-    def _counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(("Completed", "Stopped", "Failed", "InProgress"), 0)
+    def _counts(self) -> dict[JobStatus, int]:
+        ended = (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED, JobStatus.IN_PROGRESS)
+        counts = dict.fromkeys(ended, 0)
         for record in self.journal.jobs():
             counts[record.status] = counts.get(record.status, 0) + 1
         return counts
@@ -428,7 +429,7 @@ class Rehearsal:
             if r.name in last
         )
         return Summary(
-            jobs={k: v for k, v in self._counts().items() if k != "InProgress" or v},
+            jobs={k: v for k, v in self._counts().items() if k is not JobStatus.IN_PROGRESS or v},
             best_objective=best[1] if best else None,
             best_job=best[0] if best else None,
             resource_used=len(self.journal.observations()),
