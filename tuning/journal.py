@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from containers.errors import BadInput
 from containers.status import JobStatus
 
 SCHEMA = """
@@ -59,7 +60,7 @@ class JobRecord:
     ended: float | None
 
 
-class JournalError(ValueError):
+class JournalError(BadInput):
     """A journal that cannot be used: damaged, or in use by another rehearsal."""
 
 

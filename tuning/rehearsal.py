@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from containers.errors import BadInput
 from containers.local.job import Backend, JobSpec, JobStatus, RunningJob
 from containers.local.layout import ChannelSource
 from containers.script import RESERVED_PREFIX, ScriptSpec
@@ -41,8 +42,11 @@ ITERATION = re.compile(r"^\[(\d+)\]")
 REGEX_GRACE_S = 60.0  # AMT users learn of a regex that reads nothing only after the job
 
 
-class RehearsalError(RuntimeError):
-    """The rehearsal cannot go on; what SageMaker would have wasted money on."""
+class RehearsalError(BadInput):
+    """The rehearsal cannot go on, for what the user gave it (the spec, its regex, the image,
+    the data, the journal): what SageMaker would have wasted money on."""
+
+    label = "rehearsal stopped"
 
 
 def search_space(plan: Plan) -> dict[str, FloatRange | IntRange | Choice]:
