@@ -57,14 +57,20 @@ def watch_to_the_end(
     job = backend.start(JobSpec(image("synthetic"), hosts, {}, {}, out))
     with job:
         watch = LogWatch(job, metric, observed)  # type: ignore[arg-type]
-        events: list[Event] = []
-        deadline = time.monotonic() + 30
-        while not (events and isinstance(events[-1], JobEnded)):
-            assert time.monotonic() < deadline, events
-            events += watch.events()
-            time.sleep(0.02)
+        events = until_ended(watch)
     assert list(watch.events()) == []  # ended once, and only once
     return events, watch
+
+
+def until_ended(watch: LogWatch, timeout_s: float = 30, pause_s: float = 0.02) -> list[Event]:
+    """Every event of `watch`, up to and with JobEnded."""
+    events: list[Event] = []
+    deadline = time.monotonic() + timeout_s
+    while not (events and isinstance(events[-1], JobEnded)):
+        assert time.monotonic() < deadline, list(watch.tail)
+        events += watch.events()
+        time.sleep(pause_s)
+    return events
 
 
 def lines(*texts: str) -> str:
@@ -109,11 +115,7 @@ log.write(b"75\\n")
             time.sleep(0.01)
         assert list(watch.events()) == []  # "0." is not a value: the line is not whole yet
         go.touch()
-        events: list[Event] = []
-        while not (events and isinstance(events[-1], JobEnded)):
-            assert time.monotonic() < deadline, events
-            events += watch.events()
-            time.sleep(0.02)
+        events = until_ended(watch)
     assert observed(events) == [(0, 0.75)]
 
 
@@ -166,3 +168,27 @@ def test_the_iteration_comes_from_the_contracts_tag(line: str) -> None:
 
     assert MetricLine.iteration(line) == 12 and MetricLine.iteration("x [12]") is None
     assert MetricLine.iteration(MetricLine([SCORE]).format(7, {SCORE.name: 0.5})) == 7
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_job_of_containers_is_watched_the_same_way(docker_image: str, tmp_path: Path) -> None:
+    """Behind the backend: the watcher reads a docker job as it reads one of processes."""
+    from containers.local.docker import DockerBackend
+    from containers.local.layout import ChannelSource
+    from tests.conftest import write_csv
+    from tests.entrypoints.xgboost.test_distributed import NOTEBOOK, VALIDATION_AUC
+
+    channels = {
+        name: ChannelSource(name, write_csv(tmp_path / name / "a.csv", 300, seed=seed).parent)
+        for seed, name in enumerate(("train", "validation"))
+    }
+    spec = JobSpec(image("xgboost"), 2, channels, {**NOTEBOOK, "num_round": "4"}, tmp_path / "job")
+    with DockerBackend(docker_image).start(spec) as job:
+        watch = LogWatch(job, VALIDATION_AUC)
+        events = until_ended(watch, timeout_s=240, pause_s=0.1)
+    assert [i for i, _ in observed(events)] == [0, 1, 2, 3]
+    assert all(0.5 < value <= 1 for _, value in observed(events))
+    assert all("#011validation-auc:" in e.line for e in events if isinstance(e, Observation))
+    assert events[-1] == JobEnded(JobStatus.COMPLETED, None)  # and no other host printed it
