@@ -109,7 +109,7 @@ def main() -> None:
             rows.append(
                 {
                     "seed": seed,
-                    "jobs": summary.jobs,
+                    "jobs": summary.to_json()["jobs"],  # by status value
                     "resource %": 100 * summary.resource_used / summary.resource_worst_case,
                     "hyperband best": summary.best_objective,
                     "full search best": max(full.values()),

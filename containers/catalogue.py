@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from containers.errors import BadInput
+
 if TYPE_CHECKING:  # the CLI imports the catalogue at start-up: keep it light
     from entrypoints.contract.hyperparameters import HyperparameterSchema
     from entrypoints.contract.metrics import MetricSpec
@@ -68,6 +70,6 @@ def image(name: str) -> ImageSpec:
     try:
         return IMAGES[name]
     except KeyError:
-        raise ValueError(
+        raise BadInput(
             f"image={name!r} is not in the catalogue: must be one of {', '.join(IMAGES)}"
         ) from None

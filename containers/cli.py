@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from containers.catalogue import IMAGES, image
+from containers.errors import BadInput, ExitCode, job_exit_code
 from containers.local.job import Backend, JobResult, JobSpec, JobStatus
 from containers.local.layout import ChannelSource
 from containers.script import (
@@ -24,7 +25,6 @@ from entrypoints.contract.paths import ContainerPaths
 
 logger = logging.getLogger(__name__)
 
-EXIT_CODES = {JobStatus.COMPLETED: 0, JobStatus.FAILED: 1, JobStatus.STOPPED: 3}
 DISTRIBUTIONS = {
     "replicated": S3DistributionType.FULLY_REPLICATED,
     "sharded": S3DistributionType.SHARDED_BY_S3_KEY,
@@ -179,16 +179,16 @@ def _channels(args: argparse.Namespace, needs_train: bool) -> dict[str, ChannelS
     for text in args.channel:
         name, sep, folder = text.partition("=")
         if not sep or not folder:
-            raise ValueError(f"--channel {text!r} must be written NAME=DIR")
+            raise BadInput(f"--channel {text!r} must be written NAME=DIR")
         if problem := channel_name_problem(name):
-            raise ValueError(f"--channel {text!r}: {problem}")
+            raise BadInput(f"--channel {text!r}: {problem}")
         given.append((f"--channel {name}", name, Path(folder)))
     channels: dict[str, ChannelSource] = {}
     for option, name, source in given:
         if name in channels:
-            raise ValueError(f"{option}: channel {name} is given twice: give each channel once")
+            raise BadInput(f"{option}: channel {name} is given twice: give each channel once")
         if not source.exists():
-            raise ValueError(f"{option}={source} does not exist")
+            raise BadInput(f"{option}={source} does not exist")
         distribution = (
             DISTRIBUTIONS[args.distribution]
             if name == "train"
@@ -196,7 +196,7 @@ def _channels(args: argparse.Namespace, needs_train: bool) -> dict[str, ChannelS
         )
         channels[name] = ChannelSource(name, source, distribution, args.content_type)
     if needs_train and "train" not in channels:
-        raise ValueError(
+        raise BadInput(
             f"--train is required: the {args.name} image trains on channel train "
             "(a script, --entry-point, may have any channels or none)"
         )
@@ -209,7 +209,7 @@ def script_spec(args: argparse.Namespace) -> ScriptSpec | None:
         for option in ("source_dir", "distribution_mode", "processes_per_host"):
             if getattr(args, option) is not None:
                 flag = "--" + option.replace("_", "-")
-                raise ValueError(f"{flag} applies to a script: give --entry-point too")
+                raise BadInput(f"{flag} applies to a script: give --entry-point too")
         return None
     entry = Path(args.entry_point)
     # As SDK v2: without a source folder, the entry point's own folder is shipped.
@@ -220,7 +220,7 @@ def script_spec(args: argparse.Namespace) -> ScriptSpec | None:
         entry_point, source, distribution, args.processes_per_host, SCRIPT_OPTIONS
     )
     if problems:
-        raise ValueError("; ".join(problems))
+        raise BadInput("; ".join(problems))
     return ScriptSpec(entry_point, source, distribution, args.processes_per_host)
 
 
@@ -228,7 +228,7 @@ def _script_hyperparameters(given: dict[str, str]) -> dict[str, str]:
     """--hp values as SDK v2 sends a script's: JSON (see containers.script.encode_text)."""
     for name in given:
         if problem := hyperparameter_name_problem(name):
-            raise ValueError(f"--hp {name}: {problem}")
+            raise BadInput(f"--hp {name}: {problem}")
     return {name: encode_text(value) for name, value in given.items()}
 
 
@@ -250,9 +250,9 @@ def backend(args: argparse.Namespace) -> Backend:
     from containers.local.docker import DockerBackend, engine_available
 
     if not args.reference:
-        raise ValueError("--image is required with --backend docker: e.g. smtune-xgboost:0.1.0")
+        raise BadInput("--image is required with --backend docker: e.g. smtune-xgboost:0.1.0")
     if not engine_available():
-        raise ValueError("--backend docker needs a running Docker engine: `docker info` failed")
+        raise BadInput("--backend docker needs a running Docker engine: `docker info` failed")
     return DockerBackend(
         args.reference, cpus=getattr(args, "cpus", None), memory=getattr(args, "memory", None)
     )
@@ -260,7 +260,7 @@ def backend(args: argparse.Namespace) -> Backend:
 
 def _train(args: argparse.Namespace) -> int:
     if args.hosts < 1:
-        raise ValueError(f"--hosts={args.hosts} is out of range: must be --hosts >= 1")
+        raise BadInput(f"--hosts={args.hosts} is out of range: must be --hosts >= 1")
     spec = job_spec(args)
     kept = ContainerPaths(spec.out / spec.hosts[0]).default_checkpoints
     if spec.resume and not (kept.is_dir() and any(kept.iterdir())):
@@ -271,7 +271,7 @@ def _train(args: argparse.Namespace) -> int:
         )
     result = backend(args).run(spec, echo=not args.quiet)
     print(report(result), file=sys.stderr)
-    return EXIT_CODES[result.status]
+    return job_exit_code(result.status)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -281,7 +281,8 @@ def _demo(args: argparse.Namespace) -> int:
     rows = run_demo(args.out)
     print(table(rows))
     print(f"Logs and models: {args.out}/<n>-hosts/algo-*")
-    return 0 if all(row.status is JobStatus.COMPLETED for row in rows) else 1
+    every = all(row.status is JobStatus.COMPLETED for row in rows)
+    return ExitCode.OK if every else ExitCode.FAILED
 
 
 def _bank_marketing(args: argparse.Namespace) -> int:
@@ -303,7 +304,7 @@ def _mnist(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             option = "--" + name.replace("_", "-")
-            raise ValueError(f"{option}={value} is out of range: must be {option} >= 1")
+            raise BadInput(f"{option}={value} is out of range: must be {option} >= 1")
     limits = {"train": args.train_limit, "validation": args.validation_limit}
     prepared = prepare(args.source, args.out, limits)
     counts = ", ".join(f"{k} {v} examples" for k, v in prepared.examples.items())

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from containers.errors import BadInput, ExitCode
+
 logger = logging.getLogger(__name__)
 
 # 123456789012.dkr.ecr.eu-west-1.amazonaws.com, also the .com.cn partitions.
@@ -43,7 +45,7 @@ class Registry:
     def parse(cls, text: str) -> Registry:
         host, _, prefix = text.strip().strip("/").partition("/")
         if not host or " " in text:
-            raise ValueError(f"REGISTRY={text!r} must be host[:port][/path]")
+            raise BadInput(f"REGISTRY={text!r} must be host[:port][/path]")
         return cls(host, prefix)
 
     @property
@@ -129,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     except subprocess.CalledProcessError as error:
         print(f"error: {' '.join(error.cmd[:3])} failed: {error.stderr.strip()}", file=sys.stderr)
         return 1
-    except ValueError as error:
+    except BadInput as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     return 0
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from containers.errors import BadInput
 from entrypoints.contract.paths import DEFAULT_ROOT, ContainerPaths
 
 # The hyperparameter names SageMaker's SDK v2 and its framework containers share.
@@ -163,7 +164,7 @@ class ScriptSpec:
             self.entry_point, self.source_dir, self.distribution, self.processes_per_host
         )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise BadInput("; ".join(problems))
 
     @property
     def file_uri(self) -> str:

@@ -8,6 +8,7 @@ import sys
 from typing import NoReturn
 
 from containers import cli as containers_cli
+from containers.errors import exit_for
 from entrypoints.contract.lifecycle import exit_process
 from tuning import commands as tuning_commands
 
@@ -36,21 +37,13 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(package).setLevel(logging.INFO)
     try:
         return int(args.handler(args))
-    except ValueError as error:  # bad input: the message names the field, value and rule
-        print(f"smtune: error: {error}", file=sys.stderr)
-        return 2
     except Exception as error:
-        from containers.local.docker import DockerError
-
-        # AWS or Docker said no (credentials, a missing job, no network addresses left):
-        # their words, not a traceback.
-        if type(error).__module__.startswith(("botocore", "boto3")):
-            print(f"smtune: AWS error: {error}", file=sys.stderr)
-            return 1
-        if isinstance(error, DockerError):
-            print(f"smtune: {error}", file=sys.stderr)
-            return 1
-        raise
+        ended = exit_for(error)
+        if ended is None:  # a bug: its traceback is what helps
+            raise
+        code, line = ended
+        print(line, file=sys.stderr)
+        return code
 
 
 def run() -> NoReturn:

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from containers.errors import BadInput, job_exit_code
+
 if TYPE_CHECKING:
     from tuning.request import Plan
 
@@ -196,7 +198,7 @@ def _submit(args: argparse.Namespace) -> int:
     final = sagemaker.wait(
         sm, checked.spec.name, on_poll=lambda d: print(sagemaker.status_line(d), flush=True)
     )
-    return 0 if final["HyperParameterTuningJobStatus"] == "Completed" else 1
+    return job_exit_code(sagemaker.status(final).ended_as())
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -251,7 +253,7 @@ def _rehearse(args: argparse.Namespace) -> int:
     # Before anything reads the journal or touches a job's folder: one rehearsal at a time.
     with exclusive(journal_path):
         if journal_path.exists() and not args.resume:
-            raise ValueError(
+            raise BadInput(
                 f"--journal {journal_path} exists: pass --resume to continue it, "
                 "or remove it to start over"
             )
@@ -265,10 +267,10 @@ def _channels(texts: list[str]) -> dict[str, Path]:
     for text in texts:
         name, sep, folder = text.partition("=")
         if not sep or not Path(folder).is_dir():
-            raise ValueError(f"--channel {text!r} must be NAME=DIR with an existing DIR")
+            raise BadInput(f"--channel {text!r} must be NAME=DIR with an existing DIR")
         problem = channel_name_problem(name)
         if problem:
-            raise ValueError(f"--channel {text!r}: {problem}")
+            raise BadInput(f"--channel {text!r}: {problem}")
         channels[name] = Path(folder).resolve()
     return channels
 
@@ -282,7 +284,7 @@ def _rehearse_journaled(
 ) -> int:
     from containers.cli import backend
     from tuning.journal import Journal
-    from tuning.rehearsal import Rehearsal, RehearsalError
+    from tuning.rehearsal import Rehearsal
 
     journal = Journal(journal_path)
     try:
@@ -310,9 +312,6 @@ def _rehearse_journaled(
                 rehearsal.scheduler.maximize,
             ):
                 print(f"wrote {path}", file=sys.stderr)
-    except RehearsalError as error:
-        print(f"smtune: rehearsal stopped: {error}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(
             f"smtune: interrupted; resume with --resume --journal {journal_path}", file=sys.stderr

@@ -18,6 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from containers.errors import BadInput
+from containers.status import JobStatus
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -26,7 +29,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     bracket INTEGER NOT NULL,
     hyperparameters TEXT NOT NULL,
     hosts INTEGER NOT NULL,
-    status TEXT NOT NULL,            -- InProgress, Completed, Stopped, Failed
+    status TEXT NOT NULL,            -- a JobStatus value
     reason TEXT,
     started REAL,
     ended REAL,
@@ -51,13 +54,13 @@ class JobRecord:
     bracket: int
     hyperparameters: dict[str, Any]
     hosts: int
-    status: str
+    status: JobStatus
     reason: str | None
     started: float | None
     ended: float | None
 
 
-class JournalError(ValueError):
+class JournalError(BadInput):
     """A journal that cannot be used: damaged, or in use by another rehearsal."""
 
 
@@ -128,17 +131,25 @@ class Journal:
         started: float,
     ) -> None:
         self.db.execute(
-            "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, 'InProgress', NULL, ?, NULL, '[]')",
-            (number, name, bracket, json.dumps(hyperparameters), hosts, started),
+            "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL, '[]')",
+            (
+                number,
+                name,
+                bracket,
+                json.dumps(hyperparameters),
+                hosts,
+                JobStatus.IN_PROGRESS.value,
+                started,
+            ),
         )
 
     def restart_job(self, name: str, started: float) -> None:
         self.db.execute("UPDATE jobs SET started = ? WHERE name = ?", (started, name))
 
-    def end_job(self, name: str, status: str, reason: str | None, ended: float) -> None:
+    def end_job(self, name: str, status: JobStatus, reason: str | None, ended: float) -> None:
         self.db.execute(
             "UPDATE jobs SET status = ?, reason = ?, ended = ? WHERE name = ?",
-            (status, reason, ended, name),
+            (status.value, reason, ended, name),
         )
 
     def observe(self, job: str, resource: int, value: float, decision: str, time: float) -> None:
@@ -157,7 +168,7 @@ class Journal:
                 bracket=r[2],
                 hyperparameters=json.loads(r[3]),
                 hosts=r[4],
-                status=r[5],
+                status=JobStatus(r[5]),
                 reason=r[6],
                 started=r[7],
                 ended=r[8],

@@ -17,19 +17,23 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from containers.local.job import Backend, JobSpec, JobStatus, RunningJob
+from containers.errors import BadInput
+from containers.local.job import Backend, JobSpec, RunningJob
 from containers.local.layout import ChannelSource
+from containers.local.watch import Event, JobEnded, LogWatch, Observation, Unread
 from containers.script import RESERVED_PREFIX, ScriptSpec
+from containers.status import JobStatus
 from entrypoints.contract.config import S3DistributionType
-from entrypoints.contract.metrics import Direction, cloudwatch_form
+from entrypoints.contract.metrics import Direction
+from tuning import accounting
+from tuning.accounting import Summary
 from tuning.hyperband import Choice, Decision, FloatRange, HyperbandScheduler, IntRange, Scaling
 from tuning.journal import Journal
 from tuning.request import Plan
@@ -37,12 +41,14 @@ from tuning.spec import CategoricalRange, IntegerRange
 
 logger = logging.getLogger(__name__)
 
-ITERATION = re.compile(r"^\[(\d+)\]")
 REGEX_GRACE_S = 60.0  # AMT users learn of a regex that reads nothing only after the job
 
 
-class RehearsalError(RuntimeError):
-    """The rehearsal cannot go on; what SageMaker would have wasted money on."""
+class RehearsalError(BadInput):
+    """The rehearsal cannot go on, for what the user gave it (the spec, its regex, the image,
+    the data, the journal): what SageMaker would have wasted money on."""
+
+    label = "rehearsal stopped"
 
 
 def search_space(plan: Plan) -> dict[str, FloatRange | IntRange | Choice]:
@@ -73,32 +79,15 @@ class Trial:
     """A training job of the rehearsal, while it runs."""
 
     name: str
-    job: RunningJob
-    started: float
-    offset: int = 0
-    resource: int = 0
-    lines: list[str] = field(default_factory=list)
+    watch: LogWatch  # its running job, and what its log says
+    resource: int = 0  # units of resource observed, by this run or an earlier one
     first_line: float | None = None  # when its log began: the regex check counts from there
     non_finite: bool = False  # it printed a nan or inf objective: its regex is not to blame
     verdict: Decision = Decision.CONTINUE
 
-
-@dataclass(frozen=True)
-class Summary:
-    jobs: dict[str, int]
-    best_objective: float | None
-    best_job: str | None
-    resource_used: int
-    resource_worst_case: int
-    billable_seconds: float
-    wall_seconds: float
-    sequential_seconds: float = 0.0  # the same jobs one after another: what parallelism saved
-    # Had no job stopped early: each job's seconds per unit of resource times MaxResource.
-    billable_seconds_worst_case: float = 0.0
-    flags: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+    @property
+    def job(self) -> RunningJob:
+        return self.watch.job
 
 
 class Rehearsal:
@@ -189,7 +178,7 @@ class Rehearsal:
                     "the journal holds: the journal is not this rehearsal's"
                 )
             self.hyperparameters[record.name] = record.hyperparameters
-            if record.status == "InProgress":
+            if record.status is JobStatus.IN_PROGRESS:
                 self._end_leftovers(record.name)
                 self.restart.append(record.name)
         for job, resource, value, decision, _ in self.journal.observations():
@@ -200,7 +189,7 @@ class Rehearsal:
                     f"the journal says {decision}"
                 )
         for record in self.journal.jobs():
-            if record.status != "InProgress":
+            if record.status is not JobStatus.IN_PROGRESS:
                 self.scheduler.on_end(record.name)
 
     def _end_leftovers(self, name: str) -> None:
@@ -219,12 +208,10 @@ class Rehearsal:
                 if not self.running:
                     break
                 for trial in list(self.running.values()):
-                    self._read(trial)
-                    self._check_regex(trial)
-                    result = trial.job.poll()
-                    if result is not None:
-                        self._read(trial)  # the lines written since the read above
-                        self._finish(trial, result.status, result.reason)
+                    for event in trial.watch.events():
+                        self._on(trial, event)
+                    if trial.name in self.running:
+                        self._check_regex(trial)
                 time.sleep(self.poll_s)
         except BaseException:
             # Ctrl-C or an error: stop every job; the journal keeps them InProgress, to resume.
@@ -232,6 +219,16 @@ class Rehearsal:
                 trial.job.kill()
             raise
         return self.summary()
+
+    def _on(self, trial: Trial, event: Event) -> None:
+        if trial.first_line is None and not isinstance(event, JobEnded):
+            trial.first_line = self.clock()
+        if isinstance(event, Observation):
+            self._observe(trial, event)
+        elif isinstance(event, Unread):
+            self._check_non_finite(trial, event)
+        else:
+            self._finish(trial, event)
 
     def _launch(self) -> None:
         while len(self.running) < self.max_parallel:
@@ -283,57 +280,39 @@ class Rehearsal:
         done = self.scheduler.resource(name)
         job = self.backend.start(spec)
         # Running before anything else, so that a Ctrl-C from here on kills its hosts too.
-        self.running[name] = Trial(name, job, self.clock(), resource=done)
+        self.running[name] = Trial(name, LogWatch(job, self.objective, done), resource=done)
         self._progress(f"started {name}" + (" (resumed)" if resume else "") + f": {tuned}")
 
-    def _read(self, trial: Trial) -> None:
-        """New lines of the leader's log, read the way SageMaker reads CloudWatch."""
-        log = trial.job.spec.log_path(trial.job.spec.hosts[0])
-        if not log.exists():
-            return
-        with log.open("rb") as stream:
-            stream.seek(trial.offset)
-            chunk = stream.read()
-        complete = chunk.rfind(b"\n") + 1
-        trial.offset += complete
-        if complete and trial.first_line is None:
-            trial.first_line = self.clock()
-        for raw in chunk[:complete].decode(errors="replace").splitlines():
-            line = cloudwatch_form(raw)
-            trial.lines = [*trial.lines[-4:], line]
-            value = self.objective.read(line)
-            if value is None:
-                self._check_non_finite(trial, line)
-                continue
-            if trial.verdict is not Decision.CONTINUE:
-                continue
-            # One objective line is one unit of resource; a restarted job repeats some lines
-            # since its checkpoint, which its iteration tag tells apart.
-            tag = ITERATION.match(raw)
-            resource = int(tag.group(1)) + 1 if tag else trial.resource + 1
-            if resource <= trial.resource:
-                continue
-            trial.resource = resource
-            decision = self.scheduler.on_result(trial.name, resource, value)
-            self.journal.observe(trial.name, resource, value, decision.value, self.clock())
-            if decision is not Decision.CONTINUE:
-                trial.verdict = decision
-                trial.job.stop("Hyperband" if decision is Decision.STOP else "MaxResource")
+    def _observe(self, trial: Trial, observation: Observation) -> None:
+        """One objective line is one unit of resource: iteration N is resource N + 1."""
+        if trial.verdict is not Decision.CONTINUE:
+            return  # lines printed while it stops: AMT has decided already
+        trial.resource = observation.iteration + 1
+        decision = self.scheduler.on_result(trial.name, trial.resource, observation.value)
+        self.journal.observe(
+            trial.name, trial.resource, observation.value, decision.value, self.clock()
+        )
+        if decision is not Decision.CONTINUE:
+            trial.verdict = decision
+            trial.job.stop("Hyperband" if decision is Decision.STOP else "MaxResource")
 
-    def _check_non_finite(self, trial: Trial, line: str) -> None:
+    def _check_non_finite(self, trial: Trial, unread: Unread) -> None:
         """An objective of nan or inf: AMT would not count that line; say so, once a job."""
-        value = self.objective.non_finite(line)
+        value = self.objective.non_finite(unread.line)
         if value is None or trial.non_finite:
             return
         trial.non_finite = True
-        tag = ITERATION.match(line)
-        self.flags.append(
-            f"{trial.name} printed a non-finite objective at [{tag.group(1) if tag else '?'}] "
+        at = "?" if unread.iteration is None else unread.iteration
+        self._flag(
+            f"{trial.name} printed a non-finite objective at [{at}] "
             f"({value}): {self.objective.name}'s regex reads no number there, so on "
             "SageMaker CloudWatch gets no datapoint and AMT neither sees nor counts that line; "
             "fix the training (a loss gone to nan: a lower learning rate, the data)"
         )
-        self._progress(f"WARNING {self.flags[-1]}")
+
+    def _flag(self, problem: str) -> None:
+        self.flags.append(problem)
+        self._progress(f"WARNING {problem}")
 
     def _check_regex(self, trial: Trial) -> None:
         """A minute of log lines and no objective read: the regex (or the image) is wrong."""
@@ -343,99 +322,53 @@ class Rehearsal:
             self._regex_error(trial)
 
     def _regex_error(self, trial: Trial) -> None:
-        sample = "\n".join(f"    {line}" for line in trial.lines)
+        sample = "\n".join(f"    {line}" for line in trial.watch.tail)
         raise RehearsalError(
             f"the objective {self.objective.name}'s regex {self.objective.regex!r} read nothing "
             f"in {trial.name}'s log; its last lines, as CloudWatch shows them:\n{sample}\n"
             "On SageMaker every job would run to its end unjudged: fix the regex or the image"
         )
 
-    def _duplicates(self, trial: Trial) -> list[str]:
-        """Hosts other than the leader that printed objective lines: AMT reads every host's
-        log and would count them as resource too, stopping jobs early."""
-        spec = trial.job.spec
-        return [
-            host
-            for host in spec.hosts[1:]
-            if spec.log_path(host).exists()
-            and any(
-                self.objective.read(cloudwatch_form(line)) is not None
-                for line in spec.log_path(host).read_text(errors="replace").splitlines()
-            )
-        ]
-
-    def _finish(self, trial: Trial, status: JobStatus, reason: str | None) -> None:
+    def _finish(self, trial: Trial, ended: JobEnded) -> None:
         del self.running[trial.name]
-        duplicates = self._duplicates(trial)
-        if duplicates:
-            self.flags.append(
-                f"{trial.name}: hosts {', '.join(duplicates)} also print "
+        if ended.metric_hosts:
+            self._flag(
+                f"{trial.name}: hosts {', '.join(ended.metric_hosts)} also print "
                 f"{self.objective.name} lines; on SageMaker AMT would count them as resource "
                 "and stop jobs early: print metrics from the leader only"
             )
-            self._progress(f"WARNING {self.flags[-1]}")
-        if trial.verdict is Decision.COMPLETE:
-            final = "Completed"
+        if trial.verdict is Decision.COMPLETE:  # stopped at MaxResource, which AMT completes
+            final = JobStatus.COMPLETED
         elif trial.verdict is Decision.STOP:
-            final = "Stopped"
+            final = JobStatus.STOPPED
         else:
-            final = status.value
+            final = ended.status
             self.scheduler.on_end(trial.name)
-            unread = trial.resource == 0 and trial.lines and not trial.non_finite
-            if status is JobStatus.COMPLETED and unread:
+            unread = trial.resource == 0 and trial.watch.tail and not trial.non_finite
+            if final is JobStatus.COMPLETED and unread:
                 self._regex_error(trial)
-        self.journal.end_job(trial.name, final, reason, self.clock())
+        self.journal.end_job(trial.name, final, ended.reason, self.clock())
+        failed = final is JobStatus.FAILED and ended.reason
         self._progress(
-            f"{trial.name}: {final} after {trial.resource} "
-            f"{self.plan.resource}" + (f" ({reason})" if reason and final == "Failed" else "")
+            f"{trial.name}: {final.value} after {trial.resource} {self.plan.resource}"
+            + (f" ({ended.reason})" if failed else "")
         )
 
     def _progress(self, event: str) -> None:
-        counts = self._counts()
-        best = self._best()
+        counts = accounting.counts(self.journal.jobs())
+        best = accounting.best(self.journal.last_observations(), self.plan.direction)
         best_text = f", best {best[1]:.6g} ({best[0]})" if best else ""
         self.on_progress(
             f"{event} | running {len(self.running)}, "
-            + ", ".join(f"{k.lower()} {v}" for k, v in counts.items() if k != "InProgress")
+            + ", ".join(f"{k.value.lower()} {v}" for k, v in counts.items() if k.ended)
             + best_text
         )
 
-    # -- results ---------------------------------------------------------------------------
-
-    def _counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(("Completed", "Stopped", "Failed", "InProgress"), 0)
-        for record in self.journal.jobs():
-            counts[record.status] = counts.get(record.status, 0) + 1
-        return counts
-
-    def _best(self, last: dict[str, tuple[int, float]] | None = None) -> tuple[str, float] | None:
-        last = self.journal.last_observations() if last is None else last
-        if not last:
-            return None
-        pick = max if self.plan.direction is Direction.MAXIMIZE else min
-        job = pick(last, key=lambda j: last[j][1])  # a job's last value is its final objective
-        return job, last[job][1]
-
     def summary(self) -> Summary:
-        records = self.journal.jobs()
-        last = self.journal.last_observations()
-        best = self._best(last)
-        elapsed = [(r.ended or r.started or 0) - (r.started or 0) for r in records]
-        billable = sum(e * r.hosts for e, r in zip(elapsed, records, strict=True))
-        worst = sum(
-            e / last[r.name][0] * (self.plan.max_resource or 0) * r.hosts
-            for e, r in zip(elapsed, records, strict=True)
-            if r.name in last
-        )
-        return Summary(
-            jobs={k: v for k, v in self._counts().items() if k != "InProgress" or v},
-            best_objective=best[1] if best else None,
-            best_job=best[0] if best else None,
-            resource_used=len(self.journal.observations()),
-            resource_worst_case=len(records) * (self.plan.max_resource or 0),
-            billable_seconds=round(billable, 3),
-            wall_seconds=round(self.clock() - self.started, 3),
-            sequential_seconds=round(sum(elapsed), 3),
-            billable_seconds_worst_case=round(worst, 3),
-            flags=tuple(self.flags),
+        return accounting.summarize(
+            self.journal,
+            self.plan.direction,
+            self.plan.max_resource or 0,
+            self.clock() - self.started,
+            self.flags,
         )

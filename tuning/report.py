@@ -12,6 +12,8 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from containers.status import JobStatus
+
 if TYPE_CHECKING:
     from tuning.journal import Journal
 
@@ -42,12 +44,20 @@ def best_job(frame: Any, objective_type: str) -> Any:
 
 
 STATUS_COLOURS = {
-    "Completed": "tab:green",
-    "Stopped": "tab:orange",
-    "Failed": "tab:red",
-    "InProgress": "tab:blue",
-    "Stopping": "tab:gray",
+    JobStatus.COMPLETED: "tab:green",
+    JobStatus.STOPPED: "tab:orange",
+    JobStatus.FAILED: "tab:red",
+    JobStatus.IN_PROGRESS: "tab:blue",
+    JobStatus.STOPPING: "tab:gray",
 }
+
+
+def colour(status: object) -> str:
+    """The colour of a TrainingJobStatus, as the frame's column holds it (the API's text)."""
+    try:
+        return STATUS_COLOURS[JobStatus(str(status))]
+    except ValueError:
+        return "black"
 
 
 def plot(frame: Any, path: Path, title: str) -> None:
@@ -60,7 +70,7 @@ def plot(frame: Any, path: Path, title: str) -> None:
             group["TrainingEndTime"],
             group["FinalObjectiveValue"],
             label=status,
-            color=STATUS_COLOURS.get(str(status), "black"),
+            color=colour(status),
         )
     axes.set_title(title)
     axes.set_xlabel("training job end")
@@ -95,7 +105,7 @@ def journal_frame(journal: Journal) -> Any:
             {
                 **record.hyperparameters,
                 "TrainingJobName": record.name,
-                "TrainingJobStatus": record.status,
+                "TrainingJobStatus": record.status.value,
                 "FinalObjectiveValue": final.get(record.name),
                 "TrainingStartTime": start,
                 "TrainingEndTime": end,
@@ -134,7 +144,7 @@ def rehearsal_report(
     for job, points in curves.items():
         axes.plot(
             *zip(*points, strict=True),
-            color=STATUS_COLOURS.get(status[job], "black"),
+            color=colour(status[job]),
             alpha=0.7,
             linewidth=1,
         )

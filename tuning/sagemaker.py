@@ -9,13 +9,48 @@ SpotSavings SageMaker reports (1 - billable / training time).
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from containers.status import JobStatus
 from tuning.request import Plan
 
-TERMINAL = {"Completed", "Failed", "Stopped", "Deleted"}
+
+class TuningJobStatus(enum.Enum):
+    """A tuning job's status, spelled as the API spells HyperParameterTuningJobStatus (its
+    training jobs' statuses are JobStatus)."""
+
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    DELETING = "Deleting"
+    DELETED = "Deleted"
+
+    @property
+    def ended(self) -> bool:
+        return self in (
+            TuningJobStatus.COMPLETED,
+            TuningJobStatus.FAILED,
+            TuningJobStatus.STOPPED,
+            TuningJobStatus.DELETED,
+        )
+
+    def ended_as(self) -> JobStatus:
+        """How an ended tuning job ended, as a job ends (a deleted one has no results)."""
+        if not self.ended:
+            raise ValueError(f"tuning job status {self.value} has not ended")
+        if self in (TuningJobStatus.COMPLETED, TuningJobStatus.STOPPED):
+            return JobStatus(self.value)
+        return JobStatus.FAILED
+
+
+def status(description: dict[str, Any]) -> TuningJobStatus:
+    """The status a DescribeHyperParameterTuningJob response gives."""
+    return TuningJobStatus(description["HyperParameterTuningJobStatus"])
 
 
 def client(region: str | None = None) -> Any:
@@ -73,7 +108,7 @@ def wait(
     while True:
         description = describe(sagemaker, name)
         on_poll(description)
-        if description["HyperParameterTuningJobStatus"] in TERMINAL:
+        if status(description).ended:
             return description
         sleep(poll_s)
 

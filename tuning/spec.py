@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from containers.errors import BadInput
 from containers.script import Distribution
 from entrypoints.contract.config import channel_name_problem
 from entrypoints.contract.metrics import Direction
@@ -36,7 +37,7 @@ from entrypoints.contract.metrics import Direction
 S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
 
 
-class SpecError(ValueError):
+class SpecError(BadInput):
     """A spec that cannot become a tuning job; `problems` lists every reason found."""
 
     def __init__(self, source: str, problems: list[str]) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from containers.errors import BadInput
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -72,7 +74,7 @@ def prepare(source: Path | None, out: Path, shards: int = 1) -> PreparedData:
     label, features = _encode(raw)
     train, validation, test = _split(label, features)
     if shards > len(train[0]):
-        raise ValueError(
+        raise BadInput(
             f"shards={shards} is out of range: must be shards <= train rows ({len(train[0])}), "
             "since every shard needs at least one row"
         )
@@ -104,23 +106,23 @@ def prepare(source: Path | None, out: Path, shards: int = 1) -> PreparedData:
 def _check_shards(shards: int) -> None:
     # bool is an int subclass; shards=True is almost certainly a mistake.
     if isinstance(shards, bool) or not isinstance(shards, int):
-        raise ValueError(f"shards={shards!r} is invalid: must be an int")
+        raise BadInput(f"shards={shards!r} is invalid: must be an int")
     if shards < 1:
-        raise ValueError(f"shards={shards} is out of range: must be shards >= 1")
+        raise BadInput(f"shards={shards} is out of range: must be shards >= 1")
 
 
 def _read(source: Path) -> pd.DataFrame:
     import pandas as pd
 
     if not source.is_file():
-        raise ValueError(f"source={source} does not exist")
+        raise BadInput(f"source={source} does not exist")
     suffix = source.suffix.lower()
     if suffix == ".csv":
         return pd.read_csv(source, sep=";")
     if suffix == ".zip":
         with zipfile.ZipFile(source) as archive, archive.open(_member(archive, source)) as f:
             return pd.read_csv(f, sep=";")
-    raise ValueError(f"source={source} has suffix {source.suffix!r}: must be .csv or .zip")
+    raise BadInput(f"source={source} has suffix {source.suffix!r}: must be .csv or .zip")
 
 
 def _member(archive: zipfile.ZipFile, source: Path) -> str:
@@ -131,7 +133,7 @@ def _member(archive: zipfile.ZipFile, source: Path) -> str:
         if n.endswith(FULL_CSV_SUFFIX) and not n.startswith("__MACOSX")
     ]
     if len(names) != 1:
-        raise ValueError(
+        raise BadInput(
             f"source={source} has {len(names)} members ending in {FULL_CSV_SUFFIX} "
             f"(outside __MACOSX/): must have exactly one"
         )
@@ -141,15 +143,15 @@ def _member(archive: zipfile.ZipFile, source: Path) -> str:
 def _check_raw(raw: pd.DataFrame) -> None:
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
-        raise ValueError(
+        raise BadInput(
             f"source columns lack {', '.join(missing)}: must include {', '.join(REQUIRED)}"
         )
     # Anything but yes/no (typos, blanks) would silently become label 0.
     bad = sorted({str(v) for v in raw["y"].unique()} - LABELS)
     if bad:
-        raise ValueError(f"y has values {bad}: must be only 'yes' or 'no'")
+        raise BadInput(f"y has values {bad}: must be only 'yes' or 'no'")
     if len(raw) == 0:
-        raise ValueError("source has 0 rows: must have at least one data row")
+        raise BadInput("source has 0 rows: must have at least one data row")
 
 
 def _encode(raw: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:

@@ -11,6 +11,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from containers.errors import BadInput
+
 #: Where Debian's `dataset-fashion-mnist` package puts Fashion-MNIST.
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 SPLITS = {"train": "train", "validation": "t10k"}
@@ -26,7 +28,7 @@ def _split_files(source: Path, prefix: str) -> list[Path]:
     files = sorted(p for p in source.iterdir() if p.name.startswith(prefix) and "idx" in p.name)
     if len(files) != 2:
         names = ", ".join(p.name for p in files) or "none"
-        raise ValueError(
+        raise BadInput(
             f"--source={source} must hold {prefix}-images-idx3-ubyte[.gz] and "
             f"{prefix}-labels-idx1-ubyte[.gz]: found {names}"
         )
@@ -39,13 +41,13 @@ def prepare(source: Path | None, out: Path, limits: dict[str, int | None]) -> Pr
 
     if source is None:
         if not DEBIAN_FASHION_MNIST.is_dir():
-            raise ValueError(
+            raise BadInput(
                 "--source is required: a folder of MNIST-format IDX files (or install Debian's "
                 f"dataset-fashion-mnist, which puts Fashion-MNIST in {DEBIAN_FASHION_MNIST})"
             )
         source = DEBIAN_FASHION_MNIST
     if not source.is_dir():
-        raise ValueError(f"--source={source} is not a folder")
+        raise BadInput(f"--source={source} is not a folder")
     examples = {}
     for channel, prefix in SPLITS.items():
         target = out / channel

@@ -15,6 +15,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from containers.errors import ToolError
 from containers.local.job import Backend, JobSpec, RunningJob
 from containers.local.process import ProcessJob, start_logged
 from containers.script import CODE_DIR, ScriptSpec
@@ -30,7 +31,7 @@ DOCKER = os.environ.get("SMTUNE_CONTAINER_TOOL", "docker")
 CAPABILITIES: tuple[str, ...] = ("DAC_OVERRIDE",)
 
 
-class DockerError(RuntimeError):
+class DockerError(ToolError):
     """A docker command failed; the message is docker's own."""
 
 

@@ -9,7 +9,6 @@ kills what is left after the grace period.
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -21,15 +20,10 @@ from types import TracebackType
 from containers.catalogue import ImageSpec
 from containers.local.layout import ChannelSource, host_names, lay_out_host
 from containers.script import ScriptSpec, job_name
+from containers.status import JobStatus
 from entrypoints.contract.paths import ContainerPaths
 
 logger = logging.getLogger(__name__)
-
-
-class JobStatus(enum.Enum):
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    STOPPED = "Stopped"
 
 
 @dataclass(frozen=True)

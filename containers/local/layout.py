@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from containers.errors import BadInput
 from entrypoints.contract.config import (
     Channel,
     ResourceConfig,
@@ -33,13 +34,13 @@ class ChannelSource:
 
     def __post_init__(self) -> None:
         if problem := channel_name_problem(self.name):
-            raise ValueError(problem)
+            raise BadInput(problem)
 
     def files(self) -> list[Path]:
         if self.source.is_file():
             return [self.source]
         if not self.source.is_dir():
-            raise ValueError(f"channel {self.name} source={self.source} does not exist")
+            raise BadInput(f"channel {self.name} source={self.source} does not exist")
         # A link to a file elsewhere counts as the file it points to, as `aws s3 sync`
         # uploads it; it is copied (or linked read-only), never written through.
         return sorted(
@@ -49,7 +50,7 @@ class ChannelSource:
 
 def host_names(count: int) -> tuple[str, ...]:
     if count < 1:
-        raise ValueError(f"hosts={count} is out of range: must be hosts >= 1")
+        raise BadInput(f"hosts={count} is out of range: must be hosts >= 1")
     return tuple(f"algo-{i}" for i in range(1, count + 1))
 
 
@@ -94,7 +95,7 @@ def _copy(source: Path, target: Path) -> None:
 def _inside(path: Path, root: Path) -> Path:
     """`path`, once it is known to lie inside `root` with every link followed."""
     if not path.resolve().is_relative_to(root.resolve()):
-        raise ValueError(
+        raise BadInput(
             f"{path} resolves to {path.resolve()}, outside the host's tree {root}: "
             "the layout writes only inside it"
         )
@@ -127,7 +128,7 @@ def lay_out_host(
         raise ValueError(f"host={host} is not one of hosts={list(hosts)}")
     for name in channels:
         if problem := channel_name_problem(name):
-            raise ValueError(problem)  # the name is a folder: '..' would lead out
+            raise BadInput(problem)  # the name is a folder: '..' would lead out
     paths = ContainerPaths(job_dir / host)
     if paths.root.exists():
         for entry in paths.root.iterdir():

@@ -26,6 +26,7 @@ _NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
 _NON_FINITE = r"([-+]?(?:nan|inf))(?![0-9A-Za-z.])"
 _FIELD_SEPARATOR = r"(?:\t|#011)"  # a real tab on stdout, #011 in CloudWatch
 _REGEX_SPECIAL = set(".^$*+?()[]{}|\\")
+_TAG = re.compile(r"\[([0-9]+)\]")  # the iteration that starts a metric line
 
 
 class Direction(enum.Enum):
@@ -105,6 +106,13 @@ class MetricLine:
             raise KeyError(f"metrics {sorted(unknown)} are not declared: {sorted(self.specs)}")
         fields = [self.specs[name].field(value) for name, value in values.items()]
         return "\t".join([f"[{iteration}]", *fields])
+
+    @staticmethod
+    def iteration(line: str) -> int | None:
+        """The iteration a line's tag gives (`[12]...` is 12), printed or as CloudWatch shows
+        it; None for a line that starts with no tag."""
+        tag = _TAG.match(line)
+        return int(tag.group(1)) if tag else None
 
     def emit(
         self, iteration: int, values: Mapping[str, float], stream: TextIO | None = None

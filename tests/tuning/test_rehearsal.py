@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from containers.local.process import ProcessBackend
+from containers.status import JobStatus
 from tuning.journal import Journal
 from tuning.rehearsal import Rehearsal, RehearsalError
 from tuning.request import plan
@@ -24,6 +25,7 @@ from tuning.spec import parse, read_data
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "tuning" / "jobs" / "synthetic-hyperband.yaml"
+ENDED_WELL = (JobStatus.COMPLETED, JobStatus.STOPPED)
 
 
 def spec_data(**static: Any) -> dict[str, Any]:
@@ -69,11 +71,11 @@ def test_a_rehearsal_follows_hyperbands_rules(tmp_path: Path) -> None:
         resources = [r for r, _ in observed[record.name]]
         assert resources == list(range(1, len(resources) + 1))  # one line, one unit
         last, decision = observed[record.name][-1]
-        if record.status == "Completed":
+        if record.status is JobStatus.COMPLETED:
             assert (last, decision) == (27, "Complete")  # stopped at MaxResource
         else:
-            assert record.status == "Stopped" and decision == "Stop" and last in (1, 3, 9)
-    assert summary.jobs["Completed"] + summary.jobs["Stopped"] == 12
+            assert record.status is JobStatus.STOPPED and decision == "Stop" and last in (1, 3, 9)
+    assert summary.jobs[JobStatus.COMPLETED] + summary.jobs[JobStatus.STOPPED] == 12
     assert summary.resource_used == len(journal.observations()) <= summary.resource_worst_case
     assert summary.resource_worst_case == 12 * 27
     assert summary.billable_seconds <= summary.billable_seconds_worst_case
@@ -86,10 +88,10 @@ def test_a_failed_job_is_failed_and_the_tuning_goes_on(tmp_path: Path) -> None:
         tmp_path, spec_data(seconds_per_epoch=0, fail_at_epoch=5), max_jobs=4
     )
     statuses = {j.status for j in journal.jobs()}
-    assert len(journal.jobs()) == 4 and "Failed" in statuses
-    failed = [j for j in journal.jobs() if j.status == "Failed"]
+    assert len(journal.jobs()) == 4 and JobStatus.FAILED in statuses
+    failed = [j for j in journal.jobs() if j.status is JobStatus.FAILED]
     assert all("failing at epoch 5" in (j.reason or "") for j in failed)
-    assert summary.jobs["Failed"] == len(failed)
+    assert summary.jobs[JobStatus.FAILED] == len(failed)
 
 
 def test_a_regex_that_reads_nothing_stops_the_rehearsal(tmp_path: Path) -> None:
@@ -181,15 +183,15 @@ def test_kill_9_mid_rehearsal_then_resume_runs_every_job_exactly_once(
     os.killpg(first.pid, signal.SIGKILL)  # the rehearsal dies mid-run, without a word
     first.wait()
     before = Journal(journal).jobs()
-    assert 5 <= len(before) < 12 and any(j.status == "InProgress" for j in before)
+    assert 5 <= len(before) < 12 and any(j.status is JobStatus.IN_PROGRESS for j in before)
     second = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=200)
     assert second.returncode == 0, second.stderr
     after = Journal(journal)
     names = [j.name for j in after.jobs()]
     assert len(names) == len(set(names)) == 12  # every job exactly once
-    assert all(j.status in ("Completed", "Stopped") for j in after.jobs())
+    assert all(j.status in ENDED_WELL for j in after.jobs())
     for record in before:
-        if record.status != "InProgress":  # finished jobs were neither rerun nor lost
+        if record.status is not JobStatus.IN_PROGRESS:  # finished jobs were neither rerun nor lost
             assert next(j for j in after.jobs() if j.name == record.name) == record
     observations = [(job, resource) for job, resource, *_ in after.observations()]
     assert len(observations) == len(set(observations))  # no unit of resource counted twice
@@ -299,7 +301,7 @@ def test_ctrl_c_stops_every_job_and_leaves_the_journal_resumable(
     _, stderr = cli.communicate(timeout=20)
     assert cli.returncode == 130 and "resume with --resume" in stderr
     records = Journal(journal).jobs()
-    assert any(r.status == "InProgress" for r in records)  # to be resumed, not lost
+    assert any(r.status is JobStatus.IN_PROGRESS for r in records)  # to be resumed, not lost
     assert wait_until(lambda: not hosts_under(tmp_path))  # nothing left running
 
 
@@ -330,7 +332,7 @@ def test_a_second_rehearsal_of_a_journal_in_use_refuses_at_once(
     _, stderr = first.communicate(timeout=90)
     assert first.returncode == 0, stderr  # the first went on, untouched
     records = Journal(journal).jobs()
-    assert len(records) == 6 and all(r.status in ("Completed", "Stopped") for r in records)
+    assert len(records) == 6 and all(r.status in ENDED_WELL for r in records)
     for record in records:
         assert (tmp_path / "out" / "synthetic-hyperband" / record.name / "algo-1.log").exists()
 

@@ -16,6 +16,7 @@ import pytest
 
 from containers.local.process import ProcessBackend
 from containers.script import ScriptSpec
+from containers.status import JobStatus
 from entrypoints.contract.metrics import Direction
 from tuning.journal import Journal
 from tuning.metrics import PatternMetric
@@ -410,7 +411,8 @@ def test_a_rehearsal_runs_the_script_from_its_folder_and_reads_its_regex(
         observations = journal.observations()
     finally:
         journal.close()
-    assert summary.jobs.get("Completed", 0) + summary.jobs.get("Stopped", 0) == 2, summary
+    ended = summary.jobs.get(JobStatus.COMPLETED, 0) + summary.jobs.get(JobStatus.STOPPED, 0)
+    assert ended == 2, summary
     assert not summary.flags
     # lr * epoch, read by the script's own regex from the leader's log: one line, one unit.
     for job, resource, value, *_ in observations:
@@ -454,7 +456,7 @@ def test_the_shipped_script_spec_rehearses_on_mnist(tmp_path: Path, shared_data:
         ).run()
     finally:
         journal.close()
-    assert summary.jobs.get("Failed", 0) == 0 and not summary.flags, summary
+    assert summary.jobs.get(JobStatus.FAILED, 0) == 0 and not summary.flags, summary
     assert summary.best_objective is not None and summary.best_objective > 0.5
 
 

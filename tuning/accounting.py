@@ -1,0 +1,84 @@
+"""What a rehearsal cost and found, computed from its journal alone: counts by status, the
+best job, resource and billable seconds, and the worst case had no job stopped early."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from containers.status import JobStatus
+from entrypoints.contract.metrics import Direction
+from tuning.journal import JobRecord, Journal
+
+#: The statuses a rehearsal's jobs take, in the order they are shown.
+SHOWN = (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED, JobStatus.IN_PROGRESS)
+
+
+@dataclass(frozen=True)
+class Summary:
+    jobs: dict[JobStatus, int]
+    best_objective: float | None
+    best_job: str | None
+    resource_used: int
+    resource_worst_case: int
+    billable_seconds: float
+    wall_seconds: float
+    sequential_seconds: float = 0.0  # the same jobs one after another: what parallelism saved
+    # Had no job stopped early: each job's seconds per unit of resource times MaxResource.
+    billable_seconds_worst_case: float = 0.0
+    flags: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "jobs": {k.value: v for k, v in self.jobs.items()}}
+
+
+def counts(records: Sequence[JobRecord]) -> dict[JobStatus, int]:
+    """Jobs by status, every status of SHOWN present."""
+    found = dict.fromkeys(SHOWN, 0)
+    for record in records:
+        found[record.status] = found.get(record.status, 0) + 1
+    return found
+
+
+def best(last: dict[str, tuple[int, float]], direction: Direction) -> tuple[str, float] | None:
+    """The best job and its objective: a job's last reported value is its final objective."""
+    if not last:
+        return None
+    pick = max if direction is Direction.MAXIMIZE else min
+    job = pick(last, key=lambda j: last[j][1])
+    return job, last[job][1]
+
+
+def summarize(
+    journal: Journal,
+    direction: Direction,
+    max_resource: int,
+    wall_seconds: float,
+    flags: Sequence[str] = (),
+) -> Summary:
+    """The summary of the rehearsal journaled in `journal`; a job still InProgress counts
+    as far as it ran."""
+    records = journal.jobs()
+    last = journal.last_observations()
+    found = best(last, direction)
+    elapsed = {r.name: (r.ended or r.started or 0) - (r.started or 0) for r in records}
+    billable = sum(elapsed[r.name] * r.hosts for r in records)
+    # A job's seconds per unit of resource, stretched to MaxResource.
+    worst = sum(
+        elapsed[r.name] / last[r.name][0] * max_resource * r.hosts
+        for r in records
+        if r.name in last
+    )
+    return Summary(
+        jobs={k: v for k, v in counts(records).items() if k.ended or v},
+        best_objective=found[1] if found else None,
+        best_job=found[0] if found else None,
+        resource_used=len(journal.observations()),
+        resource_worst_case=len(records) * max_resource,
+        billable_seconds=round(billable, 3),
+        wall_seconds=round(wall_seconds, 3),
+        sequential_seconds=round(sum(elapsed.values()), 3),
+        billable_seconds_worst_case=round(worst, 3),
+        flags=tuple(flags),
+    )
