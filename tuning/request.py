@@ -473,18 +473,44 @@ def plan(
     max_resource = _max_resource(spec)
     hyperband_problems, hyperband_warnings = check_hyperband(spec, resource, max_resource, ranges)
     problems += hyperband_problems + check_limits(spec, metrics) + check_objective(spec, metrics)
-    definition = TrainingDefinition(
+    definition = _training_definition(
+        spec, image, image_uri, _static(spec, script, region), ranges, metrics, resource, script
+    )
+    checked = _tuning_plan(spec, definition, max_resource, (*warnings, *hyperband_warnings))
+    problems += check_with_botocore(build_request(checked))
+    if problems:
+        raise SpecError(source, problems)
+    if checked.hyperband is None:
+        return checked
+    return replace(
+        checked, brackets=brackets(checked.hyperband.min_resource, checked.hyperband.max_resource)
+    )
+
+
+def _training_definition(
+    spec: TuningJobSpec,
+    image: ImageSpec,
+    image_uri: str,
+    static: dict[str, str],
+    ranges: dict[str, Range],
+    metrics: tuple[Metric, ...],
+    resource: str,
+    script: ScriptSpec | None,
+) -> TrainingDefinition:
+    """The spec's one training job definition, from its checked parts."""
+    return TrainingDefinition(
         image=image,
         image_uri=image_uri,
         role=spec.role,
         instance=Instance(spec.instance.type, spec.instance.count, spec.instance.volume_gb),
-        static_hyperparameters=_static(spec, script, region),
+        static_hyperparameters=static,
         ranges=ranges,
         metrics=metrics,
         channels=tuple(
             Channel(
                 name,
                 channel.s3_uri,
+                # A distribution AMT lacks is listed by check_enums; see _tuning_plan.
                 _known(
                     S3DistributionType, channel.distribution, S3DistributionType.FULLY_REPLICATED
                 ),
@@ -502,15 +528,6 @@ def plan(
         resource=resource,
         script=script,
         source_uri=source_uri(spec) if script is not None else None,
-    )
-    checked = _tuning_plan(spec, definition, max_resource, (*warnings, *hyperband_warnings))
-    problems += check_with_botocore(build_request(checked))
-    if problems:
-        raise SpecError(source, problems)
-    if checked.hyperband is None:
-        return checked
-    return replace(
-        checked, brackets=brackets(checked.hyperband.min_resource, checked.hyperband.max_resource)
     )
 
 

@@ -1,9 +1,9 @@
 """TuningJobSpec: the typed, validated model of a tuning-job YAML file.
 
 One file says everything a SageMaker AMT tuning job needs. Loading it checks structure and
-types (pydantic names the field path of each problem); `tuning.request` then checks it
-against the SageMaker service model and the image's own rules, and turns it into the
-CreateHyperParameterTuningJob request.
+types (pydantic names the field path of each problem); `tuning.request.plan` then checks it
+against the SageMaker service model and the image's own rules, and turns it into a typed
+`tuning.plan.TuningPlan`, from which everything else is derived: nothing reads a spec after.
 """
 
 from __future__ import annotations
