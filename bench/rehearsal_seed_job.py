@@ -46,8 +46,7 @@ def spec_for(seed: int) -> dict:
 
 def full_search(checked, journal: Journal, data: Path, out: Path) -> dict[str, float]:
     """The same configurations, each trained to MaxResource: the best a random search finds."""
-    definition = checked.request["TrainingJobDefinition"]
-    static = definition["StaticHyperParameters"]
+    definition = checked.definition
     channels = Rehearsal(
         checked,
         {"train": data / "train", "validation": data / "validation"},
@@ -55,7 +54,7 @@ def full_search(checked, journal: Journal, data: Path, out: Path) -> dict[str, f
         journal,
         ProcessBackend(),
     ).channels
-    objective = next(m for m in checked.metrics if m.name == checked.spec.objective.metric)
+    objective = checked.objective_metric
 
     def train(record) -> tuple[str, float]:
         tuned = {
@@ -63,12 +62,12 @@ def full_search(checked, journal: Journal, data: Path, out: Path) -> dict[str, f
             for k, v in record.hyperparameters.items()
         }
         spec = JobSpec(
-            image=checked.image,
-            host_count=3,
+            image=definition.image,
+            host_count=definition.instance.count,
             channels=channels,
-            hyperparameters={**static, **tuned},
+            hyperparameters={**definition.static_hyperparameters, **tuned},
             out=out / record.name,
-            checkpoints="CheckpointConfig" in definition,  # as the rehearsal's jobs
+            checkpoints=definition.checkpoint_uri is not None,  # as the rehearsal's jobs
         )
         result = ProcessBackend().run(spec)
         values = [

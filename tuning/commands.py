@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from containers.errors import BadInput, job_exit_code
 
 if TYPE_CHECKING:
-    from tuning.request import Plan
+    from tuning.plan import TuningPlan
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -93,7 +93,7 @@ def _count(text: str) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from tuning.request import plan
+    from tuning.request import build_request, plan
     from tuning.spec import read
 
     loaded = read(args.spec)
@@ -101,14 +101,16 @@ def _plan(args: argparse.Namespace) -> int:
     checked = plan(
         loaded.spec, registry=args.registry, tag=args.tag, source=str(args.spec), region=region
     )
+    definition = checked.definition
     # What came from the environment, said out loud: the request depends on it.
     names = set(loaded.variables)
-    if checked.script is not None and region_variable:
+    if definition.script is not None and region_variable:
         names.add(region_variable)  # a script's sagemaker_region
-    if args.registry is None and checked.image_uri != checked.spec.image:
+    at_registry = definition.image_uri != loaded.spec.image and not definition.placeholder_image
+    if args.registry is None and at_registry:
         names.add("REGISTRY")  # a catalogue image, at $REGISTRY
     variables = f"{', '.join(sorted(names))} (from the environment)" if names else ""
-    request = json.dumps(checked.request, indent=2)
+    request = json.dumps(build_request(checked), indent=2)
     if args.json:
         print(request)
         if variables:
@@ -132,39 +134,34 @@ def _region(given: str | None) -> tuple[str | None, str | None]:
     return None, None
 
 
-def summary(checked: Plan, variables: str = "") -> str:
-    from tuning.spec import CategoricalRange
-
-    spec = checked.spec
-    objective = checked.request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+def summary(checked: TuningPlan, variables: str = "") -> str:
+    definition = checked.definition
+    script, limits = definition.script, checked.limits
     lines = [
-        f"tuning job  {spec.name}",
-        f"image       {checked.image_uri}",
+        f"tuning job  {checked.name}",
+        f"image       {definition.image_uri}",
         *(
             [
-                f"script      {checked.script.entry_point} from {checked.script.source_dir} "
-                f"({checked.script.distribution.value}), uploaded to {checked.source_uri}"
+                f"script      {script.entry_point} from {script.source_dir} "
+                f"({script.distribution.value}), uploaded to {definition.source_uri}"
             ]
-            if checked.script
+            if script
             else []
         ),
         *([f"variables   {variables}"] if variables else []),
-        f"instances   {spec.instance.count} x {spec.instance.type}"
-        + (" (managed spot)" if spec.spot.enabled else ""),
-        f"objective   {objective['Type']} {objective['MetricName']}",
-        f"jobs        {spec.limits.max_jobs}, {spec.limits.max_parallel_jobs} at a time, "
-        f"at most {spec.limits.max_runtime_seconds} s each",
+        f"instances   {definition.instance.count} x {definition.instance.type}"
+        + (" (managed spot)" if definition.spot else ""),
+        f"objective   {checked.objective.direction.value} {checked.objective.metric}",
+        f"jobs        {limits.max_jobs}, {limits.max_parallel_jobs} at a time, "
+        f"at most {definition.max_runtime_s} s each",
         "ranges:",
+        *(f"  {name:<20} {r.describe()}" for name, r in definition.ranges.items()),
     ]
-    for name, r in spec.ranges.items():
-        if isinstance(r, CategoricalRange):
-            lines.append(f"  {name:<20} one of {', '.join(r.values)}")
-        else:
-            lines.append(f"  {name:<20} {r.type} [{r.min:g}, {r.max:g}] {r.scaling.value}")
-    if checked.brackets:
+    if checked.hyperband is not None:
         lines.append(
-            f"Hyperband (eta=3) over {checked.resource}, "
-            f"MinResource {spec.strategy.min_resource}, MaxResource {checked.max_resource}:"
+            f"Hyperband (eta=3) over {definition.resource}, "
+            f"MinResource {checked.hyperband.min_resource}, "
+            f"MaxResource {checked.hyperband.max_resource}:"
         )
         for bracket in checked.brackets:
             rungs = " -> ".join(str(r) for r in bracket.rungs)
@@ -191,12 +188,12 @@ def _submit(args: argparse.Namespace) -> int:
     for warning in checked.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     sm = sagemaker.client(args.region)
-    s3 = sagemaker.s3_client(args.region) if checked.script is not None else None
+    s3 = sagemaker.s3_client(args.region) if checked.definition.script is not None else None
     print(sagemaker.submit(sm, checked, s3))
     if not args.wait:
         return 0
     final = sagemaker.wait(
-        sm, checked.spec.name, on_poll=lambda d: print(sagemaker.status_line(d), flush=True)
+        sm, checked.name, on_poll=lambda d: print(sagemaker.status_line(d), flush=True)
     )
     return job_exit_code(sagemaker.status(final).ended_as())
 
@@ -220,22 +217,20 @@ def _analyze(args: argparse.Namespace) -> int:
     from tuning import report, sagemaker
 
     sm = sagemaker.client(args.region)
-    description = sagemaker.describe(sm, args.name)
+    objective = sagemaker.objective(sagemaker.describe(sm, args.name))
     frame = sagemaker.analytics(sm, args.name)
-    objective = description["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
     print(frame.to_string(index=False) if not frame.empty else "no training jobs yet")
-    best = report.best_job(frame, objective["Type"]) if not frame.empty else None
+    best = report.best_job(frame, objective.direction.value) if not frame.empty else None
     if best is not None:
         print(
-            f"best: {best['TrainingJobName']} {objective['MetricName']} = "
-            f"{best['FinalObjectiveValue']:g}"
+            f"best: {best['TrainingJobName']} {objective.metric} = {best['FinalObjectiveValue']:g}"
         )
     if not frame.empty:
         print(f"billable instance-seconds: {frame['BillableInstanceSeconds'].sum():,.0f}")
     if args.csv:
         frame.to_csv(args.csv, index=False)
     if args.plot:
-        report.plot(frame, args.plot, f"{args.name}: {objective['MetricName']}")
+        report.plot(frame, args.plot, f"{args.name}: {objective.metric}")
     return 0
 
 
@@ -247,7 +242,7 @@ def _rehearse(args: argparse.Namespace) -> int:
     channels = _channels(args.channel)
     # A rehearsal runs the image's code here: any registry name serves the catalogue lookup.
     checked = plan(load(args.spec), registry="local", source=str(args.spec))
-    out = args.out / checked.spec.name
+    out = args.out / checked.name
     out.mkdir(parents=True, exist_ok=True)
     journal_path = args.journal or out / "journal.db"
     # Before anything reads the journal or touches a job's folder: one rehearsal at a time.
@@ -277,7 +272,7 @@ def _channels(texts: list[str]) -> dict[str, Path]:
 
 def _rehearse_journaled(
     args: argparse.Namespace,
-    checked: Plan,
+    checked: TuningPlan,
     channels: dict[str, Path],
     out: Path,
     journal_path: Path,
@@ -303,12 +298,12 @@ def _rehearse_journaled(
             from tuning.hyperband import rungs
             from tuning.report import rehearsal_report
 
-            low, high = checked.spec.strategy.min_resource, checked.max_resource
+            hyperband = rehearsal.hyperband
             for path in rehearsal_report(
                 journal,
                 args.report,
-                checked.spec.name,
-                rungs(low or 1, high or 1),
+                checked.name,
+                rungs(hyperband.min_resource, hyperband.max_resource),
                 rehearsal.scheduler.maximize,
             ):
                 print(f"wrote {path}", file=sys.stderr)

@@ -30,14 +30,12 @@ from containers.local.layout import ChannelSource
 from containers.local.watch import Event, JobEnded, LogWatch, Observation, Unread
 from containers.script import RESERVED_PREFIX, ScriptSpec
 from containers.status import JobStatus
-from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.metrics import Direction
 from tuning import accounting
 from tuning.accounting import Summary
-from tuning.hyperband import Choice, Decision, FloatRange, HyperbandScheduler, IntRange, Scaling
+from tuning.hyperband import Decision, HyperbandScheduler, api_ranges
 from tuning.journal import Journal
-from tuning.request import Plan
-from tuning.spec import CategoricalRange, IntegerRange
+from tuning.plan import TuningPlan
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +47,6 @@ class RehearsalError(BadInput):
     the data, the journal): what SageMaker would have wasted money on."""
 
     label = "rehearsal stopped"
-
-
-def search_space(plan: Plan) -> dict[str, FloatRange | IntRange | Choice]:
-    space: dict[str, FloatRange | IntRange | Choice] = {}
-    for name, r in plan.spec.ranges.items():
-        if isinstance(r, CategoricalRange):
-            space[name] = Choice(tuple(r.values))
-            continue
-        scaling = Scaling(r.scaling.value)
-        kind = IntRange if isinstance(r, IntegerRange) else FloatRange
-        space[name] = kind(r.min, r.max, scaling)  # type: ignore[arg-type]
-    return space
 
 
 def _snapshot(script: ScriptSpec, out: Path) -> ScriptSpec:
@@ -95,7 +81,7 @@ class Rehearsal:
 
     def __init__(
         self,
-        plan: Plan,
+        plan: TuningPlan,
         channels: Mapping[str, Path],
         out: Path,
         journal: Journal,
@@ -106,38 +92,37 @@ class Rehearsal:
         poll_s: float = 0.1,
         on_progress: Callable[[str], None] = lambda _: None,
     ) -> None:
-        spec = plan.spec
-        if plan.max_resource is None or spec.strategy.min_resource is None:
+        if plan.hyperband is None:
             raise RehearsalError(
                 "only Hyperband tuning jobs can be rehearsed: the spec has "
-                f"strategy.type={spec.strategy.type}"
+                f"strategy.type={plan.strategy.value}"
             )
-        missing = sorted(set(spec.channels) - set(channels))
+        self.hyperband = plan.hyperband
+        definition = plan.definition
+        missing = sorted({c.name for c in definition.channels} - set(channels))
         if missing:
             raise RehearsalError(
                 f"no local data for channel {', '.join(missing)}: give --channel {missing[0]}=DIR"
             )
         self.plan, self.out, self.journal, self.backend = plan, out, journal, backend
-        self.script = _snapshot(plan.script, out) if plan.script is not None else None
+        self.script = _snapshot(definition.script, out) if definition.script is not None else None
         self.channels = {
-            name: ChannelSource(
-                name, channels[name], S3DistributionType(c.distribution), c.content_type
-            )
-            for name, c in spec.channels.items()
+            c.name: ChannelSource(c.name, channels[c.name], c.distribution, c.content_type)
+            for c in definition.channels
         }
         for option, count in (("max_jobs", max_jobs), ("max_parallel", max_parallel)):
             if count is not None and count < 1:
-                raise ValueError(f"{option}={count} is out of range: must be >= 1")
-        self.max_jobs = spec.limits.max_jobs if max_jobs is None else max_jobs
-        self.max_parallel = spec.limits.max_parallel_jobs if max_parallel is None else max_parallel
+                raise RehearsalError(f"{option}={count} is out of range: must be >= 1")
+        self.max_jobs = plan.limits.max_jobs if max_jobs is None else max_jobs
+        self.max_parallel = plan.limits.max_parallel_jobs if max_parallel is None else max_parallel
         self.clock, self.poll_s, self.on_progress = clock, poll_s, on_progress
-        self.objective = plan.objective  # a MetricSpec, or a script's regex
+        self.objective = plan.objective_metric  # a MetricSpec, or a script's regex
         self.scheduler = HyperbandScheduler(
-            search_space(plan),
-            spec.strategy.min_resource,
-            plan.max_resource,
-            maximize=plan.direction is Direction.MAXIMIZE,
-            seed=spec.random_seed,
+            definition.ranges,
+            self.hyperband.min_resource,
+            self.hyperband.max_resource,
+            maximize=plan.objective.direction is Direction.MAXIMIZE,
+            seed=plan.random_seed,
             clock=clock,
         )
         self.running: dict[str, Trial] = {}
@@ -149,12 +134,11 @@ class Rehearsal:
     # -- resume ----------------------------------------------------------------------------
 
     def _fingerprint(self) -> str:
-        spec = self.plan.spec
         return json.dumps(
             {
-                "name": spec.name,
-                "seed": spec.random_seed,
-                "ranges": self.plan.request["HyperParameterTuningJobConfig"]["ParameterRanges"],
+                "name": self.plan.name,
+                "seed": self.plan.random_seed,
+                "ranges": api_ranges(self.plan.definition.ranges),
             },
             sort_keys=True,
         )
@@ -240,7 +224,7 @@ class Rehearsal:
             number = len(self.hyperparameters) + 1
             if number > self.max_jobs:
                 return
-            name = f"{self.plan.spec.name}-{number:03d}"
+            name = f"{self.plan.name}-{number:03d}"
             suggestion = self.scheduler.suggest(name)
             self.hyperparameters[name] = suggestion.hyperparameters
             self.journal.add_job(
@@ -248,15 +232,15 @@ class Rehearsal:
                 name,
                 suggestion.bracket,
                 suggestion.hyperparameters,
-                self.plan.spec.instance.count,
+                self.plan.definition.instance.count,
                 self.clock(),
             )
             self._start(name, resume=False)
 
     def _start(self, name: str, resume: bool) -> None:
-        definition = self.plan.request["TrainingJobDefinition"]
-        static = definition["StaticHyperParameters"]
-        if self.plan.script is not None:
+        definition = self.plan.definition
+        static = dict(definition.static_hyperparameters)
+        if definition.script is not None:
             # The job's folder is here, not at its S3 URI: the JobSpec's script says so.
             static = {k: v for k, v in static.items() if not k.startswith(RESERVED_PREFIX)}
         tuned = {
@@ -264,15 +248,15 @@ class Rehearsal:
             for k, v in self.hyperparameters[name].items()
         }
         spec = JobSpec(
-            image=self.plan.image,
-            host_count=self.plan.spec.instance.count,
+            image=definition.image,
+            host_count=definition.instance.count,
             channels=self.channels,
             hyperparameters={**static, **tuned},
             out=self.out / name,
-            max_run_s=self.plan.spec.limits.max_runtime_seconds,
+            max_run_s=definition.max_runtime_s,
             # As on SageMaker: checkpoints only where the request has a CheckpointConfig.
             # (With sampling, an XGBoost job that checkpoints grows other trees, more slowly.)
-            checkpoints="CheckpointConfig" in definition,
+            checkpoints=definition.checkpoint_uri is not None,
             resume=resume,
             script=self.script,
         )
@@ -350,13 +334,13 @@ class Rehearsal:
         self.journal.end_job(trial.name, final, ended.reason, self.clock())
         failed = final is JobStatus.FAILED and ended.reason
         self._progress(
-            f"{trial.name}: {final.value} after {trial.resource} {self.plan.resource}"
+            f"{trial.name}: {final.value} after {trial.resource} {self.plan.definition.resource}"
             + (f" ({ended.reason})" if failed else "")
         )
 
     def _progress(self, event: str) -> None:
         counts = accounting.counts(self.journal.jobs())
-        best = accounting.best(self.journal.last_observations(), self.plan.direction)
+        best = accounting.best(self.journal.last_observations(), self.plan.objective.direction)
         best_text = f", best {best[1]:.6g} ({best[0]})" if best else ""
         self.on_progress(
             f"{event} | running {len(self.running)}, "
@@ -367,8 +351,8 @@ class Rehearsal:
     def summary(self) -> Summary:
         return accounting.summarize(
             self.journal,
-            self.plan.direction,
-            self.plan.max_resource or 0,
+            self.plan.objective.direction,
+            self.hyperband.max_resource,
             self.clock() - self.started,
             self.flags,
         )

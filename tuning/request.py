@@ -1,4 +1,5 @@
-"""A TuningJobSpec becomes a CreateHyperParameterTuningJob request, checked offline.
+"""A TuningJobSpec becomes a TuningPlan, checked offline; the plan becomes the
+CreateHyperParameterTuningJob request here, and only here (`build_request`).
 
 botocore's ParamValidator, run on the request against the SageMaker service model, catches
 types, required fields and minimums. It does not check enum values, and it accepts a
@@ -9,18 +10,33 @@ on the user's machine instead of as 30 failed training jobs.
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from containers.catalogue import IMAGES, ImageSpec
 from containers.script import ScriptSpec
+from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.errors import UserError
 from entrypoints.contract.metrics import Direction, MetricSpec
-from tuning.hyperband import Bracket, brackets
+from tuning.hyperband import Range, api_ranges, brackets
 from tuning.metrics import MAX_NAME_LENGTH, Metric, reads_its_own_line
+from tuning.plan import (
+    UNSET_REGISTRY,
+    Channel,
+    EarlyStopping,
+    HyperbandConfig,
+    Instance,
+    Objective,
+    ResourceLimits,
+    Spot,
+    Strategy,
+    TrainingDefinition,
+    TuningPlan,
+)
 from tuning.script import (
     check_script_hyperparameters,
     declared_metrics,
@@ -28,15 +44,9 @@ from tuning.script import (
     source_uri,
 )
 from tuning.script import static_hyperparameters as script_static
-from tuning.spec import (
-    CategoricalRange,
-    ContinuousRange,
-    IntegerRange,
-    Scaling,
-    SpecError,
-    TuningJobSpec,
-)
+from tuning.spec import SpecError, TuningJobSpec
 
+E = TypeVar("E", bound=enum.Enum)
 OPERATION = "CreateHyperParameterTuningJob"
 # Static hyperparameters AMT reads MaxResource from when the Hyperband config has none.
 EPOCH_HYPERPARAMETERS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
@@ -69,66 +79,32 @@ def allowed(*path: str) -> list[str]:
     return list(_shape(*path).enum)
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A checked spec: the request to send, and what a person should know before sending it."""
-
-    spec: TuningJobSpec
-    image: ImageSpec
-    image_uri: str
-    request: dict[str, Any]
-    metrics: tuple[Metric, ...]
-    max_resource: int | None
-    brackets: tuple[Bracket, ...] = ()
-    warnings: tuple[str, ...] = field(default_factory=tuple)
-    script: ScriptSpec | None = None  # script mode: the image runs this instead
-
-    @property
-    def resource(self) -> str:
-        """What one objective line stands for: the image's iterations, or a script's."""
-        return self.image.resource if self.script is None else SCRIPT_RESOURCE
-
-    @property
-    def objective(self) -> Metric:
-        return next(m for m in self.metrics if m.name == self.spec.objective.metric)
-
-    @property
-    def direction(self) -> Direction:
-        config = self.request["HyperParameterTuningJobConfig"]
-        return Direction(config["HyperParameterTuningJobObjective"]["Type"])
-
-    @property
-    def source_uri(self) -> str | None:
-        """Where `submit` uploads a script's folder (its sagemaker_submit_directory)."""
-        if self.script is None:
-            return None
-        return source_uri(self.spec)
-
-    @property
-    def worst_case_instance_seconds(self) -> int:
-        """Billable instance-seconds if no job stopped early and each ran to its time limit."""
-        limits = self.spec.limits
-        return limits.max_jobs * self.spec.instance.count * limits.max_runtime_seconds
-
-
-def resolve_image(spec: TuningJobSpec, registry: str | None, tag: str) -> tuple[ImageSpec, str]:
-    """The catalogue image and the URI: `xgboost` with REGISTRY and TAG, or a full URI."""
+def resolve_image(
+    spec: TuningJobSpec, registry: str | None, tag: str
+) -> tuple[ImageSpec, str, list[str]]:
+    """The catalogue image, its URI and warnings: `xgboost` at REGISTRY with TAG, or a full
+    URI. A catalogue name with no registry known plans with a placeholder URI, which `plan`
+    shows and warns of, and `submit` refuses."""
     if spec.image in IMAGES:
-        registry = registry or os.environ.get("REGISTRY")
-        if not registry:
-            raise SpecError(
-                "spec",
-                [
-                    f"image: {spec.image!r} is a catalogue name: set REGISTRY (e.g. "
-                    "123456789012.dkr.ecr.eu-west-1.amazonaws.com) or write the image's full URI"
-                ],
-            )
         image = IMAGES[spec.image]
-        return image, f"{registry.rstrip('/')}/{image.repository}:{tag}"
+        registry = registry or os.environ.get("REGISTRY")
+        if registry:
+            return image, f"{registry.rstrip('/')}/{image.repository}:{tag}", []
+        uri = f"{UNSET_REGISTRY}/{image.repository}:{tag}"
+        return (
+            image,
+            uri,
+            [
+                f"image: {spec.image!r} is a catalogue name and no registry is set: the request "
+                f"shows {uri}; before submit, set REGISTRY (e.g. "
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com), pass --registry, or write the "
+                "image's full URI"
+            ],
+        )
     repository = spec.image.rsplit("/", 1)[-1].split("@")[0].split(":")[0]
     for image in IMAGES.values():
         if repository == image.repository:
-            return image, spec.image
+            return image, spec.image, []
     names = ", ".join(f"{i.repository} ({n})" for n, i in IMAGES.items())
     raise SpecError(
         "spec",
@@ -139,101 +115,84 @@ def resolve_image(spec: TuningJobSpec, registry: str | None, tag: str) -> tuple[
     )
 
 
-def _ranges(spec: TuningJobSpec) -> dict[str, list[dict[str, Any]]]:
-    ranges: dict[str, list[dict[str, Any]]] = {}
-    for name, r in spec.ranges.items():
-        if isinstance(r, CategoricalRange):
-            entry: dict[str, Any] = {"Name": name, "Values": list(r.values)}
-            ranges.setdefault("CategoricalParameterRanges", []).append(entry)
-            continue
-        kind = (
-            "IntegerParameterRanges"
-            if isinstance(r, IntegerRange)
-            else ("ContinuousParameterRanges")
-        )
-        entry = {
-            "Name": name,
-            "MinValue": str(r.min),
-            "MaxValue": str(r.max),
-            "ScalingType": r.scaling.value,
-        }
-        ranges.setdefault(kind, []).append(entry)
-    return ranges
-
-
-def build_request(
-    spec: TuningJobSpec,
-    image_uri: str,
-    metrics: tuple[Metric, ...],
-    max_resource: int | None,
-    static: Mapping[str, str],
-) -> dict[str, Any]:
-    direction = next((m.direction for m in metrics if m.name == spec.objective.metric), None)
-    objective_type = spec.objective.type or (direction or Direction.MAXIMIZE).value
+def build_request(plan: TuningPlan) -> dict[str, Any]:
+    """The CreateHyperParameterTuningJob request of a plan: the one place it is written."""
+    definition = plan.definition
     config: dict[str, Any] = {
-        "Strategy": spec.strategy.type,
+        "Strategy": plan.strategy.value,
         "HyperParameterTuningJobObjective": {
-            "Type": objective_type,
-            "MetricName": spec.objective.metric,
+            "Type": plan.objective.direction.value,
+            "MetricName": plan.objective.metric,
         },
         "ResourceLimits": {
-            "MaxNumberOfTrainingJobs": spec.limits.max_jobs,
-            "MaxParallelTrainingJobs": spec.limits.max_parallel_jobs,
+            "MaxNumberOfTrainingJobs": plan.limits.max_jobs,
+            "MaxParallelTrainingJobs": plan.limits.max_parallel_jobs,
         },
-        "ParameterRanges": _ranges(spec),
-        "TrainingJobEarlyStoppingType": spec.early_stopping,
+        "ParameterRanges": api_ranges(definition.ranges),
+        "TrainingJobEarlyStoppingType": plan.early_stopping.value,
     }
-    if spec.strategy.type == "Hyperband":
-        hyperband = {"MinResource": spec.strategy.min_resource, "MaxResource": max_resource}
+    if plan.hyperband is not None:
         config["StrategyConfig"] = {
-            "HyperbandStrategyConfig": {k: v for k, v in hyperband.items() if v is not None}
+            "HyperbandStrategyConfig": {
+                "MinResource": plan.hyperband.min_resource,
+                "MaxResource": plan.hyperband.max_resource,
+            }
         }
-    if spec.random_seed is not None:
-        config["RandomSeed"] = spec.random_seed
-    stopping: dict[str, Any] = {"MaxRuntimeInSeconds": spec.limits.max_runtime_seconds}
-    if spec.spot.enabled:
-        stopping["MaxWaitTimeInSeconds"] = spec.spot.max_wait_seconds
-    definition: dict[str, Any] = {
-        "StaticHyperParameters": dict(static),
+    if plan.random_seed is not None:
+        config["RandomSeed"] = plan.random_seed
+    request: dict[str, Any] = {
+        "HyperParameterTuningJobName": plan.name,
+        "HyperParameterTuningJobConfig": config,
+        "TrainingJobDefinition": _definition(definition),
+    }
+    if plan.tags:
+        request["Tags"] = [{"Key": k, "Value": v} for k, v in plan.tags.items()]
+    return request
+
+
+def keep_random_seed(request: dict[str, Any], seed: int) -> None:
+    """Put a RandomSeed back into a request that left it out (SDK v3 drops a seed of 0)."""
+    request["HyperParameterTuningJobConfig"].setdefault("RandomSeed", seed)
+
+
+def _definition(definition: TrainingDefinition) -> dict[str, Any]:
+    stopping: dict[str, Any] = {"MaxRuntimeInSeconds": definition.max_runtime_s}
+    if definition.spot is not None:
+        stopping["MaxWaitTimeInSeconds"] = definition.spot.max_wait_s
+    rendered: dict[str, Any] = {
+        "StaticHyperParameters": dict(definition.static_hyperparameters),
         "AlgorithmSpecification": {
-            "TrainingImage": image_uri,
+            "TrainingImage": definition.image_uri,
             "TrainingInputMode": "File",
-            "MetricDefinitions": [m.definition() for m in metrics],
+            "MetricDefinitions": [m.definition() for m in definition.metrics],
         },
-        "RoleArn": spec.role,
+        "RoleArn": definition.role,
         "InputDataConfig": [
             {
-                "ChannelName": name,
+                "ChannelName": channel.name,
                 "DataSource": {
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
                         "S3Uri": channel.s3_uri,
-                        "S3DataDistributionType": channel.distribution,
+                        "S3DataDistributionType": channel.distribution.value,
                     }
                 },
                 **({"ContentType": channel.content_type} if channel.content_type else {}),
             }
-            for name, channel in spec.channels.items()
+            for channel in definition.channels
         ],
-        "OutputDataConfig": {"S3OutputPath": spec.output_path},
+        "OutputDataConfig": {"S3OutputPath": definition.output_path},
         "ResourceConfig": {
-            "InstanceType": spec.instance.type,
-            "InstanceCount": spec.instance.count,
-            "VolumeSizeInGB": spec.instance.volume_gb,
+            "InstanceType": definition.instance.type,
+            "InstanceCount": definition.instance.count,
+            "VolumeSizeInGB": definition.instance.volume_gb,
         },
         "StoppingCondition": stopping,
-        "EnableManagedSpotTraining": spec.spot.enabled,
+        "EnableManagedSpotTraining": definition.spot is not None,
     }
-    if spec.checkpoint_s3_uri:
-        definition["CheckpointConfig"] = {"S3Uri": spec.checkpoint_s3_uri}
-    request: dict[str, Any] = {
-        "HyperParameterTuningJobName": spec.name,
-        "HyperParameterTuningJobConfig": config,
-        "TrainingJobDefinition": definition,
-    }
-    if spec.tags:
-        request["Tags"] = [{"Key": k, "Value": v} for k, v in spec.tags.items()]
-    return request
+    if definition.checkpoint_uri is not None:
+        rendered["CheckpointConfig"] = {"S3Uri": definition.checkpoint_uri}
+    return rendered
 
 
 def _text(value: object) -> str:
@@ -286,10 +245,11 @@ def check_enums(spec: TuningJobSpec) -> list[str]:
 
 
 def check_hyperband(
-    spec: TuningJobSpec, resource: str, max_resource: int | None
+    spec: TuningJobSpec, resource: str, max_resource: int | None, ranges: Mapping[str, Range]
 ) -> tuple[list[str], list[str]]:
     """(problems, warnings) of the Hyperband strategy; `resource` is what one objective line
-    stands for, a hyperparameter of that name sets how many a job prints."""
+    stands for, a hyperparameter of that name sets how many a job prints; `ranges`, the
+    spec's ranges without problems of their own."""
     problems: list[str] = []
     warnings: list[str] = []
     strategy = spec.strategy
@@ -327,13 +287,14 @@ def check_hyperband(
             f"strategy.min_resource: {strategy.min_resource} is out of range: must be "
             f"min_resource <= max_resource={max_resource}"
         )
-    tuned = spec.ranges.get(resource)
-    if isinstance(tuned, IntegerRange | ContinuousRange) and tuned.max > max_resource:
+    tuned = ranges[resource].bounds if resource in ranges else None
+    if tuned is not None and tuned[1] > max_resource:
+        low, high = tuned
         warnings.append(
-            f"{resource} is tuned in [{tuned.min:g}, {tuned.max:g}] but Hyperband stops every job "
+            f"{resource} is tuned in [{low:g}, {high:g}] but Hyperband stops every job "
             f"after max_resource={max_resource} {resource} lines, so {resource} is never really "
-            f"tuned. Fix: make {resource} static ({resource}: {tuned.max:g}) and set "
-            f"strategy.max_resource: {tuned.max:g}; Hyperband then chooses how long each job runs"
+            f"tuned. Fix: make {resource} static ({resource}: {high:g}) and set "
+            f"strategy.max_resource: {high:g}; Hyperband then chooses how long each job runs"
         )
     static = spec.static_hyperparameters.get(resource)
     if static is not None and str(static).isdigit() and int(static) != max_resource:
@@ -356,19 +317,15 @@ def check_ranges(spec: TuningJobSpec) -> list[str]:
     for name in set(spec.static_hyperparameters) & set(spec.ranges):
         problems.append(f"ranges.{name}: {name} is also a static hyperparameter: keep one")
     for name, r in spec.ranges.items():
-        if isinstance(r, CategoricalRange):
-            continue
-        if r.min > r.max:
-            problems.append(f"ranges.{name}: min={r.min:g} > max={r.max:g}: must be min <= max")
-        if r.scaling in (Scaling.LOGARITHMIC, Scaling.REVERSE_LOGARITHMIC) and r.min <= 0:
-            problems.append(
-                f"ranges.{name}: scaling {r.scaling.value} needs min > 0, got {r.min:g}"
-            )
+        problems += [f"ranges.{name}: {problem}" for problem in r.problems()]
     return problems
 
 
-def check_against_image(spec: TuningJobSpec, image: ImageSpec) -> list[str]:
-    """Ranges and static values the image itself would reject at run time."""
+def check_against_image(
+    spec: TuningJobSpec, image: ImageSpec, ranges: Mapping[str, Range]
+) -> list[str]:
+    """Ranges and static values the image itself would reject at run time; `ranges`, the
+    spec's ranges without problems of their own."""
     problems = []
     declared = image.hyperparameters.declared
     for name, value in spec.static_hyperparameters.items():
@@ -379,17 +336,13 @@ def check_against_image(spec: TuningJobSpec, image: ImageSpec) -> list[str]:
             )
             continue
         problems += _image_rule(f"static_hyperparameters.{name}", declared[name], _text(value))
-    for name, r in spec.ranges.items():
+    for name in spec.ranges:
         where = f"ranges.{name}"
         if name not in declared:
             problems.append(f"{where}: the {image.name} image has no hyperparameter {name!r}")
             continue
-        if isinstance(r, CategoricalRange):
-            for value in r.values:
-                problems += _image_rule(where, declared[name], value)
-            continue
-        for end in (r.min, r.max):
-            problems += _image_rule(where, declared[name], _text(end))
+        for value in ranges[name].edge_values if name in ranges else ():
+            problems += _image_rule(where, declared[name], value)
     return problems
 
 
@@ -407,9 +360,6 @@ def check_limits(spec: TuningJobSpec, metrics: tuple[Metric, ...]) -> list[str]:
         problems.append(
             f"ranges: {len(spec.ranges)} hyperparameters are tuned: must be at most {MAX_TUNED}"
         )
-    for name, r in spec.ranges.items():
-        if isinstance(r, CategoricalRange) and len(r.values) > MAX_TUNED:
-            problems.append(f"ranges.{name}: {len(r.values)} values: must be at most {MAX_TUNED}")
     if spec.limits.max_parallel_jobs > spec.limits.max_jobs:
         problems.append(
             f"limits.max_parallel_jobs: {spec.limits.max_parallel_jobs} is out of range: must be "
@@ -489,20 +439,24 @@ def plan(
     tag: str = "0.1.0",
     source: str = "spec",
     region: str | None = None,
-) -> Plan:
+) -> TuningPlan:
     """Check a spec every way we can offline; a SpecError lists every problem found.
 
-    `region`: a script's sagemaker_region, left out when None.
+    `registry`: where catalogue images live (default: $REGISTRY; with neither, the image's
+    URI is a placeholder, and a warning says so). `region`: a script's sagemaker_region,
+    left out when None.
     """
     try:
-        image, image_uri = resolve_image(spec, registry, tag)
+        image, image_uri, warnings = resolve_image(spec, registry, tag)
     except SpecError as error:
         raise SpecError(source, error.problems) from None
     script, problems = script_of(spec)
     problems += check_enums(spec) + check_ranges(spec)
+    # Each range becomes its typed value here, once; one with problems is left out.
+    ranges = {name: r.to_range() for name, r in spec.ranges.items() if not r.problems()}
     metrics: tuple[Metric, ...]
     if spec.entry_point is None:  # the image's own algorithm, rules and metrics
-        problems += check_against_image(spec, image)
+        problems += check_against_image(spec, image, ranges)
         try:
             metrics = image.emitted_metrics(
                 {k: _text(v) for k, v in spec.static_hyperparameters.items()}
@@ -517,15 +471,104 @@ def plan(
         problems += metric_problems
         resource = SCRIPT_RESOURCE
     max_resource = _max_resource(spec)
-    hyperband_problems, warnings = check_hyperband(spec, resource, max_resource)
+    hyperband_problems, hyperband_warnings = check_hyperband(spec, resource, max_resource, ranges)
     problems += hyperband_problems + check_limits(spec, metrics) + check_objective(spec, metrics)
-    request = build_request(spec, image_uri, metrics, max_resource, _static(spec, script, region))
-    problems += check_with_botocore(request)
+    definition = _training_definition(
+        spec, image, image_uri, _static(spec, script, region), ranges, metrics, resource, script
+    )
+    checked = _tuning_plan(spec, definition, max_resource, (*warnings, *hyperband_warnings))
+    problems += check_with_botocore(build_request(checked))
     if problems:
         raise SpecError(source, problems)
-    layout: tuple[Bracket, ...] = ()
-    if spec.strategy.type == "Hyperband" and max_resource and spec.strategy.min_resource:
-        layout = brackets(spec.strategy.min_resource, max_resource)
-    return Plan(
-        spec, image, image_uri, request, metrics, max_resource, layout, tuple(warnings), script
+    if checked.hyperband is None:
+        return checked
+    return replace(
+        checked, brackets=brackets(checked.hyperband.min_resource, checked.hyperband.max_resource)
     )
+
+
+def _training_definition(
+    spec: TuningJobSpec,
+    image: ImageSpec,
+    image_uri: str,
+    static: dict[str, str],
+    ranges: dict[str, Range],
+    metrics: tuple[Metric, ...],
+    resource: str,
+    script: ScriptSpec | None,
+) -> TrainingDefinition:
+    """The spec's one training job definition, from its checked parts."""
+    return TrainingDefinition(
+        image=image,
+        image_uri=image_uri,
+        role=spec.role,
+        instance=Instance(spec.instance.type, spec.instance.count, spec.instance.volume_gb),
+        static_hyperparameters=static,
+        ranges=ranges,
+        metrics=metrics,
+        channels=tuple(
+            Channel(
+                name,
+                channel.s3_uri,
+                # A distribution AMT lacks is listed by check_enums; see _tuning_plan.
+                _known(
+                    S3DistributionType, channel.distribution, S3DistributionType.FULLY_REPLICATED
+                ),
+                channel.content_type,
+            )
+            for name, channel in spec.channels.items()
+        ),
+        output_path=spec.output_path,
+        checkpoint_uri=spec.checkpoint_s3_uri,
+        # The spec requires a wait with spot (a check of its own when it is too short).
+        spot=Spot(spec.spot.max_wait_seconds)
+        if spec.spot.enabled and spec.spot.max_wait_seconds is not None
+        else None,
+        max_runtime_s=spec.limits.max_runtime_seconds,
+        resource=resource,
+        script=script,
+        source_uri=source_uri(spec) if script is not None else None,
+    )
+
+
+def _tuning_plan(
+    spec: TuningJobSpec,
+    definition: TrainingDefinition,
+    max_resource: int | None,
+    warnings: tuple[str, ...],
+) -> TuningPlan:
+    """The plan of a spec whose problems are listed. Where a listed problem leaves a part
+    unknown (a strategy or early stopping AMT does not have, a missing resource, an objective
+    without direction), a valid stand-in takes its place: botocore then lists the request's
+    other problems at once, and finds none in the stand-ins. A plan with stand-ins is never
+    returned: its problems are."""
+    strategy = _known(Strategy, spec.strategy.type, Strategy.RANDOM)
+    hyperband = None
+    if strategy is Strategy.HYPERBAND:
+        given = spec.strategy.min_resource
+        hyperband = HyperbandConfig(
+            1 if given is None else given, 1 if max_resource is None else max_resource
+        )
+    emitted = {m.name: m.direction for m in definition.metrics}
+    declared = Direction(spec.objective.type) if spec.objective.type is not None else None
+    direction = declared or emitted.get(spec.objective.metric) or Direction.MAXIMIZE
+    return TuningPlan(
+        name=spec.name,
+        strategy=strategy,
+        hyperband=hyperband,
+        objective=Objective(spec.objective.metric, direction),
+        limits=ResourceLimits(spec.limits.max_jobs, spec.limits.max_parallel_jobs),
+        early_stopping=_known(EarlyStopping, spec.early_stopping, EarlyStopping.OFF),
+        random_seed=spec.random_seed,
+        tags=dict(spec.tags),
+        definitions=(definition,),
+        warnings=warnings,
+    )
+
+
+def _known(kind: type[E], value: str, stand_in: E) -> E:
+    """`value` as the enum `kind`; one it lacks (check_enums lists it) gets the stand-in."""
+    try:
+        return kind(value)
+    except ValueError:
+        return stand_in

@@ -14,8 +14,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from containers.script import ScriptSpec
 from containers.status import JobStatus
-from tuning.request import Plan
+from entrypoints.contract.metrics import Direction
+from tuning.plan import Objective, TuningPlan, require_images
+from tuning.request import build_request
 
 
 class TuningJobStatus(enum.Enum):
@@ -65,32 +68,37 @@ def s3_client(region: str | None = None) -> Any:
     return boto3.client("s3", region_name=region)
 
 
-def submit(sagemaker: Any, plan: Plan, s3: Any = None) -> str:
+def submit(sagemaker: Any, plan: TuningPlan, s3: Any = None) -> str:
     """Create the tuning job; returns its ARN. A script's folder is uploaded first (with
-    `s3`, a boto3 S3 client), where its sagemaker_submit_directory says."""
-    if plan.script is not None:
+    `s3`, a boto3 S3 client), where its sagemaker_submit_directory says. A plan whose image
+    URI is a placeholder (planned without a registry) is refused before any call."""
+    require_images(plan)
+    request = build_request(plan)
+    definition = plan.definition
+    if definition.script is not None and definition.source_uri is not None:
         if s3 is None:
-            raise ValueError(f"{plan.spec.name} runs a script: submit needs an S3 client")
-        upload_source(s3, plan)
-    return str(
-        sagemaker.create_hyper_parameter_tuning_job(**plan.request)["HyperParameterTuningJobArn"]
-    )
+            raise ValueError(f"{plan.name} runs a script: submit needs an S3 client")
+        upload_source(s3, definition.script, definition.source_uri)
+    return str(sagemaker.create_hyper_parameter_tuning_job(**request)["HyperParameterTuningJobArn"])
 
 
-def upload_source(s3: Any, plan: Plan) -> str:
+def upload_source(s3: Any, script: ScriptSpec, uri: str) -> str:
     """Pack the script's folder as SDK v2 does (sourcedir.tar.gz, files at its root) and put
-    it at the plan's source URI, encrypted at rest with S3's AWS-managed KMS key as the SDK
-    puts it by default; returns that URI."""
-    assert plan.script is not None and plan.source_uri is not None  # callers check
-    bucket, _, key = plan.source_uri.removeprefix("s3://").partition("/")
-    s3.put_object(
-        Bucket=bucket, Key=key, Body=plan.script.archive(), ServerSideEncryption="aws:kms"
-    )
-    return plan.source_uri
+    it at `uri`, encrypted at rest with S3's AWS-managed KMS key as the SDK puts it by
+    default; returns that URI."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    s3.put_object(Bucket=bucket, Key=key, Body=script.archive(), ServerSideEncryption="aws:kms")
+    return uri
 
 
 def describe(sagemaker: Any, name: str) -> dict[str, Any]:
     return dict(sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name))
+
+
+def objective(description: dict[str, Any]) -> Objective:
+    """The objective of a described tuning job (AWS's answer, not a request of ours)."""
+    given = description["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    return Objective(given["MetricName"], Direction(given["Type"]))
 
 
 def stop(sagemaker: Any, name: str) -> None:

@@ -1,14 +1,13 @@
 """TuningJobSpec: the typed, validated model of a tuning-job YAML file.
 
 One file says everything a SageMaker AMT tuning job needs. Loading it checks structure and
-types (pydantic names the field path of each problem); `tuning.request` then checks it
-against the SageMaker service model and the image's own rules, and turns it into the
-CreateHyperParameterTuningJob request.
+types (pydantic names the field path of each problem); `tuning.request.plan` then checks it
+against the SageMaker service model and the image's own rules, and turns it into a typed
+`tuning.plan.TuningPlan`, from which everything else is derived: nothing reads a spec after.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 import re
 from dataclasses import dataclass
@@ -33,8 +32,10 @@ from containers.errors import BadInput
 from containers.script import Distribution
 from entrypoints.contract.config import channel_name_problem
 from entrypoints.contract.metrics import Direction
+from tuning.hyperband.space import Choice, FloatRange, IntRange, Scaling, bound_problems
 
 S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
+MAX_VALUES = 30  # AMT: values of one categorical range
 
 
 class SpecError(BadInput):
@@ -50,11 +51,8 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class Scaling(enum.Enum):
-    AUTO = "Auto"
-    LINEAR = "Linear"
-    LOGARITHMIC = "Logarithmic"
-    REVERSE_LOGARITHMIC = "ReverseLogarithmic"
+# A range as written; `problems` lists AMT's rules it breaks, and a range without any becomes
+# its typed value (tuning.hyperband.space) once, when the spec is planned.
 
 
 class IntegerRange(Strict):
@@ -63,6 +61,12 @@ class IntegerRange(Strict):
     max: int
     scaling: Scaling = Scaling.AUTO
 
+    def problems(self) -> list[str]:
+        return bound_problems(self.min, self.max, self.scaling)
+
+    def to_range(self) -> IntRange:
+        return IntRange(self.min, self.max, self.scaling)
+
 
 class ContinuousRange(Strict):
     type: Literal["continuous"]
@@ -70,10 +74,24 @@ class ContinuousRange(Strict):
     max: float
     scaling: Scaling = Scaling.AUTO
 
+    def problems(self) -> list[str]:
+        return bound_problems(self.min, self.max, self.scaling)
+
+    def to_range(self) -> FloatRange:
+        return FloatRange(float(self.min), float(self.max), self.scaling)
+
 
 class CategoricalRange(Strict):
     type: Literal["categorical"]
     values: list[str] = Field(min_length=1)
+
+    def problems(self) -> list[str]:
+        if len(self.values) > MAX_VALUES:
+            return [f"{len(self.values)} values: must be at most {MAX_VALUES}"]
+        return []
+
+    def to_range(self) -> Choice:
+        return Choice(tuple(self.values))
 
 
 Range = Annotated[IntegerRange | ContinuousRange | CategoricalRange, Field(discriminator="type")]

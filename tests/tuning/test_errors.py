@@ -23,7 +23,7 @@ from tuning import sagemaker
 from tuning.cli import main
 from tuning.journal import JournalError
 from tuning.rehearsal import RehearsalError
-from tuning.request import plan
+from tuning.request import build_request, plan
 from tuning.spec import SpecError, load
 
 
@@ -110,7 +110,7 @@ def test_submit_wait_exits_with_the_tuning_jobs_end(
         stub.add_response(
             "create_hyper_parameter_tuning_job",
             {"HyperParameterTuningJobArn": arn},
-            plan(load(SEED)).request,
+            build_request(plan(load(SEED))),
         )
         stub.add_response(
             "describe_hyper_parameter_tuning_job",

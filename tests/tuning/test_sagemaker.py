@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 
 from tests.tuning.conftest import SEED
 from tuning import report, sagemaker
-from tuning.request import plan
+from tuning.request import build_request, plan
 from tuning.spec import load
 
 NAME = "xgboost-bank-hyperband"
@@ -53,7 +53,9 @@ def test_submit_sends_the_planned_request(stubbed: Any) -> None:
     checked = plan(load(SEED))
     arn = description("InProgress")["HyperParameterTuningJobArn"]
     stub.add_response(
-        "create_hyper_parameter_tuning_job", {"HyperParameterTuningJobArn": arn}, checked.request
+        "create_hyper_parameter_tuning_job",
+        {"HyperParameterTuningJobArn": arn},
+        build_request(checked),
     )
     assert sagemaker.submit(sm, checked) == arn
 
@@ -192,15 +194,19 @@ def test_create_then_describe_round_trip_on_moto() -> None:
     config = described["HyperParameterTuningJobConfig"]
     assert (
         config["StrategyConfig"]
-        == checked.request["HyperParameterTuningJobConfig"]["StrategyConfig"]
+        == build_request(checked)["HyperParameterTuningJobConfig"]["StrategyConfig"]
     )
     assert (
         config["ParameterRanges"]
-        == checked.request["HyperParameterTuningJobConfig"]["ParameterRanges"]
+        == build_request(checked)["HyperParameterTuningJobConfig"]["ParameterRanges"]
     )
     assert (
         described["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"]
-        == (checked.request["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"])
+        == (
+            build_request(checked)["TrainingJobDefinition"]["AlgorithmSpecification"][
+                "MetricDefinitions"
+            ]
+        )
     )
 
 

@@ -21,7 +21,7 @@ from entrypoints.contract.metrics import Direction
 from tuning.journal import Journal
 from tuning.metrics import PatternMetric
 from tuning.rehearsal import Rehearsal
-from tuning.request import plan
+from tuning.request import build_request, plan
 from tuning.spec import SpecError, parse, read, read_data
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,11 +72,12 @@ def test_the_shipped_script_spec_plans_to_a_valid_request() -> None:
     loaded = read(SHIPPED)
     assert loaded.spec.source_dir == str(EXAMPLE)  # relative to the spec file
     checked = plan(loaded.spec, region="eu-west-1")  # botocore's validator passed it
-    assert checked.script == ScriptSpec("train.py", EXAMPLE, checked.script.distribution)
-    definition = checked.request["TrainingJobDefinition"]
+    script = checked.definition.script
+    assert script == ScriptSpec("train.py", EXAMPLE, script.distribution)
+    definition = build_request(checked)["TrainingJobDefinition"]
     static = definition["StaticHyperParameters"]
     source_uri = "s3://my-bucket/script-mnist/output/script-mnist-hyperband/source/sourcedir.tar.gz"
-    assert checked.source_uri == source_uri
+    assert checked.definition.source_uri == source_uri
     assert {k: v for k, v in static.items() if k.startswith("sagemaker_")} == {
         "sagemaker_program": '"train.py"',
         "sagemaker_submit_directory": json.dumps(source_uri),
@@ -87,8 +88,9 @@ def test_the_shipped_script_spec_plans_to_a_valid_request() -> None:
         "sagemaker_instance_type": '"ml.c5.2xlarge"',
     }
     names = [m["Name"] for m in definition["AlgorithmSpecification"]["MetricDefinitions"]]
-    assert names == [m.name for m in checked.metrics] == ["validation:accuracy", "train:loss"]
-    assert checked.direction is Direction.MAXIMIZE
+    metrics = checked.definition.metrics
+    assert names == [m.name for m in metrics] == ["validation:accuracy", "train:loss"]
+    assert checked.objective.direction is Direction.MAXIMIZE
 
 
 def test_a_script_spec_plans_with_its_own_hyperparameters_and_no_image_rules(
@@ -102,26 +104,26 @@ def test_a_script_spec_plans_with_its_own_hyperparameters_and_no_image_rules(
     )
     data["ranges"]["momentum_x"] = {"type": "categorical", "values": ["a", "b"]}
     checked = plan(parse(data))  # no region: sagemaker_region is left out
-    static = checked.request["TrainingJobDefinition"]["StaticHyperParameters"]
+    static = build_request(checked)["TrainingJobDefinition"]["StaticHyperParameters"]
     assert static == {
         "epochs": "6",
         "optimizer": '"adam"',
         "flag": "true",
         "lr-x": "0.5",
         "sagemaker_program": '"train.py"',
-        "sagemaker_submit_directory": json.dumps(checked.source_uri),
+        "sagemaker_submit_directory": json.dumps(checked.definition.source_uri),
         "sagemaker_container_log_level": "20",
         "sagemaker_job_name": '"script-mnist-hyperband"',
         "sagemaker_mpi_enabled": "true",
         "sagemaker_mpi_num_of_processes_per_host": "2",
         "sagemaker_mpi_custom_mpi_options": '""',
     }
-    assert checked.max_resource == 6
+    assert checked.hyperband is not None and checked.hyperband.max_resource == 6
 
 
 def test_a_code_location_moves_the_archive_as_the_sdks_does(source: Path) -> None:
     checked = plan(parse(script_data(source, code_location="s3://code-bucket/code/")))
-    assert checked.source_uri == (
+    assert checked.definition.source_uri == (
         "s3://code-bucket/code/script-mnist-hyperband/source/sourcedir.tar.gz"
     )
 
@@ -135,7 +137,7 @@ def test_a_regex_metric_without_direction_needs_the_objective_type(source: Path)
     ]
     data["objective"]["type"] = "Maximize"
     checked = plan(parse(data))
-    assert checked.request["TrainingJobDefinition"]["AlgorithmSpecification"][
+    assert build_request(checked)["TrainingJobDefinition"]["AlgorithmSpecification"][
         "MetricDefinitions"
     ] == [{"Name": "acc", "Regex": r"acc=([0-9.]+)"}]
 
@@ -322,7 +324,7 @@ def test_submit_uploads_the_source_as_the_sdk_packs_it_before_creating_the_job(
             stub.add_response(
                 "create_hyper_parameter_tuning_job",
                 {"HyperParameterTuningJobArn": ARN},
-                checked.request,
+                build_request(checked),
             )
             assert sagemaker.submit(sm, checked, s3) == ARN
             stub.assert_no_pending_responses()
@@ -466,7 +468,8 @@ def test_code_location_takes_a_bucket_variable(tmp_path: Path, source: Path) -> 
     spec_file.write_text(text + "code_location: s3://${BUCKET}/code\n")
     checked = plan(read(spec_file).spec)
     assert (
-        checked.source_uri == "s3://my-bucket/code/script-mnist-hyperband/source/sourcedir.tar.gz"
+        checked.definition.source_uri
+        == "s3://my-bucket/code/script-mnist-hyperband/source/sourcedir.tar.gz"
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tuning.request import plan
+from tuning.request import build_request, plan
 from tuning.spec import parse, read_data
 
 pytestmark = pytest.mark.sdk2
@@ -41,8 +41,9 @@ def test_v2_sends_the_same_script_hyperparameters_and_archive(
     data, _ = read_data(SHIPPED)
     data["source_dir"] = str(source)
     data["code_location"] = data["output_path"]  # the SDK's own default is the bucket's root
-    ours = plan(parse(data), region="eu-west-1")
-    spec = ours.spec
+    spec = parse(data)
+    ours = plan(spec, region="eu-west-1")
+    source_uri, script = ours.definition.source_uri, ours.definition.script
 
     boto = boto3.Session(region_name="eu-west-1")
     session = sagemaker.Session(boto_session=boto, sagemaker_client=boto.client("sagemaker"))
@@ -70,8 +71,8 @@ def test_v2_sends_the_same_script_hyperparameters_and_archive(
         code_location=spec.code_location,
         sagemaker_session=session,
     )
-    assert ours.source_uri is not None
-    bucket, _, key = ours.source_uri.removeprefix("s3://").partition("/")
+    assert source_uri is not None
+    bucket, _, key = source_uri.removeprefix("s3://").partition("/")
     with Stubber(s3) as stub:
         expected = {"Bucket": bucket, "Key": key, "Body": ANY, "ChecksumAlgorithm": ANY}
         stub.add_response("put_object", {}, {**expected, "ServerSideEncryption": "aws:kms"})
@@ -81,12 +82,12 @@ def test_v2_sends_the_same_script_hyperparameters_and_archive(
     # The SDK adds these for its `attach()`, to rebuild a PyTorch estimator; AMT ignores them.
     for name in ("sagemaker_estimator_class_name", "sagemaker_estimator_module"):
         static.pop(name)
-    assert static == ours.request["TrainingJobDefinition"]["StaticHyperParameters"]
-    assert json.loads(static["sagemaker_submit_directory"]) == ours.source_uri
-    assert ours.script is not None
+    assert static == build_request(ours)["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert json.loads(static["sagemaker_submit_directory"]) == source_uri
+    assert script is not None
     assert (
         names(uploaded[0])
-        == names(ours.script.archive())
+        == names(script.archive())
         == [
             "lib",
             "lib/util.py",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.tuning.conftest import SCRIPT, SEED
-from tuning.request import plan
+from tuning.request import build_request, plan
 from tuning.spec import load
 
 pytestmark = pytest.mark.sdk2
@@ -48,8 +48,8 @@ def test_v2_tuner_creates_the_same_tuning_job(spec_file: Path) -> None:
             },
             None,  # the SDK adds keys of its own: compared below, field by field
         )
-        tuner.fit(inputs, job_name=ours.spec.name, wait=False)
-    expected = ours.request
+        tuner.fit(inputs, job_name=ours.name, wait=False)
+    expected = build_request(ours)
     config, definition = sent["HyperParameterTuningJobConfig"], sent["TrainingJobDefinition"]
     assert sent["HyperParameterTuningJobName"] == expected["HyperParameterTuningJobName"]
     for key in (

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.tuning.conftest import SCRIPT, SEED
-from tuning.request import plan
+from tuning.request import build_request, plan
 from tuning.spec import load, parse, read_data
 
 pytestmark = pytest.mark.sdk3
@@ -29,12 +29,10 @@ def created_by_v3(monkeypatch: pytest.MonkeyPatch, checked: Any) -> dict[str, An
     with mock_aws():
         session = Session(boto_session=boto3.Session(region_name="eu-west-1"))
         tuner, inputs = v3_tuner(checked, session)
-        tuner.tune(inputs, job_name=checked.spec.name, wait=False)
+        tuner.tune(inputs, job_name=checked.name, wait=False)
         client = boto3.client("sagemaker", region_name="eu-west-1")
         return dict(
-            client.describe_hyper_parameter_tuning_job(
-                HyperParameterTuningJobName=checked.spec.name
-            )
+            client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=checked.name)
         )
 
 
@@ -47,7 +45,7 @@ def test_v3_tuner_creates_the_same_tuning_job(
     described = created_by_v3(monkeypatch, ours)
     config, expected = (
         described["HyperParameterTuningJobConfig"],
-        ours.request["HyperParameterTuningJobConfig"],
+        build_request(ours)["HyperParameterTuningJobConfig"],
     )
     for key in (
         "Strategy",
@@ -59,8 +57,8 @@ def test_v3_tuner_creates_the_same_tuning_job(
     ):
         assert config[key] == expected[key], key
     definition = described["TrainingJobDefinition"]
-    ours_definition = ours.request["TrainingJobDefinition"]
-    assert definition["AlgorithmSpecification"]["TrainingImage"] == ours.image_uri
+    ours_definition = build_request(ours)["TrainingJobDefinition"]
+    assert definition["AlgorithmSpecification"]["TrainingImage"] == ours.definition.image_uri
     assert (
         definition["AlgorithmSpecification"]["MetricDefinitions"]
         == ours_definition["AlgorithmSpecification"]["MetricDefinitions"]

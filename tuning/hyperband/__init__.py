@@ -3,11 +3,21 @@
 AMT does not publish its Hyperband's internals (η, bracket assignment, promotion). What this
 package computes is our documented reading of it: η = 3, rungs at MinResource·η^k below
 MaxResource, and brackets as in Hyperband (Li et al., 2018) and ASHA (Li et al., 2020).
+`space` holds AMT's ranges, which the rest of `tuning` renders from (see there why here).
 """
 
 from tuning.hyperband.bracketing import Bracket, brackets, rungs
 from tuning.hyperband.scheduler import Decision, HyperbandScheduler, Suggestion, Verdict
-from tuning.hyperband.space import Choice, FloatRange, IntRange, Scaling, sample
+from tuning.hyperband.space import (
+    Choice,
+    FloatRange,
+    IntRange,
+    Range,
+    Scaling,
+    api_ranges,
+    bound_problems,
+    sample,
+)
 
 __all__ = [
     "Bracket",
@@ -16,9 +26,12 @@ __all__ = [
     "FloatRange",
     "HyperbandScheduler",
     "IntRange",
+    "Range",
     "Scaling",
     "Suggestion",
     "Verdict",
+    "api_ranges",
+    "bound_problems",
     "brackets",
     "rungs",
     "sample",

@@ -1,0 +1,242 @@
+"""TuningPlan: a checked tuning job, typed; the one model the request, the SDK tuners and the
+rehearsal are each derived from.
+
+`tuning.request.plan` makes one from a spec; `tuning.request.build_request` renders it as
+the CreateHyperParameterTuningJob request, which nothing reads back. AMT's vocabulary is kept
+(strategies, ResourceLimits, a training job definition) so that each part maps to one block
+of the request and of the SDKs' tuners.
+
+A plan holds its training job definitions as a tuple: AMT's TrainingJobDefinitions lets one
+tuning job run several (each with its own name, instances, static hyperparameters and
+ranges). `plan` makes one today, sent as TrainingJobDefinition; `definition` is that one, for
+readers that handle one only, and refuses a plan with several.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from containers.catalogue import ImageSpec
+from containers.errors import BadInput
+from containers.script import ScriptSpec
+from entrypoints.contract.config import S3DistributionType
+from entrypoints.contract.metrics import Direction
+from tuning.hyperband import Bracket, Range
+from tuning.metrics import Metric
+
+#: Stands for the registry in a catalogue image's URI when none is known: `plan` shows it,
+#: `submit` refuses it. "<" is in no image reference, so no real URI starts with it.
+UNSET_REGISTRY = "<REGISTRY>"
+
+
+class Strategy(enum.Enum):
+    """AMT's search strategies. Only Hyperband is planned and rehearsed today."""
+
+    HYPERBAND = "Hyperband"
+    RANDOM = "Random"
+    GRID = "Grid"
+    BAYESIAN = "Bayesian"
+
+
+class EarlyStopping(enum.Enum):
+    """AMT's TrainingJobEarlyStoppingType."""
+
+    OFF = "Off"
+    AUTO = "Auto"
+
+
+@dataclass(frozen=True)
+class HyperbandConfig:
+    """AMT's HyperbandStrategyConfig, both resources known (MaxResource possibly inferred
+    from an epochs-like static hyperparameter, as AMT infers it)."""
+
+    min_resource: int
+    max_resource: int
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The metric the tuning job optimizes, by name, and which way.
+
+    The name, not a Metric: each definition has its own MetricDefinitions, and reads the
+    objective with its own regex (`TrainingDefinition.metric`); AMT requires only that every
+    definition define a metric of that name.
+    """
+
+    metric: str
+    direction: Direction
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    max_jobs: int
+    max_parallel_jobs: int
+
+
+@dataclass(frozen=True)
+class Instance:
+    type: str
+    count: int
+    volume_gb: int
+
+
+@dataclass(frozen=True)
+class Channel:
+    """An input channel: an S3 prefix, how it is spread over the hosts, its content type."""
+
+    name: str
+    s3_uri: str
+    distribution: S3DistributionType
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class Spot:
+    """Managed spot training: a job may wait this long in all, interruptions included."""
+
+    max_wait_s: int
+
+
+@dataclass(frozen=True)
+class TrainingDefinition:
+    """One training job definition: what each training job of the tuning job runs, on what.
+
+    Args:
+        image: The catalogue image: its metric, hyperparameter and resource rules.
+        image_uri: Where the image is pulled from; `UNSET_REGISTRY/...` when its registry
+            is unknown (`placeholder_image`).
+        role: The IAM role the training jobs run as.
+        instance: Instance type, count and volume of every training job.
+        static_hyperparameters: As sent: text, a script's JSON-encoded.
+        ranges: The tuned hyperparameters, in the spec's order.
+        metrics: The MetricDefinitions, each with the regex that reads it.
+        channels: The input channels.
+        output_path: S3OutputPath.
+        checkpoint_uri: CheckpointConfig's S3Uri; None: no checkpoints.
+        spot: Managed spot training; None: on-demand.
+        max_runtime_s: Each job's MaxRuntimeInSeconds.
+        resource: What one objective line stands for (the hyperparameter that counts them).
+        script: Script mode: the user's script the image runs; None: the image's own code.
+        source_uri: Where a script's folder is uploaded (its sagemaker_submit_directory).
+        name: AMT's DefinitionName; None for a tuning job's only definition.
+    """
+
+    image: ImageSpec
+    image_uri: str
+    role: str
+    instance: Instance
+    static_hyperparameters: Mapping[str, str]
+    ranges: Mapping[str, Range]
+    metrics: tuple[Metric, ...]
+    channels: tuple[Channel, ...]
+    output_path: str
+    checkpoint_uri: str | None
+    spot: Spot | None
+    max_runtime_s: int
+    resource: str
+    script: ScriptSpec | None = None
+    source_uri: str | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.script is None) != (self.source_uri is None):
+            raise ValueError(
+                f"script={self.script} and source_uri={self.source_uri}: a script needs the "
+                "URI its folder is uploaded to, and only a script has one"
+            )
+
+    @property
+    def placeholder_image(self) -> bool:
+        """The image's registry is unknown: the URI can be shown, not sent."""
+        return self.image_uri.startswith(f"{UNSET_REGISTRY}/")
+
+    def metric(self, name: str) -> Metric:
+        """The metric of that name, with the regex this definition reads it with."""
+        for metric in self.metrics:
+            if metric.name == name:
+                return metric
+        raise KeyError(f"{name!r} is not a metric of this definition")
+
+
+@dataclass(frozen=True)
+class TuningPlan:
+    """A checked tuning job: everything the request, the SDK tuners and a rehearsal need.
+
+    Args:
+        name: The tuning job's name.
+        strategy: AMT's search strategy.
+        hyperband: Hyperband's resources: present exactly when the strategy is Hyperband.
+        objective: The metric optimized, and which way.
+        limits: How many training jobs, and how many at once.
+        early_stopping: AMT's early stopping (Off with Hyperband, which stops jobs itself).
+        random_seed: AMT's RandomSeed; None: AMT chooses.
+        tags: The tuning job's tags.
+        definitions: The training job definitions (one today; see the module's docstring).
+        brackets: Hyperband's brackets over [MinResource, MaxResource], for people to read.
+        warnings: What a person should know before sending it.
+    """
+
+    name: str
+    strategy: Strategy
+    hyperband: HyperbandConfig | None
+    objective: Objective
+    limits: ResourceLimits
+    early_stopping: EarlyStopping
+    random_seed: int | None
+    tags: Mapping[str, str]
+    definitions: tuple[TrainingDefinition, ...]
+    brackets: tuple[Bracket, ...] = ()
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if (self.strategy is Strategy.HYPERBAND) != (self.hyperband is not None):
+            raise ValueError(
+                f"strategy={self.strategy.value} with hyperband={self.hyperband}: a Hyperband "
+                "config goes with the Hyperband strategy, and only with it"
+            )
+        names = [d.name for d in self.definitions]
+        if not names or (len(names) > 1 and (None in names or len(set(names)) < len(names))):
+            raise ValueError(
+                f"training job definitions named {names}: a plan has one, or several, each "
+                "with a name of its own"
+            )
+
+    @property
+    def definition(self) -> TrainingDefinition:
+        """The tuning job's only training job definition, for readers that handle one."""
+        if len(self.definitions) > 1:
+            raise ValueError(
+                f"{self.name} has {len(self.definitions)} training job definitions: this "
+                "reader handles one only"
+            )
+        return self.definitions[0]
+
+    @property
+    def objective_metric(self) -> Metric:
+        """The objective as the definition reads it from a job's log."""
+        return self.definition.metric(self.objective.metric)
+
+    @property
+    def worst_case_instance_seconds(self) -> int:
+        """Billable instance-seconds if no job stopped early and each ran to its time limit."""
+        definition = self.definition
+        return self.limits.max_jobs * definition.instance.count * definition.max_runtime_s
+
+
+class ImageNotResolved(BadInput):
+    """A plan whose image URI is a placeholder cannot be sent."""
+
+
+def require_images(plan: TuningPlan) -> None:
+    """Refuse a plan whose images are placeholders: what `submit` and the SDK tuners send
+    must name real images."""
+    for definition in plan.definitions:
+        if definition.placeholder_image:
+            raise ImageNotResolved(
+                f"image: {definition.image_uri!r} is a placeholder: {plan.name} was planned "
+                f"without a registry for the catalogue image {definition.image.name!r}: set "
+                "REGISTRY (e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com), pass --registry, "
+                "or write the image's full URI in the spec"
+            )
