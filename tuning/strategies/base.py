@@ -1,0 +1,50 @@
+"""What every search strategy's scheduler offers the runner, and the objective's ordering.
+
+The Hyperband scheduler set the interface (`suggest`, `on_result`, `on_end`, `resource`);
+Random and Grid follow it, so the rehearsal drives any strategy through one loop. They reuse
+Hyperband's `Decision` and `Suggestion` values rather than a second copy of each: a strategy
+without brackets puts every job in bracket 0, the only one it has.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from typing import Protocol
+
+from tuning.hyperband import Decision, Suggestion
+
+
+class Strategy(enum.Enum):
+    """HyperParameterTuningJobConfig.Strategy (botocore: HyperParameterTuningJobStrategyType)."""
+
+    BAYESIAN = "Bayesian"
+    RANDOM = "Random"
+    HYPERBAND = "Hyperband"
+    GRID = "Grid"
+
+
+class EarlyStopping(enum.Enum):
+    """HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType (botocore: Off | Auto)."""
+
+    OFF = "Off"
+    AUTO = "Auto"
+
+
+class Scheduler(Protocol):
+    """What the runner calls; decisions are values, and the scheduler does no I/O."""
+
+    def suggest(self, job: str) -> Suggestion: ...
+
+    def on_result(self, job: str, resource: int, value: float) -> Decision: ...
+
+    def on_end(self, job: str) -> None: ...
+
+    def resource(self, job: str) -> int: ...
+
+
+def score(value: float | None, maximize: bool) -> float:
+    """`value` on a scale where larger is better; NaN or no value is the worst of all."""
+    if value is None or math.isnan(value):
+        return -math.inf
+    return value if maximize else -value
