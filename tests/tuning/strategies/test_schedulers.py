@@ -6,6 +6,8 @@ import math
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tuning.hyperband import Choice, Decision, FloatRange, HyperbandScheduler, IntRange, Scaling
 from tuning.strategies import (
@@ -169,3 +171,22 @@ def test_bayesian_is_refused_for_rehearsal_with_a_way_out() -> None:
     with pytest.raises(NotRehearsable, match="Strategy=Bayesian cannot be rehearsed") as caught:
         check_rehearsable(Strategy.BAYESIAN)
     assert "Rehearse the same spec with Strategy=Random" in str(caught.value)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.dictionaries(
+        st.text("abcxyz", min_size=1, max_size=4),
+        st.lists(st.text("pqrs", min_size=1, max_size=3), min_size=1, max_size=4, unique=True),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_grid_is_every_distinct_combination_once(values: dict[str, list[str]]) -> None:
+    space = {name: Choice(tuple(v)) for name, v in values.items()}
+    scheduler = GridSearch(space, maximize=False)
+    drawn = [scheduler.suggest(f"j{i}").hyperparameters for i in range(scheduler.size)]
+    assert scheduler.size == math.prod(len(v) for v in values.values())
+    assert len({tuple(sorted(h.items())) for h in drawn}) == len(drawn)
+    assert all(h[name] in values[name] for h in drawn for name in values)
+    assert grid_problems(space, scheduler.size) == []
