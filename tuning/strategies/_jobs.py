@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tuning.hyperband import Decision, Suggestion, Verdict
+from tuning.hyperband.scheduler import checked
 from tuning.strategies.base import EarlyStopping
 from tuning.strategies.median_stopping import MedianStoppingRule
 
@@ -43,13 +44,7 @@ class JobBook:
         self._jobs[job] = _State()
 
     def on_result(self, job: str, resource: int, value: float) -> Decision:
-        state = self._jobs.get(job)
-        if state is None:
-            raise ValueError(f"job {job!r} was never suggested")
-        if state.decision is not Decision.CONTINUE:
-            raise ValueError(f"job {job!r} already ended: {state.decision.value}")
-        if resource <= state.resource:
-            raise ValueError(f"job {job!r} reported resource {resource} after {state.resource}")
+        state = checked(job, self._jobs.get(job), resource)
         state.resource = resource
         stop_early = self.rule is not None and self.rule.observe(job, resource, value)
         if self.max_resource is not None and resource >= self.max_resource:
