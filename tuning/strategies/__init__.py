@@ -6,7 +6,7 @@ retries, warm start and several training definitions. Each rule cites its source
 does not publish its rule, the module says what stands in for it.
 """
 
-from tuning.strategies.base import EarlyStopping, Scheduler, Strategy
+from tuning.strategies.base import EarlyStopping, Scheduler, Strategy, strategy_problems
 from tuning.strategies.bayesian import NotRehearsable, check_rehearsable
 from tuning.strategies.completion import (
     CompletionCriteria,
@@ -59,5 +59,6 @@ __all__ = [
     "grid_problems",
     "grid_size",
     "overall_best",
+    "strategy_problems",
     "warm_start_problems",
 ]

@@ -48,3 +48,18 @@ def score(value: float | None, maximize: bool) -> float:
     if value is None or math.isnan(value):
         return -math.inf
     return value if maximize else -value
+
+
+def strategy_problems(strategy: Strategy, early_stopping: EarlyStopping) -> list[str]:
+    """Every reason the strategy and TrainingJobEarlyStoppingType do not go together.
+
+    botocore (HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType): "Because the
+    Hyperband strategy has its own advanced internal early stopping mechanism,
+    TrainingJobEarlyStoppingType must be OFF to use Hyperband."
+    """
+    if strategy is Strategy.HYPERBAND and early_stopping is EarlyStopping.AUTO:
+        return [
+            "TrainingJobEarlyStoppingType=Auto with Strategy=Hyperband: must be Off, Hyperband "
+            "stops jobs early itself"
+        ]
+    return []

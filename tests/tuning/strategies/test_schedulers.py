@@ -21,6 +21,7 @@ from tuning.strategies import (
     combinations,
     grid_problems,
     grid_size,
+    strategy_problems,
 )
 
 SPACE = {
@@ -190,3 +191,13 @@ def test_a_grid_is_every_distinct_combination_once(values: dict[str, list[str]])
     assert len({tuple(sorted(h.items())) for h in drawn}) == len(drawn)
     assert all(h[name] in values[name] for h in drawn for name in values)
     assert grid_problems(space, scheduler.size) == []
+
+
+def test_hyperband_refuses_auto_early_stopping_and_the_others_take_it() -> None:
+    assert strategy_problems(Strategy.HYPERBAND, EarlyStopping.AUTO) == [
+        "TrainingJobEarlyStoppingType=Auto with Strategy=Hyperband: must be Off, Hyperband "
+        "stops jobs early itself"
+    ]
+    assert strategy_problems(Strategy.HYPERBAND, EarlyStopping.OFF) == []
+    for strategy in (Strategy.RANDOM, Strategy.GRID, Strategy.BAYESIAN):
+        assert strategy_problems(strategy, EarlyStopping.AUTO) == []
