@@ -64,14 +64,36 @@ def test_containers_use_only_the_contract_of_entrypoints() -> None:
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+PURE = {"entrypoints", "containers", "tuning", "subprocess", "socket", "os", "pathlib", "time"}
+
+
 def test_hyperband_is_pure() -> None:
     folder = REPO / "tuning" / "hyperband"
     if not folder.is_dir():
         pytest.skip("tuning/hyperband does not exist yet")
-    forbidden = {"entrypoints", "containers", "tuning", "subprocess", "socket", "os", "pathlib"}
     for path in folder.rglob("*.py"):
         outside = {m for m in imports(path) if not m.startswith("tuning.hyperband")}
-        assert not {m.split(".")[0] for m in outside} & forbidden, path
+        assert not {m.split(".")[0] for m in outside} & PURE, path
+
+
+def test_strategies_are_pure_and_lean_only_on_hyperbands_values() -> None:
+    """Search strategies and AMT's rules: no I/O, no clock; of the rest of `tuning`, only
+    Hyperband's public values (Decision, Suggestion, Verdict, the result check) and its range
+    types."""
+    allowed = {"tuning.hyperband", "tuning.hyperband.space", "tuning.hyperband.scheduler"}
+    paths = sorted((REPO / "tuning" / "strategies").rglob("*.py"))
+    assert paths
+    offenders = {
+        str(path.relative_to(REPO)): sorted(
+            m
+            for m in imports(path)
+            if m.split(".")[0] in PURE
+            and m not in allowed
+            and not m.startswith("tuning.strategies")
+        )
+        for path in paths
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
 
 
 # An image's own program is built on its framework and imports it like any program would;

@@ -23,6 +23,7 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from tuning.hyperband.bracketing import DEFAULT_ETA, Bracket, brackets
 from tuning.hyperband.space import Range, sample
@@ -50,6 +51,29 @@ class Verdict:
     value: float
     decision: Decision
     time: float
+
+
+class Progress(Protocol):
+    """Where a job stands, as a scheduler keeps it."""
+
+    resource: int
+    decision: Decision
+
+
+P = TypeVar("P", bound=Progress)
+
+
+def checked(job: str, state: P | None, resource: int) -> P:
+    """`state`, once the result at `resource` is one a runner may send: for a job that was
+    suggested (`state` not None), has not ended, and reports more resource than before.
+    Every scheduler refuses the others the same way."""
+    if state is None:
+        raise ValueError(f"job {job!r} was never suggested")
+    if state.decision is not Decision.CONTINUE:
+        raise ValueError(f"job {job!r} already ended: {state.decision.value}")
+    if resource <= state.resource:
+        raise ValueError(f"job {job!r} reported resource {resource} after {state.resource}")
+    return state
 
 
 @dataclass
@@ -96,13 +120,7 @@ class HyperbandScheduler:
 
     def on_result(self, job: str, resource: int, value: float) -> Decision:
         """The decision after `job` has used `resource` units and reported `value`."""
-        state = self._jobs.get(job)
-        if state is None:
-            raise ValueError(f"job {job!r} was never suggested")
-        if state.decision is not Decision.CONTINUE:
-            raise ValueError(f"job {job!r} already ended: {state.decision.value}")
-        if resource <= state.resource:
-            raise ValueError(f"job {job!r} reported resource {resource} after {state.resource}")
+        state = checked(job, self._jobs.get(job), resource)
         state.resource = resource
         if resource >= self.max_resource:
             decision = Decision.COMPLETE
