@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from containers.catalogue import ImageSpec
 from containers.errors import BadInput
@@ -25,6 +26,10 @@ from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.metrics import Direction
 from tuning.hyperband import Bracket, Range
 from tuning.metrics import Metric
+
+if TYPE_CHECKING:  # annotations only: tuning.strategies may come to import this module
+    from tuning.strategies.completion import CompletionCriteria
+    from tuning.strategies.retry import RetryStrategy
 
 #: Stands for the registry in a catalogue image's URI when none is known: `plan` shows it,
 #: `submit` refuses it. "<" is in no image reference, so no real URI starts with it.
@@ -121,6 +126,8 @@ class TrainingDefinition:
         script: Script mode: the user's script the image runs; None: the image's own code.
         source_uri: Where a script's folder is uploaded (its sagemaker_submit_directory).
         name: AMT's DefinitionName; None for a tuning job's only definition.
+        retry: RetryStrategy: how often a job that failed for an internal error is retried;
+            None: never.
     """
 
     image: ImageSpec
@@ -139,6 +146,7 @@ class TrainingDefinition:
     script: ScriptSpec | None = None
     source_uri: str | None = None
     name: str | None = None
+    retry: RetryStrategy | None = None
 
     def __post_init__(self) -> None:
         if (self.script is None) != (self.source_uri is None):
@@ -176,6 +184,7 @@ class TuningPlan:
         definitions: The training job definitions (one today; see the module's docstring).
         brackets: Hyperband's brackets over [MinResource, MaxResource], for people to read.
         warnings: What a person should know before sending it.
+        completion: TuningJobCompletionCriteria; None: the job runs to its limits.
     """
 
     name: str
@@ -189,6 +198,7 @@ class TuningPlan:
     definitions: tuple[TrainingDefinition, ...]
     brackets: tuple[Bracket, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    completion: CompletionCriteria | None = None
 
     def __post_init__(self) -> None:
         if (self.strategy is Strategy.HYPERBAND) != (self.hyperband is not None):

@@ -22,6 +22,7 @@ from containers.script import ScriptSpec
 from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.errors import UserError
 from entrypoints.contract.metrics import Direction, MetricSpec
+from tuning.completion import completion_of
 from tuning.hyperband import Range, api_ranges, brackets
 from tuning.metrics import MAX_NAME_LENGTH, Metric, reads_its_own_line
 from tuning.plan import (
@@ -37,6 +38,7 @@ from tuning.plan import (
     TrainingDefinition,
     TuningPlan,
 )
+from tuning.retries import retry_of
 from tuning.script import (
     check_script_hyperparameters,
     declared_metrics,
@@ -45,6 +47,7 @@ from tuning.script import (
 )
 from tuning.script import static_hyperparameters as script_static
 from tuning.spec import SpecError, TuningJobSpec
+from tuning.strategies.completion import CompletionCriteria
 
 E = TypeVar("E", bound=enum.Enum)
 OPERATION = "CreateHyperParameterTuningJob"
@@ -140,6 +143,8 @@ def build_request(plan: TuningPlan) -> dict[str, Any]:
         }
     if plan.random_seed is not None:
         config["RandomSeed"] = plan.random_seed
+    if plan.completion is not None:
+        config["TuningJobCompletionCriteria"] = _completion(plan.completion)
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": plan.name,
         "HyperParameterTuningJobConfig": config,
@@ -150,9 +155,30 @@ def build_request(plan: TuningPlan) -> dict[str, Any]:
     return request
 
 
+def _completion(criteria: CompletionCriteria) -> dict[str, Any]:
+    rendered: dict[str, Any] = {}
+    if criteria.target_objective_metric_value is not None:
+        rendered["TargetObjectiveMetricValue"] = criteria.target_objective_metric_value
+    if criteria.max_number_of_training_jobs_not_improving is not None:
+        limit = criteria.max_number_of_training_jobs_not_improving
+        rendered["BestObjectiveNotImproving"] = {"MaxNumberOfTrainingJobsNotImproving": limit}
+    if criteria.complete_on_convergence:
+        rendered["ConvergenceDetected"] = {"CompleteOnConvergence": "Enabled"}
+    return rendered
+
+
 def keep_random_seed(request: dict[str, Any], seed: int) -> None:
     """Put a RandomSeed back into a request that left it out (SDK v3 drops a seed of 0)."""
     request["HyperParameterTuningJobConfig"].setdefault("RandomSeed", seed)
+
+
+def keep_completion_target(request: dict[str, Any], target: float) -> None:
+    """Put a TargetObjectiveMetricValue back into a request that left it out (SDK v3 drops a
+    target of 0)."""
+    config = request["HyperParameterTuningJobConfig"]
+    config.setdefault("TuningJobCompletionCriteria", {}).setdefault(
+        "TargetObjectiveMetricValue", target
+    )
 
 
 def _definition(definition: TrainingDefinition) -> dict[str, Any]:
@@ -192,6 +218,9 @@ def _definition(definition: TrainingDefinition) -> dict[str, Any]:
     }
     if definition.checkpoint_uri is not None:
         rendered["CheckpointConfig"] = {"S3Uri": definition.checkpoint_uri}
+    if definition.retry is not None:
+        attempts = definition.retry.maximum_retry_attempts
+        rendered["RetryStrategy"] = {"MaximumRetryAttempts": attempts}
     return rendered
 
 
@@ -473,10 +502,19 @@ def plan(
     max_resource = _max_resource(spec)
     hyperband_problems, hyperband_warnings = check_hyperband(spec, resource, max_resource, ranges)
     problems += hyperband_problems + check_limits(spec, metrics) + check_objective(spec, metrics)
+    completion, completion_problems, completion_warnings = completion_of(spec)
+    retry, retry_problems = retry_of(spec)
+    problems += completion_problems + retry_problems
     definition = _training_definition(
         spec, image, image_uri, _static(spec, script, region), ranges, metrics, resource, script
     )
-    checked = _tuning_plan(spec, definition, max_resource, (*warnings, *hyperband_warnings))
+    checked = _tuning_plan(
+        spec,
+        replace(definition, retry=retry),
+        max_resource,
+        (*warnings, *hyperband_warnings, *completion_warnings),
+    )
+    checked = replace(checked, completion=completion)
     problems += check_with_botocore(build_request(checked))
     if problems:
         raise SpecError(source, problems)

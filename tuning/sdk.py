@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuning.plan import TuningPlan, require_images
-from tuning.request import keep_random_seed
+from tuning.request import keep_completion_target, keep_random_seed
 
 
 def _tuner_arguments(plan: TuningPlan, parameters: Any) -> dict[str, Any]:
@@ -59,6 +59,7 @@ def v2_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, dict[str, Any]
         max_wait=definition.spot.max_wait_s if definition.spot else None,
         checkpoint_s3_uri=definition.checkpoint_uri,
         hyperparameters=dict(definition.static_hyperparameters),
+        max_retry_attempts=definition.retry.maximum_retry_attempts if definition.retry else None,
         sagemaker_session=session,
     )
     hyperband = plan.hyperband
@@ -71,7 +72,22 @@ def v2_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, dict[str, Any]
         if hyperband is not None
         else None
     )
-    tuner = v2.HyperparameterTuner(estimator, strategy_config=strategy, **arguments)
+    completion = plan.completion
+    criteria = (
+        v2.TuningJobCompletionCriteriaConfig(
+            max_number_of_training_jobs_not_improving=(
+                completion.max_number_of_training_jobs_not_improving
+            ),
+            # v2 sends False as Disabled; we leave a criterion not asked for out.
+            complete_on_convergence=completion.complete_on_convergence or None,
+            target_objective_metric_value=completion.target_objective_metric_value,
+        )
+        if completion is not None
+        else None
+    )
+    tuner = v2.HyperparameterTuner(
+        estimator, strategy_config=strategy, completion_criteria_config=criteria, **arguments
+    )
     inputs = {
         channel.name: TrainingInput(
             channel.s3_uri,
@@ -99,6 +115,7 @@ def v3_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, list[Any]]:
         CheckpointConfig,
         Compute,
         OutputDataConfig,
+        RetryStrategy,
         StoppingCondition,
     )
     from sagemaker.train.tuner import HyperparameterTuner
@@ -125,6 +142,10 @@ def v3_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, list[Any]]:
         hyperparameters=dict(definition.static_hyperparameters),
         sagemaker_session=session,
     )
+    if definition.retry is not None:  # v3 takes it only through this setter
+        trainer.with_retry_strategy(
+            RetryStrategy(maximum_retry_attempts=definition.retry.maximum_retry_attempts)
+        )
     hyperband = plan.hyperband
     strategy = (
         shapes.HyperParameterTuningJobStrategyConfig(
@@ -135,9 +156,16 @@ def v3_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, list[Any]]:
         if hyperband is not None
         else None
     )
-    tuner = HyperparameterTuner(trainer, strategy_config=strategy, **arguments)
+    tuner = HyperparameterTuner(
+        trainer,
+        strategy_config=strategy,
+        completion_criteria_config=_v3_completion(plan, shapes),
+        **arguments,
+    )
     if plan.random_seed == 0:
         _keep_zero_seed(session.boto_session if session is not None else None)
+    if plan.completion is not None and plan.completion.target_objective_metric_value == 0:
+        _keep_zero_target(session.boto_session if session is not None else None)
     inputs = [
         shapes.Channel(
             channel_name=channel.name,
@@ -155,6 +183,25 @@ def v3_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, list[Any]]:
     return tuner, inputs
 
 
+def _v3_completion(plan: TuningPlan, shapes: Any) -> Any:
+    """v3's TuningJobCompletionCriteria of the plan's criteria (None: none)."""
+    completion = plan.completion
+    if completion is None:
+        return None
+    limit = completion.max_number_of_training_jobs_not_improving
+    return shapes.TuningJobCompletionCriteria(
+        target_objective_metric_value=completion.target_objective_metric_value,
+        best_objective_not_improving=shapes.BestObjectiveNotImproving(
+            max_number_of_training_jobs_not_improving=limit
+        )
+        if limit is not None
+        else None,
+        convergence_detected=shapes.ConvergenceDetected(complete_on_convergence="Enabled")
+        if completion.complete_on_convergence
+        else None,
+    )
+
+
 def _keep_zero_seed(boto_session: Any) -> None:
     if boto_session is None:
         raise ValueError("random_seed=0 with SDK v3 needs an explicit session (v3 would drop it)")
@@ -164,4 +211,16 @@ def _keep_zero_seed(boto_session: Any) -> None:
 
     boto_session.events.register(
         "provide-client-params.sagemaker.CreateHyperParameterTuningJob", put_back
+    )
+
+
+def _keep_zero_target(boto_session: Any) -> None:
+    """v3 drops a TargetObjectiveMetricValue of 0 as it drops a seed of 0: put it back."""
+    if boto_session is None:
+        raise ValueError(
+            "completion.target_objective=0 with SDK v3 needs an explicit session (v3 would drop it)"
+        )
+    boto_session.events.register(
+        "provide-client-params.sagemaker.CreateHyperParameterTuningJob",
+        lambda params, **_: keep_completion_target(params, 0.0),
     )

@@ -22,6 +22,9 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     Tag,
     ValidationError,
     model_validator,
@@ -179,6 +182,21 @@ class Spot(Strict):
     max_wait_seconds: int | None = Field(default=None, ge=1)
 
 
+class Completion(Strict):
+    """TuningJobCompletionCriteria: AMT ends the tuning job at the first criterion met.
+    Types are strict (a quoted "0.8" is text, not a target); `plan` checks the rest."""
+
+    target_objective: StrictFloat | None = None  # an integer is a number too
+    max_jobs_not_improving: StrictInt | None = None
+    convergence: StrictBool = False
+
+
+class Retry(Strict):
+    """RetryStrategy: how often AMT retries a job that failed for an internal error."""
+
+    max_attempts: StrictInt
+
+
 class TuningJobSpec(Strict):
     """A tuning job, as written in its YAML file.
 
@@ -209,6 +227,8 @@ class TuningJobSpec(Strict):
     code_location: str | None = Field(default=None, pattern=S3_URI)  # default: output_path
     distribution: ScriptDistribution = Field(default_factory=ScriptDistribution)
     metrics: list[MetricDeclaration] = Field(default_factory=list)
+    completion: Completion | None = None  # TuningJobCompletionCriteria (tuning.completion)
+    retry: Retry | None = None  # the training definition's RetryStrategy (tuning.retries)
 
     @model_validator(mode="after")
     def _spot_needs_a_wait(self) -> TuningJobSpec:

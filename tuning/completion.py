@@ -1,0 +1,141 @@
+"""Completion criteria (TuningJobCompletionCriteria): planned from the spec, and evaluated by
+the rehearsal each time a job ends.
+
+The rules are `tuning.strategies.completion`'s (each cites its AWS source); this module
+joins them to the spec and to the journal. What a rehearsal does once a criterion is met
+follows how AWS describes it: AMT "stops the tuning job" when a criterion is met, exactly as
+its list of completion criteria has MaxNumberOfTrainingJobs stop it ("the maximum number of
+training jobs to be run before tuning is stopped"), and neither says that running training
+jobs are stopped (StopHyperParameterTuningJob, which does stop them, is the manual stop and
+ends the tuning job Stopped, not Completed). So the rehearsal launches no new job and lets
+the running ones end as they would (Hyperband may still stop them); a job already being
+retried is running and goes on. The criterion reported is the first met, with the job that
+met it, and stays so whatever the running jobs do after.
+
+A resumed rehearsal re-evaluates from its journal: the finished jobs in the order they
+ended, so a criterion met before the kill is met again at the same job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from containers.status import JobStatus
+from entrypoints.contract.metrics import Direction
+from tuning.strategies.completion import (
+    CompletionCriteria,
+    CompletionDetails,
+    FinalObjective,
+    evaluate,
+)
+
+if TYPE_CHECKING:
+    from tuning.journal import Journal
+    from tuning.spec import TuningJobSpec
+
+NOT_IMPROVING = "completion.max_jobs_not_improving"
+TARGET = "completion.target_objective"
+
+
+def completion_of(spec: TuningJobSpec) -> tuple[CompletionCriteria | None, list[str], list[str]]:
+    """(criteria, problems, warnings) of the spec's `completion` block. A field with a
+    problem is left out of the criteria returned, so that botocore does not list it twice."""
+    given = spec.completion
+    if given is None:
+        return None, [], []
+    target = given.target_objective
+    criteria = CompletionCriteria(target, given.max_jobs_not_improving, given.convergence)
+    problems: list[str] = []
+    for where, alone, field in (
+        (TARGET, CompletionCriteria(target_objective_metric_value=target), "target"),
+        (
+            NOT_IMPROVING,
+            CompletionCriteria(
+                max_number_of_training_jobs_not_improving=given.max_jobs_not_improving
+            ),
+            "limit",
+        ),
+    ):
+        found = alone.problems()
+        problems += [f"{where}: {problem}" for problem in found]
+        if found and field == "target":
+            criteria = replace(criteria, target_objective_metric_value=None)
+        elif found:
+            criteria = replace(criteria, max_number_of_training_jobs_not_improving=None)
+    if target is None and given.max_jobs_not_improving is None and not given.convergence:
+        problems.append(
+            "completion: sets no criterion: give target_objective, max_jobs_not_improving or "
+            "convergence: true, or leave the block out"
+        )
+    warnings = []
+    limit = given.max_jobs_not_improving
+    if limit is not None and not problems and limit >= spec.limits.max_jobs:
+        warnings.append(
+            f"{NOT_IMPROVING}={limit} can never be met: the first job always improves, so "
+            f"at most limits.max_jobs - 1 = {spec.limits.max_jobs - 1} jobs in a row can fail "
+            "to improve"
+        )
+    return criteria, problems, warnings
+
+
+def final_objectives(journal: Journal) -> list[FinalObjective]:
+    """The ended jobs in the order they ended, each with its final objective: its last
+    reported value (a stopped job's too); a failed job's is None, as AMT evaluates none."""
+    last = journal.last_observations()
+    ended = [r for r in journal.jobs() if r.status.ended and r.ended is not None]
+    ended.sort(key=lambda r: (r.ended, r.number))
+    return [
+        FinalObjective(
+            r.name,
+            None if r.status is JobStatus.FAILED or r.name not in last else last[r.name][1],
+            r.ended or 0.0,
+        )
+        for r in ended
+    ]
+
+
+class CompletionWatch:
+    """The rehearsal's hook: `update` after a job ends; `met` once a criterion is."""
+
+    def __init__(self, criteria: CompletionCriteria | None, direction: Direction) -> None:
+        self.criteria = criteria
+        self.maximize = direction is Direction.MAXIMIZE
+        self.details: CompletionDetails | None = None
+
+    @property
+    def met(self) -> bool:
+        return self.details is not None and self.details.met is not None
+
+    def update(self, journal: Journal) -> CompletionDetails | None:
+        """Re-evaluate from the journal; returns the details when a criterion is met by this
+        update (None otherwise, and always without criteria)."""
+        if self.criteria is None or self.met:
+            return None
+        self.details = evaluate(self.criteria, final_objectives(journal), self.maximize)
+        return self.details if self.met else None
+
+
+def describe(details: CompletionDetails) -> str:
+    """One line for the progress and the report."""
+    not_improving = details.number_of_training_jobs_objective_not_improving
+    if details.met is None:
+        return f"no completion criterion met ({not_improving} jobs in a row not improving)"
+    return (
+        f"completion criterion {details.met.value} met by {details.met_by} "
+        f"(NumberOfTrainingJobsObjectiveNotImproving {not_improving})"
+    )
+
+
+def details_json(details: CompletionDetails | None) -> dict[str, Any] | None:
+    """TuningJobCompletionDetails as a rehearsal reports it, with the criterion met."""
+    if details is None:
+        return None
+    return {
+        "Criterion": details.met.value if details.met is not None else None,
+        "MetBy": details.met_by,
+        "NumberOfTrainingJobsObjectiveNotImproving": (
+            details.number_of_training_jobs_objective_not_improving
+        ),
+        "ConvergenceDetectedTime": details.convergence_detected_time,
+    }

@@ -1,0 +1,48 @@
+"""Retries (RetryStrategy): planned from the spec, and applied by the rehearsal to a job that
+failed.
+
+The rules are `tuning.strategies.retry`'s: AMT retries only a job that failed for an
+internal error, restarting the same training job (same name), which stays one job of
+MaxNumberOfTrainingJobs however many attempts it takes. Locally, what kind of failure ended
+a job is read from its FailureReason, which the contract's failure file gives
+(`entrypoints.contract.errors`): a PlatformError (a host or peer lost, the network, the
+disk) is the platform's, AMT's internal error, and is retried; a UserError or an
+AlgorithmError is the job's own, a client error, and is not. A job that failed without a
+failure file (a host killed by a signal, its reason cut off past 1,024 characters) is taken
+as a client error: retrying what we cannot classify would hide a fault of the job.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from entrypoints.contract.errors import ERROR_KINDS, PlatformError
+from tuning.strategies.retry import FailureKind, RetryDecision, RetryStrategy, decide
+
+if TYPE_CHECKING:
+    from tuning.spec import TuningJobSpec
+
+
+def retry_of(spec: TuningJobSpec) -> tuple[RetryStrategy | None, list[str]]:
+    """(strategy, problems) of the spec's `retry` block; None where it has a problem, so that
+    botocore does not list it twice."""
+    if spec.retry is None:
+        return None, []
+    strategy = RetryStrategy(spec.retry.max_attempts)
+    problems = [f"retry.max_attempts: {problem}" for problem in strategy.problems()]
+    return (None if problems else strategy), problems
+
+
+def failure_kind(reason: str | None) -> FailureKind:
+    """The kind of a failed job's FailureReason: the last line that names an error kind
+    (the failure file ends with it, `TrainingError.reason`)."""
+    for line in reversed((reason or "").splitlines()):
+        kind = line.strip().split(" caused by ", 1)[0]
+        if kind in ERROR_KINDS:
+            return FailureKind.INTERNAL if kind == PlatformError.kind else FailureKind.CLIENT
+    return FailureKind.CLIENT
+
+
+def on_failure(strategy: RetryStrategy | None, reason: str | None, attempts: int) -> RetryDecision:
+    """What the rehearsal does with a job that failed on its `attempts`-th attempt."""
+    return decide(strategy, failure_kind(reason), attempts - 1)
