@@ -4,12 +4,15 @@ best job, resource and billable seconds, and the worst case had no job stopped e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from containers.status import JobStatus
 from entrypoints.contract.metrics import Direction
+from tuning.completion import details_json
 from tuning.journal import JobRecord, Journal
+from tuning.retries import status_counter
+from tuning.strategies.completion import CompletionDetails
 
 #: The statuses a rehearsal's jobs take, in the order they are shown.
 SHOWN = (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED, JobStatus.IN_PROGRESS)
@@ -28,9 +31,18 @@ class Summary:
     # Had no job stopped early: each job's seconds per unit of resource times MaxResource.
     billable_seconds_worst_case: float = 0.0
     flags: tuple[str, ...] = ()
+    # TuningJobCompletionDetails and the criterion met (None: the plan has no criteria).
+    completion: CompletionDetails | None = None
+    retries: dict[str, int] = field(default_factory=dict)  # job: its retries, if any
+    # Failed jobs as TrainingJobStatusCounters counts them: RetryableError, NonRetryableError.
+    failures: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "jobs": {k.value: v for k, v in self.jobs.items()}}
+        return {
+            **self.__dict__,
+            "jobs": {k.value: v for k, v in self.jobs.items()},
+            "completion": details_json(self.completion),
+        }
 
 
 def counts(records: Sequence[JobRecord]) -> dict[JobStatus, int]:
@@ -56,6 +68,7 @@ def summarize(
     max_resource: int,
     wall_seconds: float,
     flags: Sequence[str] = (),
+    completion: CompletionDetails | None = None,
 ) -> Summary:
     """The summary of the rehearsal journaled in `journal`; a job still InProgress counts
     as far as it ran."""
@@ -81,4 +94,16 @@ def summarize(
         sequential_seconds=round(sum(elapsed.values()), 3),
         billable_seconds_worst_case=round(worst, 3),
         flags=tuple(flags),
+        completion=completion,
+        retries={r.name: r.attempts - 1 for r in records if r.attempts > 1},
+        failures=_failures(records),
     )
+
+
+def _failures(records: Sequence[JobRecord]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for record in records:
+        if record.status is JobStatus.FAILED:
+            counter = status_counter(record.reason).value
+            found[counter] = found.get(counter, 0) + 1
+    return found

@@ -295,6 +295,7 @@ def _rehearse_journaled(
         )
         summary = rehearsal.run()
         if args.report:
+            from tuning.completion import report_lines
             from tuning.hyperband import rungs
             from tuning.report import rehearsal_report
 
@@ -305,6 +306,7 @@ def _rehearse_journaled(
                 checked.name,
                 rungs(hyperband.min_resource, hyperband.max_resource),
                 rehearsal.scheduler.maximize,
+                report_lines(summary.completion, summary.retries, summary.failures),
             ):
                 print(f"wrote {path}", file=sys.stderr)
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ ended, so a criterion met before the kill is met again at the same job.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -139,3 +140,25 @@ def details_json(details: CompletionDetails | None) -> dict[str, Any] | None:
         ),
         "ConvergenceDetectedTime": details.convergence_detected_time,
     }
+
+
+def report_lines(
+    details: CompletionDetails | None, retries: Mapping[str, int], failures: Mapping[str, int]
+) -> list[str]:
+    """What a rehearsal's summary.md says of completion and retries."""
+    lines = []
+    if details is not None and details.met is not None:
+        lines.append(
+            f"Completion: {details.met.value}, met by {details.met_by} "
+            "(TuningJobCompletionDetails: NumberOfTrainingJobsObjectiveNotImproving "
+            f"{details.number_of_training_jobs_objective_not_improving}); no job was launched "
+            "after it, the running ones finished."
+        )
+    elif details is not None:
+        lines.append(f"Completion: {describe(details)}; the run ended at its limits.")
+    if retries:
+        shown = ", ".join(f"{job} {count}" for job, count in retries.items())
+        lines.append(f"Retries (each job counted once): {shown}.")
+    if failures:
+        lines.append("Failed: " + ", ".join(f"{k} {v}" for k, v in failures.items()) + ".")
+    return lines

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     reason TEXT,
     started REAL,
     ended REAL,
-    pids TEXT                        -- unused: kept so that older journals still open
+    pids TEXT,                       -- unused: kept so that older journals still open
+    attempts INTEGER NOT NULL DEFAULT 1  -- a retried job's attempts (tuning.retries)
 );
 CREATE TABLE IF NOT EXISTS observations (
     sequence INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -58,6 +59,7 @@ class JobRecord:
     reason: str | None
     started: float | None
     ended: float | None
+    attempts: int = 1  # more than 1: retried (tuning.retries); still one job
 
 
 class JournalError(BadInput):
@@ -103,6 +105,9 @@ class Journal:
             if verdict != "ok":
                 raise sqlite3.DatabaseError(verdict)
             self.db.executescript(SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(jobs)")}
+            if "attempts" not in columns:  # a journal from before retries: one attempt each
+                self.db.execute("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
         except sqlite3.DatabaseError as error:
             self.db.close()
             raise JournalError(
@@ -131,7 +136,8 @@ class Journal:
         started: float,
     ) -> None:
         self.db.execute(
-            "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL, '[]')",
+            "INSERT INTO jobs (number, name, bracket, hyperparameters, hosts, status, started, "
+            "pids) VALUES (?, ?, ?, ?, ?, ?, ?, '[]')",
             (
                 number,
                 name,
@@ -145,6 +151,17 @@ class Journal:
 
     def restart_job(self, name: str, started: float) -> None:
         self.db.execute("UPDATE jobs SET started = ? WHERE name = ?", (started, name))
+
+    def retry_job(self, name: str) -> None:
+        """Count a retry of `name`: the same job, restarted (its start stays the first's)."""
+        self.db.execute("UPDATE jobs SET attempts = attempts + 1 WHERE name = ?", (name,))
+
+    def attempts(self, name: str) -> int:
+        """The attempts `name` has had, this one included."""
+        row = self.db.execute("SELECT attempts FROM jobs WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise KeyError(f"{name!r} is not a job of the journal {self.path}")
+        return int(row[0])
 
     def end_job(self, name: str, status: JobStatus, reason: str | None, ended: float) -> None:
         self.db.execute(
@@ -172,6 +189,7 @@ class Journal:
                 reason=r[6],
                 started=r[7],
                 ended=r[8],
+                attempts=r[10],
             )
             for r in rows
         ]

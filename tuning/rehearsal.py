@@ -31,11 +31,13 @@ from containers.local.watch import Event, JobEnded, LogWatch, Observation, Unrea
 from containers.script import RESERVED_PREFIX, ScriptSpec
 from containers.status import JobStatus
 from entrypoints.contract.metrics import Direction
-from tuning import accounting
+from tuning import accounting, retries
 from tuning.accounting import Summary
+from tuning.completion import CompletionWatch, describe
 from tuning.hyperband import Decision, HyperbandScheduler, api_ranges
 from tuning.journal import Journal
 from tuning.plan import TuningPlan
+from tuning.strategies.retry import RetryDecision
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +127,7 @@ class Rehearsal:
             seed=plan.random_seed,
             clock=clock,
         )
+        self.completion = CompletionWatch(plan.completion, plan.objective.direction)
         self.running: dict[str, Trial] = {}
         self.flags: list[str] = []  # problems AMT would have, found along the way
         self.restart: list[str] = []
@@ -186,6 +189,7 @@ class Rehearsal:
 
     def run(self) -> Summary:
         self._replay()
+        self._check_completion()  # resumed: a criterion met before is met again, at once
         try:
             while True:
                 self._launch()
@@ -221,6 +225,8 @@ class Rehearsal:
                 self._start(name, resume=True)
                 self.journal.restart_job(name, self.clock())
                 continue
+            if self.completion.met:
+                return  # AMT launches no job once a criterion is met; running ones finish
             number = len(self.hyperparameters) + 1
             if number > self.max_jobs:
                 return
@@ -327,6 +333,8 @@ class Rehearsal:
             final = JobStatus.STOPPED
         else:
             final = ended.status
+            if final is JobStatus.FAILED and self._retry(trial.name, ended.reason):
+                return
             self.scheduler.on_end(trial.name)
             unread = trial.resource == 0 and trial.watch.tail and not trial.non_finite
             if final is JobStatus.COMPLETED and unread:
@@ -337,6 +345,22 @@ class Rehearsal:
             f"{trial.name}: {final.value} after {trial.resource} {self.plan.definition.resource}"
             + (f" ({ended.reason})" if failed else "")
         )
+        self._check_completion()
+
+    def _retry(self, name: str, reason: str | None) -> bool:
+        """Restart a failed job under its name if AMT would retry it (tuning.retries)."""
+        decision = retries.on_failure(self.journal, self.plan.definition.retry, name, reason)
+        if decision is not RetryDecision.RETRY:
+            return False
+        self._progress(f"{name}: failed ({reason}): retried, attempt {self.journal.attempts(name)}")
+        # As on SageMaker, a retry finds the checkpoints its job had, if it has any.
+        self._start(name, resume=self.plan.definition.checkpoint_uri is not None)
+        return True
+
+    def _check_completion(self) -> None:
+        met = self.completion.update(self.journal)
+        if met is not None:
+            self._progress(f"{describe(met)}: no new jobs; {len(self.running)} running to finish")
 
     def _progress(self, event: str) -> None:
         counts = accounting.counts(self.journal.jobs())
@@ -355,4 +379,5 @@ class Rehearsal:
             self.hyperband.max_resource,
             self.clock() - self.started,
             self.flags,
+            self.completion.details,
         )

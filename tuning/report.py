@@ -9,6 +9,7 @@ TrainingElapsedTimeSeconds) plus InstanceCount, BillableInstanceSeconds and Spot
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,9 +127,15 @@ def _tuned(journal: Journal) -> list[str]:
 
 
 def rehearsal_report(
-    journal: Journal, folder: Path, title: str, rungs: tuple[int, ...], maximize: bool
+    journal: Journal,
+    folder: Path,
+    title: str,
+    rungs: tuple[int, ...],
+    maximize: bool,
+    notes: Sequence[str] = (),
 ) -> list[Path]:
-    """PNG plots and a Markdown summary of a rehearsal; returns the files written."""
+    """PNG plots and a Markdown summary of a rehearsal; returns the files written. `notes`:
+    paragraphs the summary adds after the counts (completion, retries)."""
     plt = _matplotlib()
     folder.mkdir(parents=True, exist_ok=True)
     frame = journal_frame(journal)
@@ -178,6 +185,8 @@ def rehearsal_report(
             f"Best job: {best_row['TrainingJobName']}, objective "
             f"{best_row['FinalObjectiveValue']:.6g}.",
         ]
+    for note in notes:
+        lines += ["", note]
     lines += [
         "",
         "![learning curves](learning-curves.png)",

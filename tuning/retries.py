@@ -20,6 +20,7 @@ from entrypoints.contract.errors import ERROR_KINDS, PlatformError
 from tuning.strategies.retry import FailureKind, RetryDecision, RetryStrategy, decide
 
 if TYPE_CHECKING:
+    from tuning.journal import Journal
     from tuning.spec import TuningJobSpec
 
 
@@ -43,6 +44,20 @@ def failure_kind(reason: str | None) -> FailureKind:
     return FailureKind.CLIENT
 
 
-def on_failure(strategy: RetryStrategy | None, reason: str | None, attempts: int) -> RetryDecision:
-    """What the rehearsal does with a job that failed on its `attempts`-th attempt."""
-    return decide(strategy, failure_kind(reason), attempts - 1)
+def on_failure(
+    journal: Journal, strategy: RetryStrategy | None, job: str, reason: str | None
+) -> RetryDecision:
+    """The rehearsal's hook for a job that just failed with `reason`: what AMT would do,
+    the retry counted in the journal when it is one (the caller restarts the job)."""
+    decision = decide(strategy, failure_kind(reason), journal.attempts(job) - 1)
+    if decision is RetryDecision.RETRY:
+        journal.retry_job(job)
+    return decision
+
+
+def status_counter(reason: str | None) -> RetryDecision:
+    """A failed job's TrainingJobStatusCounters entry: RetryableError (an internal error,
+    out of attempts) or NonRetryableError (a client error)."""
+    if failure_kind(reason) is FailureKind.INTERNAL:
+        return RetryDecision.RETRYABLE_ERROR
+    return RetryDecision.NON_RETRYABLE_ERROR

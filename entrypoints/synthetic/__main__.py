@@ -7,7 +7,7 @@ import sys
 import time
 
 from entrypoints.contract.config import TrainingEnvironment
-from entrypoints.contract.errors import AlgorithmError
+from entrypoints.contract.errors import ERROR_KINDS
 from entrypoints.contract.lifecycle import StopFlag, exit_process, image_command
 from entrypoints.contract.metrics import MetricLine
 from entrypoints.contract.paths import ContainerPaths
@@ -21,6 +21,16 @@ def score(x: float, y: float, epoch: int) -> float:
     return plateau * (1.0 - 1.0 / (1.0 + 0.5 * epoch))
 
 
+def attempt(paths: ContainerPaths, host: str) -> int:
+    """This host's attempt at the job, counted in a file beside its tree: in the job's folder
+    with the process backend, which a retry keeps (it lays out the host's tree anew). In a
+    container that folder does not outlive the attempt, so every attempt there is the first."""
+    counter = paths.root.parent / f".{host}-attempts"
+    count = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(count))
+    return count
+
+
 def main(paths: ContainerPaths, stop: StopFlag) -> None:
     env = TrainingEnvironment.load(paths)
     hp = SCHEMA.parse(env.hyperparameters)
@@ -32,8 +42,11 @@ def main(paths: ContainerPaths, stop: StopFlag) -> None:
         if stop.is_set():
             break
         time.sleep(hp["seconds_per_epoch"])
-        if epoch == hp["fail_at_epoch"]:
-            raise AlgorithmError(f"failing at epoch {epoch}, as fail_at_epoch asked")
+        if epoch == hp["fail_at_epoch"] and (
+            not hp["fail_attempts"]
+            or attempt(paths, env.resource.current_host) <= hp["fail_attempts"]
+        ):
+            raise ERROR_KINDS[hp["fail_with"]](f"failing at epoch {epoch}, as fail_at_epoch asked")
         if env.resource.is_leader or hp["metrics_from_every_host"]:
             value = score(hp["x"], hp["y"], epoch)
             if hp["metric_lines"]:

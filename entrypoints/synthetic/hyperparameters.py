@@ -1,7 +1,9 @@
 """What the synthetic trainer accepts: `epochs` (the resource) and two knobs of its curve."""
 
+from entrypoints.contract.errors import ERROR_KINDS
 from entrypoints.contract.hyperparameters import (
     Boolean,
+    Categorical,
     Continuous,
     HyperparameterSchema,
     Integer,
@@ -16,6 +18,10 @@ SCHEMA = HyperparameterSchema(
         Continuous("y", default=1.0, interval=Interval(0, 10)),
         Continuous("seconds_per_epoch", default=0.0, interval=Interval(0, 60)),
         Integer("fail_at_epoch", default=0, interval=Interval(0)),  # 0: never fail
+        # The error it fails with: a PlatformError is the platform's, which AMT retries.
+        Categorical("fail_with", default="AlgorithmError", choices=tuple(ERROR_KINDS)),
+        # 0: fail every attempt; N: only the job's first N attempts (see __main__.attempt).
+        Integer("fail_attempts", default=0, interval=Interval(0)),
         # False prints the score in a form of its own, which no MetricDefinition reads: the
         # mistake a rehearsal must catch before SageMaker runs every job unjudged.
         Boolean("metric_lines", default=True),
