@@ -217,9 +217,13 @@ def _analyze(args: argparse.Namespace) -> int:
     from tuning import report, sagemaker
 
     sm = sagemaker.client(args.region)
-    objective = sagemaker.objective(sagemaker.describe(sm, args.name))
+    description = sagemaker.describe(sm, args.name)
+    objective = sagemaker.objective(description)
     frame = sagemaker.analytics(sm, args.name)
     print(frame.to_string(index=False) if not frame.empty else "no training jobs yet")
+    completion = sagemaker.completion_line(description)
+    if completion:
+        print(completion)
     best = report.best_job(frame, objective.direction.value) if not frame.empty else None
     if best is not None:
         print(

@@ -135,6 +135,52 @@ def status_line(description: dict[str, Any]) -> str:
     return line
 
 
+def completion_line(description: dict[str, Any]) -> str | None:
+    """TuningJobCompletionDetails of a described tuning job, in words (None: it has none).
+
+    AWS reports the details (NumberOfTrainingJobsObjectiveNotImproving,
+    ConvergenceDetectedTime), not which criterion ended the job: a Completed job's criterion
+    is inferred from them, the criteria asked for and the best objective, and said to be so.
+    """
+    details = description.get("TuningJobCompletionDetails")
+    if not details:
+        return None
+    not_improving = details.get("NumberOfTrainingJobsObjectiveNotImproving")
+    converged = details.get("ConvergenceDetectedTime")
+    parts = []
+    if not_improving is not None:
+        parts.append(f"{not_improving} training jobs in a row not improving the best")
+    if converged is not None:
+        parts.append(f"convergence detected at {converged:%Y-%m-%d %H:%M:%S %Z}".rstrip())
+    line = "completion: " + ("; ".join(parts) or "no details yet")
+    met = _criterion_met(description, not_improving, converged)
+    return line + (f"; {met} met (inferred)" if met else "")
+
+
+def _criterion_met(description: dict[str, Any], not_improving: Any, converged: Any) -> str | None:
+    if status(description) is not TuningJobStatus.COMPLETED:
+        return None
+    config = description["HyperParameterTuningJobConfig"]
+    criteria = config.get("TuningJobCompletionCriteria") or {}
+    best = (description.get("BestTrainingJob") or {}).get(
+        "FinalHyperParameterTuningJobObjectiveMetric", {}
+    )
+    target = criteria.get("TargetObjectiveMetricValue")
+    if target is not None and "Value" in best:
+        maximize = objective(description).direction is Direction.MAXIMIZE
+        if (best["Value"] >= target) if maximize else (best["Value"] <= target):
+            return "TargetObjectiveMetricValue"
+    limit = (criteria.get("BestObjectiveNotImproving") or {}).get(
+        "MaxNumberOfTrainingJobsNotImproving"
+    )
+    if limit is not None and not_improving is not None and not_improving >= limit:
+        return "BestObjectiveNotImproving"
+    enabled = (criteria.get("ConvergenceDetected") or {}).get("CompleteOnConvergence")
+    if enabled == "Enabled" and converged is not None:
+        return "ConvergenceDetected"
+    return None
+
+
 def training_jobs(sagemaker: Any, name: str) -> Iterator[dict[str, Any]]:
     """Every training job of the tuning job, across pages."""
     pages = sagemaker.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job")
