@@ -173,6 +173,9 @@ def summary(checked: TuningPlan, variables: str = "") -> str:
         f"worst case  {checked.worst_case_instance_seconds:,} billable instance-seconds "
         "(every job to its time limit, no early stopping)"
     )
+    from tuning.completion import plan_lines
+
+    lines += plan_lines(checked.completion, definition.retry)
     return "\n".join(lines)
 
 

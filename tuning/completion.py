@@ -34,6 +34,7 @@ from tuning.strategies.completion import (
 if TYPE_CHECKING:
     from tuning.journal import Journal
     from tuning.spec import TuningJobSpec
+    from tuning.strategies.retry import RetryStrategy
 
 NOT_IMPROVING = "completion.max_jobs_not_improving"
 TARGET = "completion.target_objective"
@@ -78,6 +79,27 @@ def completion_of(spec: TuningJobSpec) -> tuple[CompletionCriteria | None, list[
             "to improve"
         )
     return criteria, problems, warnings
+
+
+def plan_lines(criteria: CompletionCriteria | None, retry: RetryStrategy | None) -> list[str]:
+    """What `plan`'s summary says of the completion criteria and the retry strategy."""
+    lines = []
+    if criteria is not None:
+        asked = []
+        if criteria.target_objective_metric_value is not None:
+            asked.append(f"objective reaches {criteria.target_objective_metric_value:g}")
+        limit = criteria.max_number_of_training_jobs_not_improving
+        if limit is not None:
+            asked.append(f"{limit} jobs in a row not improving")
+        if criteria.complete_on_convergence:
+            asked.append("AMT detects convergence")
+        lines.append(f"completion  at the first of: {', '.join(asked)}")
+    if retry is not None:
+        lines.append(
+            f"retries     up to {retry.maximum_retry_attempts} per job failed for an internal "
+            "error (the same job, counted once)"
+        )
+    return lines
 
 
 def final_objectives(journal: Journal) -> list[FinalObjective]:

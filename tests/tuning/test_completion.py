@@ -151,3 +151,14 @@ def test_a_limit_no_run_can_reach_is_a_warning() -> None:
         "completion.max_jobs_not_improving=30 can never be met: the first job always improves, "
         "so at most limits.max_jobs - 1 = 29 jobs in a row can fail to improve",
     )
+
+
+def test_plan_summarizes_both_blocks() -> None:
+    from tuning.commands import summary
+
+    lines = summary(planned()).splitlines()
+    assert lines[-2:] == [
+        "completion  at the first of: objective reaches 0.8, 5 jobs in a row not improving, "
+        "AMT detects convergence",
+        "retries     up to 2 per job failed for an internal error (the same job, counted once)",
+    ]

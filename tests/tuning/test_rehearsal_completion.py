@@ -99,6 +99,16 @@ def test_jobs_not_improving_end_the_run_and_a_resume_launches_none(tmp_path: Pat
     assert again.completion == summary.completion and len(journal.jobs()) == 4
 
 
+def test_convergence_ends_a_run_whose_best_stopped_moving(tmp_path: Path) -> None:
+    # All but equal jobs: our stand-in sees no 1% gain over 10 jobs once 11 have ended.
+    summary, journal = rehearse(tmp_path, flat(epochs=3, completion={"convergence": True}))
+    assert summary.completion is not None
+    assert summary.completion.met is Criterion.CONVERGENCE_DETECTED
+    jobs = journal.jobs()
+    assert len(jobs) == 11 and summary.completion.met_by == jobs[-1].name
+    assert summary.completion.convergence_detected_time == jobs[-1].ended
+
+
 def test_running_jobs_finish_once_a_criterion_is_met(tmp_path: Path) -> None:
     # Every job reaches a target of 0.1: the first to end meets it, while two others run.
     data = flat(epochs=9, completion={"target_objective": 0.1})
