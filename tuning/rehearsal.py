@@ -1,7 +1,8 @@
 """Rehearse a whole AMT Hyperband tuning job on this machine: same spec, image and regexes.
 
 This approximates AMT, whose internals are not public: the Hyperband decisions are those of
-`tuning.hyperband` (η = 3, ASHA-style rungs; see there). What it reproduces exactly is what
+`tuning.hyperband` (η = 3, ASHA-style rungs, one bracket unless `brackets` says otherwise;
+see there). What it reproduces exactly is what
 SageMaker documents: every training job is an N-host job of the spec's image; metrics are
 read from the leader's log as CloudWatch shows it (tab as #011) with the spec's
 MetricDefinitions; one objective line is one unit of resource; a job is never stopped before
@@ -31,6 +32,7 @@ from containers.script import RESERVED_PREFIX, ScriptSpec
 from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.metrics import Direction, cloudwatch_form
 from tuning.hyperband import Choice, Decision, FloatRange, HyperbandScheduler, IntRange, Scaling
+from tuning.hyperband.policy import BracketPolicy
 from tuning.journal import Journal
 from tuning.request import Plan
 from tuning.spec import CategoricalRange, IntegerRange
@@ -116,6 +118,7 @@ class Rehearsal:
         clock: Callable[[], float] = time.time,  # wall time: the journal shows dates
         poll_s: float = 0.1,
         on_progress: Callable[[str], None] = lambda _: None,
+        brackets: BracketPolicy = BracketPolicy.ASHA,
     ) -> None:
         spec = plan.spec
         if plan.max_resource is None or spec.strategy.min_resource is None:
@@ -150,6 +153,7 @@ class Rehearsal:
             maximize=plan.direction is Direction.MAXIMIZE,
             seed=spec.random_seed,
             clock=clock,
+            policy=brackets,
         )
         self.running: dict[str, Trial] = {}
         self.flags: list[str] = []  # problems AMT would have, found along the way
@@ -165,6 +169,7 @@ class Rehearsal:
             {
                 "name": spec.name,
                 "seed": spec.random_seed,
+                "brackets": self.scheduler.policy.value,
                 "ranges": self.plan.request["HyperParameterTuningJobConfig"]["ParameterRanges"],
             },
             sort_keys=True,
@@ -178,8 +183,9 @@ class Rehearsal:
             return
         if known != self._fingerprint():
             raise RehearsalError(
-                f"the journal {self.journal.path} belongs to another spec or "
-                "seed: use a new --journal, or the spec it was made with"
+                f"the journal {self.journal.path} belongs to another spec, seed or "
+                f"bracket policy (this run: --brackets {self.scheduler.policy.value}): use a new "
+                f"--journal, or the spec and --brackets it was made with; it holds {known}"
             )
         for record in self.journal.jobs():
             suggestion = self.scheduler.suggest(record.name)
