@@ -196,7 +196,7 @@ def main() -> None:
         print(
             f"| {r['seed']} | {r['policy']} | {jobs.get('Completed', 0)} / "
             f"{jobs.get('Stopped', 0)} / {jobs.get('Failed', 0)} | {100 * r['share']:.1f}% | "
-            f"{r['best']:.4f} | {r['full']:.4f} | {r['best'] - r['full']:+.4f} | "
+            f"{r['best']:.4f} | {r['full']:.4f} | {round(r['best'] - r['full'], 4) + 0.0:+.4f} | "
             f"{r['wall']:.0f} s | {r['full wall']:.0f} s |"
         )
 
