@@ -62,6 +62,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     rehearse.add_argument("--resume", action="store_true", help="continue from the journal")
     rehearse.add_argument("--max-jobs", type=_count, help="fewer jobs than the spec's max_jobs")
     rehearse.add_argument("--max-parallel", type=_count, help="jobs at once (default: the spec's)")
+    rehearse.add_argument(
+        "--brackets",
+        choices=["asha", "hyperband"],
+        default="asha",
+        help="asha: one bracket from MinResource, as AWS describes AMT's Hyperband (default); "
+        "hyperband: Hyperband's weighted brackets, which let some jobs run longer",
+    )
     rehearse.add_argument("--summary-json", type=Path, help="write the outcome as JSON")
     rehearse.add_argument("--report", type=Path, help="write plots and a Markdown summary here")
     rehearse.set_defaults(handler=_rehearse)
@@ -285,6 +292,7 @@ def _rehearse_journaled(
     journal_path: Path,
 ) -> int:
     from containers.cli import backend
+    from tuning.hyperband import BracketPolicy
     from tuning.journal import Journal
     from tuning.rehearsal import Rehearsal
 
@@ -299,6 +307,7 @@ def _rehearse_journaled(
             max_jobs=args.max_jobs,
             max_parallel=args.max_parallel,
             on_progress=lambda line: print(line, flush=True),
+            brackets=BracketPolicy(args.brackets),
         )
         summary = rehearsal.run()
         if args.report:

@@ -1,7 +1,8 @@
 """Rehearse a whole AMT Hyperband tuning job on this machine: same spec, image and regexes.
 
 This approximates AMT, whose internals are not public: the Hyperband decisions are those of
-`tuning.hyperband` (η = 3, ASHA-style rungs; see there). What it reproduces exactly is what
+`tuning.hyperband` (η = 3, ASHA-style rungs, one bracket unless `brackets` says otherwise;
+see there). What it reproduces exactly is what
 SageMaker documents: every training job is an N-host job of the spec's image; metrics are
 read from the leader's log as CloudWatch shows it (tab as #011) with the spec's
 MetricDefinitions; one objective line is one unit of resource; a job is never stopped before
@@ -35,6 +36,7 @@ from tuning import accounting, retries
 from tuning.accounting import Summary
 from tuning.completion import CompletionWatch, describe
 from tuning.hyperband import Decision, HyperbandScheduler, api_ranges
+from tuning.hyperband.policy import BracketPolicy
 from tuning.journal import Journal
 from tuning.plan import TuningPlan
 from tuning.strategies.retry import RetryDecision
@@ -93,6 +95,7 @@ class Rehearsal:
         clock: Callable[[], float] = time.time,  # wall time: the journal shows dates
         poll_s: float = 0.1,
         on_progress: Callable[[str], None] = lambda _: None,
+        brackets: BracketPolicy = BracketPolicy.ASHA,
     ) -> None:
         if plan.hyperband is None:
             raise RehearsalError(
@@ -126,6 +129,7 @@ class Rehearsal:
             maximize=plan.objective.direction is Direction.MAXIMIZE,
             seed=plan.random_seed,
             clock=clock,
+            policy=brackets,
         )
         self.completion = CompletionWatch(plan.completion, plan.objective.direction)
         self.running: dict[str, Trial] = {}
@@ -141,6 +145,7 @@ class Rehearsal:
             {
                 "name": self.plan.name,
                 "seed": self.plan.random_seed,
+                "brackets": self.scheduler.policy.value,
                 "ranges": api_ranges(self.plan.definition.ranges),
             },
             sort_keys=True,
@@ -154,8 +159,9 @@ class Rehearsal:
             return
         if known != self._fingerprint():
             raise RehearsalError(
-                f"the journal {self.journal.path} belongs to another spec or "
-                "seed: use a new --journal, or the spec it was made with"
+                f"the journal {self.journal.path} belongs to another spec, seed or "
+                f"bracket policy (this run: --brackets {self.scheduler.policy.value}): use a new "
+                f"--journal, or the spec and --brackets it was made with; it holds {known}"
             )
         for record in self.journal.jobs():
             suggestion = self.scheduler.suggest(record.name)

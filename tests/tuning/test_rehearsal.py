@@ -18,6 +18,7 @@ import yaml
 
 from containers.local.process import ProcessBackend
 from containers.status import JobStatus
+from tuning.hyperband import BracketPolicy
 from tuning.journal import Journal
 from tuning.rehearsal import Rehearsal, RehearsalError
 from tuning.request import plan
@@ -422,3 +423,40 @@ def test_a_non_finite_objective_is_its_own_finding(
     assert any(line.startswith(f"WARNING {finding}") for line in progress), progress
     # As on SageMaker, where the regex reads no number there: that line is not counted.
     assert [value for _, _, value, *_ in journal.observations()] == judged
+
+
+def test_a_journal_keeps_its_bracket_policy_and_refuses_another(tmp_path: Path) -> None:
+    command, journal = cli_rehearsal(tmp_path, seconds_per_epoch=0)
+    first = run_cli(command, "--brackets", "hyperband", "--max-jobs", "6")
+    assert first.returncode == 0, first.stderr
+    other = run_cli(command, "--resume", "--max-jobs", "8")  # the default: asha
+    assert other.returncode == 2, other.stderr  # bad input (containers.errors)
+    assert "belongs to another spec, seed or bracket policy (this run: --brackets asha)" in (
+        other.stderr
+    )
+    assert '"brackets": "hyperband"' in other.stderr  # what the journal was made with
+    # The same policy replays the journal's brackets and decisions, then goes on.
+    same = run_cli(command, "--resume", "--brackets", "hyperband", "--max-jobs", "8")
+    assert same.returncode == 0, same.stderr
+    assert [j.number for j in Journal(journal).jobs()] == list(range(1, 9))
+
+
+def test_the_bracket_policy_changes_brackets_not_configurations(tmp_path: Path) -> None:
+    jobs = {}
+    for policy in BracketPolicy:
+        data = spec_data(seconds_per_epoch=0)
+        _, journal = rehearse(tmp_path / policy.value, data, brackets=policy)
+        jobs[policy] = journal.jobs()
+    assert {j.bracket for j in jobs[BracketPolicy.ASHA]} == {0}
+    assert {j.bracket for j in jobs[BracketPolicy.HYPERBAND]} != {0}  # seed 42's draws
+    hyperparameters = {p: [j.hyperparameters for j in js] for p, js in jobs.items()}
+    assert hyperparameters[BracketPolicy.ASHA] == hyperparameters[BracketPolicy.HYPERBAND]
+
+
+@pytest.mark.parametrize("policy", list(BracketPolicy))
+def test_every_bracket_policy_is_an_option_of_rehearse(policy: BracketPolicy) -> None:
+    from tuning.cli import parser
+
+    args = parser().parse_args(["tune", "rehearse", "spec.yaml", "--brackets", policy.value])
+    assert BracketPolicy(args.brackets) is policy
+    assert parser().parse_args(["tune", "rehearse", "spec.yaml"]).brackets == "asha"

@@ -2,11 +2,14 @@
 
 AMT does not publish its Hyperband's internals (η, bracket assignment, promotion). What this
 package computes is our documented reading of it: η = 3, rungs at MinResource·η^k below
-MaxResource, and brackets as in Hyperband (Li et al., 2018) and ASHA (Li et al., 2020).
+MaxResource, and brackets as in Hyperband (Li et al., 2018) and ASHA (Li et al., 2020): by
+default ASHA's one bracket from MinResource, as AWS describes AMT's Hyperband; Hyperband's
+weighted brackets on request (`BracketPolicy`, in `policy`).
 `space` holds AMT's ranges, which the rest of `tuning` renders from (see there why here).
 """
 
 from tuning.hyperband.bracketing import Bracket, brackets, rungs
+from tuning.hyperband.policy import BracketPolicy, draw_bracket
 from tuning.hyperband.scheduler import Decision, HyperbandScheduler, Suggestion, Verdict
 from tuning.hyperband.space import (
     Choice,
@@ -21,6 +24,7 @@ from tuning.hyperband.space import (
 
 __all__ = [
     "Bracket",
+    "BracketPolicy",
     "Choice",
     "Decision",
     "FloatRange",
@@ -33,6 +37,7 @@ __all__ = [
     "api_ranges",
     "bound_problems",
     "brackets",
+    "draw_bracket",
     "rungs",
     "sample",
 ]

@@ -3,8 +3,13 @@
 Our documented reading of AMT's Hyperband, whose internals are not public (η, bracket
 assignment and promotion are our choices, as in ASHA, Li et al. 2020):
 
-- each new job joins a bracket drawn at random with Hyperband's weights (bracket s gets
-  n_s of every Σn jobs), and samples its hyperparameters from the seeded generator;
+- each new job joins a bracket chosen by the bracket policy (`tuning.hyperband.policy`):
+  with `ASHA`, the default, the one bracket whose rungs start at MinResource; with
+  `HYPERBAND`, a bracket drawn at random with Hyperband's weights (bracket s gets n_s of
+  every Σn jobs);
+- a job samples its hyperparameters from the seeded generator; brackets are drawn from a
+  second generator, derived from the same seed, so that the configurations tried do not
+  depend on the policy;
 - a job reports its objective after each unit of resource (one metric line, for AMT);
 - at each rung of its bracket below MaxResource, a job goes on only if its value is within
   the best ⌈n/η⌉ of the n values its bracket has recorded at that rung so far; a job is never
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from tuning.hyperband.bracketing import DEFAULT_ETA, Bracket, brackets
+from tuning.hyperband.policy import BracketPolicy, draw_bracket
 from tuning.hyperband.space import Range, sample
 
 
@@ -92,6 +98,7 @@ class HyperbandScheduler:
     seed: Seeds every random choice; None draws a seed from the system.
     eta: The reduction factor, 3 as in Hyperband's paper.
     clock: Timestamps decisions; injected, so tests and simulations run on any time.
+    policy: Which bracket a new job joins (`BracketPolicy`); ASHA's one bracket by default.
     """
 
     space: Mapping[str, Range]
@@ -101,11 +108,14 @@ class HyperbandScheduler:
     seed: int | None = None
     eta: int = DEFAULT_ETA
     clock: Callable[[], float] = lambda: 0.0
+    policy: BracketPolicy = BracketPolicy.ASHA
     verdicts: list[Verdict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.brackets = brackets(self.min_resource, self.max_resource, self.eta)
         self._rng = random.Random(self.seed)
+        # Its own generator: a policy that draws brackets changes no configuration.
+        self._bracket_rng = random.Random(None if self.seed is None else f"brackets-{self.seed}")
         self._jobs: dict[str, _Job] = {}
         self._rungs: dict[tuple[int, int], list[float]] = {}
 
@@ -113,8 +123,7 @@ class HyperbandScheduler:
         """A bracket and a configuration for a new job."""
         if job in self._jobs:
             raise ValueError(f"job {job!r} was already suggested")
-        weights = [b.jobs for b in self.brackets]
-        bracket = self._rng.choices(self.brackets, weights=weights)[0]
+        bracket = draw_bracket(self.policy, self.brackets, self._bracket_rng)
         self._jobs[job] = _Job(bracket)
         return Suggestion(job, bracket.index, sample(self.space, self._rng))
 

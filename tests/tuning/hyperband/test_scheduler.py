@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tuning.hyperband import (
+    BracketPolicy,
     Choice,
     Decision,
     FloatRange,
@@ -58,9 +59,12 @@ def test_minimizing_and_nan_rank_last() -> None:
 
 
 def test_the_last_bracket_never_stops_a_job_early() -> None:
-    scheduler = HyperbandScheduler(SPACE, 1, 9, maximize=True, seed=3)
+    scheduler = HyperbandScheduler(
+        SPACE, 1, 9, maximize=True, seed=3, policy=BracketPolicy.HYPERBAND
+    )
     last = len(scheduler.brackets) - 1
     jobs = jobs_in_bracket(scheduler, last, 3)
+    assert len(jobs) == 3
     for value, job in enumerate(jobs):
         for resource in range(1, 9):
             assert scheduler.on_result(job, resource, -value) is Decision.CONTINUE
@@ -79,9 +83,11 @@ def test_misuse_is_named() -> None:
         scheduler.on_result("a", 10, 0.5)
 
 
-def simulate(seed: int, jobs: int, low: int, high: int, noise: list[float]) -> list[tuple]:
+def simulate(
+    seed: int, jobs: int, low: int, high: int, noise: list[float], policy: BracketPolicy
+) -> list[tuple]:
     """Jobs report in turn until each ends; a job's curve rises towards a plateau of its own."""
-    scheduler = HyperbandScheduler(SPACE, low, high, maximize=True, seed=seed)
+    scheduler = HyperbandScheduler(SPACE, low, high, maximize=True, seed=seed, policy=policy)
     curves = {}
     for i in range(jobs):
         suggestion = scheduler.suggest(f"job-{i}")
@@ -106,12 +112,13 @@ def simulate(seed: int, jobs: int, low: int, high: int, noise: list[float]) -> l
     low=st.integers(1, 10),
     span=st.integers(0, 60),
     noise=st.lists(st.floats(-0.2, 0.2), min_size=1, max_size=5),
+    policy=st.sampled_from(BracketPolicy),
 )
 def test_properties_of_any_run(
-    seed: int, jobs: int, low: int, span: int, noise: list[float]
+    seed: int, jobs: int, low: int, span: int, noise: list[float], policy: BracketPolicy
 ) -> None:
     high = low + span
-    run = simulate(seed, jobs, low, high, noise)
+    run = simulate(seed, jobs, low, high, noise, policy)
     scheduler = HyperbandScheduler(SPACE, low, high, maximize=True, seed=seed)
     rungs = {b.index: b.rungs for b in scheduler.brackets}
     ends = {
@@ -128,4 +135,6 @@ def test_properties_of_any_run(
         if decision is Decision.COMPLETE:
             assert resource == high
     assert sum(resource for resource, _ in ends.values()) <= jobs * high
-    assert run == simulate(seed, jobs, low, high, noise)  # same seed, same decisions
+    if policy is BracketPolicy.ASHA:
+        assert {bracket for *_, bracket in run} <= {0}  # one bracket, from MinResource
+    assert run == simulate(seed, jobs, low, high, noise, policy)  # same seed, same decisions
