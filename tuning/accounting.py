@@ -28,9 +28,60 @@ class Summary:
     # Had no job stopped early: each job's seconds per unit of resource times MaxResource.
     billable_seconds_worst_case: float = 0.0
     flags: tuple[str, ...] = ()
+    # With several training job definitions, each one's results (see `by_definition`).
+    definitions: tuple[DefinitionSummary, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.__dict__,
+            "jobs": {k.value: v for k, v in self.jobs.items()},
+            "definitions": [d.to_json() for d in self.definitions],
+        }
+
+
+@dataclass(frozen=True)
+class DefinitionSummary:
+    """One training job definition's share of a rehearsal: its jobs (on `hosts` each), its
+    best job, and what its jobs cost (elapsed seconds times its hosts)."""
+
+    name: str
+    hosts: int
+    jobs: dict[JobStatus, int]
+    best_objective: float | None
+    best_job: str | None
+    billable_seconds: float
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "jobs": {k.value: v for k, v in self.jobs.items()}}
+
+
+def by_definition(journal: Journal, direction: Direction) -> tuple[DefinitionSummary, ...]:
+    """Each named definition's results, in the order its first job ran; () when the jobs
+    ran one unnamed definition."""
+    named = journal.definitions()
+    last = journal.last_observations()
+    records: dict[str, list[JobRecord]] = {}
+    for record in journal.jobs():
+        if record.name in named:
+            records.setdefault(named[record.name], []).append(record)
+    found = []
+    for name, own in records.items():
+        top = best({r.name: last[r.name] for r in own if r.name in last}, direction)
+        found.append(
+            DefinitionSummary(
+                name=name,
+                hosts=own[0].hosts,
+                jobs={k: v for k, v in counts(own).items() if k.ended or v},
+                best_objective=top[1] if top else None,
+                best_job=top[0] if top else None,
+                billable_seconds=round(sum(_elapsed(r) * r.hosts for r in own), 3),
+            )
+        )
+    return tuple(found)
+
+
+def _elapsed(record: JobRecord) -> float:
+    return (record.ended or record.started or 0) - (record.started or 0)
 
 
 def counts(records: Sequence[JobRecord]) -> dict[JobStatus, int]:
@@ -81,4 +132,5 @@ def summarize(
         sequential_seconds=round(sum(elapsed.values()), 3),
         billable_seconds_worst_case=round(worst, 3),
         flags=tuple(flags),
+        definitions=by_definition(journal, direction),
     )

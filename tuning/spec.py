@@ -179,6 +179,28 @@ class Spot(Strict):
     max_wait_seconds: int | None = Field(default=None, ge=1)
 
 
+class InstanceOverride(Strict):
+    """A definition's instance: what it changes of the spec's `instance`."""
+
+    type: str | None = None
+    count: int | None = Field(default=None, ge=1)
+    volume_gb: int | None = Field(default=None, ge=1)
+
+
+class DefinitionSpec(Strict):
+    """One of several training job definitions (AMT's TrainingJobDefinitions): the spec's
+    training fields, with what this definition changes (see `tuning.definitions`)."""
+
+    name: str  # AMT's DefinitionName: `plan` checks it (botocore's pattern, unique)
+    image: str | None = None  # None: the spec's
+    instance: InstanceOverride = Field(default_factory=InstanceOverride)
+    # Added to the spec's; a name tuned at the top level becomes static here.
+    static_hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # Added to the spec's; a name static at the top level becomes tuned here.
+    ranges: dict[str, Range] = Field(default_factory=dict)
+    metrics: list[MetricDeclaration] | None = None  # a script's; None: the spec's
+
+
 class TuningJobSpec(Strict):
     """A tuning job, as written in its YAML file.
 
@@ -209,6 +231,8 @@ class TuningJobSpec(Strict):
     code_location: str | None = Field(default=None, pattern=S3_URI)  # default: output_path
     distribution: ScriptDistribution = Field(default_factory=ScriptDistribution)
     metrics: list[MetricDeclaration] = Field(default_factory=list)
+    # Several training job definitions; None: one, from the fields above.
+    definitions: list[DefinitionSpec] | None = None
 
     @model_validator(mode="after")
     def _spot_needs_a_wait(self) -> TuningJobSpec:
@@ -254,6 +278,7 @@ VARIABLE_FIELDS = (
     "output_path",
     "checkpoint_s3_uri",
     "code_location",
+    "definitions.*.image",
 )
 
 
