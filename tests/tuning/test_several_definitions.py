@@ -15,7 +15,7 @@ import yaml
 from botocore.stub import Stubber
 
 from containers.status import JobStatus
-from tests.tuning.conftest import ECR, SEED
+from tests.tuning.conftest import ECR, SCRIPT, SEED
 from tests.tuning.test_rehearsal import rehearse
 from tests.tuning.test_sagemaker import training_job
 from tuning import commands, report, sagemaker
@@ -26,7 +26,7 @@ from tuning.hyperband import FloatRange, IntRange
 from tuning.journal import Journal
 from tuning.rehearsal import RehearsalError
 from tuning.request import allowed, build_request, plan
-from tuning.spec import SpecError, TuningJobSpec, load, parse
+from tuning.spec import SpecError, TuningJobSpec, load, parse, read, read_data
 
 SPEC = SEED.with_name("synthetic-definitions.yaml")
 NAMES = ["hosts-1", "hosts-2", "hosts-3"]
@@ -471,3 +471,68 @@ def test_a_resumed_rehearsal_gives_each_job_the_definition_it_had(tmp_path: Path
     with pytest.raises(RehearsalError, match="belongs to another spec or seed"):
         rehearse(tmp_path, data, max_jobs=6)
     journal.close()
+
+
+def script_data(*definitions: dict[str, Any]) -> dict[str, Any]:
+    data = read_data(SCRIPT)[0]
+    data["source_dir"] = str((SCRIPT.parent / data["source_dir"]).resolve())
+    data["definitions"] = list(definitions)
+    return data
+
+
+def test_a_scripts_definitions_share_it_and_each_may_declare_its_metrics() -> None:
+    accuracy = {"name": "validation:accuracy", "key": "validation-accuracy"}
+    checked = plan(
+        parse(
+            script_data(
+                {"name": "two-hosts"},
+                {
+                    "name": "four-hosts",
+                    "instance": {"count": 4},
+                    "metrics": [{**accuracy, "direction": "Maximize"}],
+                },
+            )
+        ),
+        region="eu-west-1",
+    )
+    one, two = build_request(checked)["TrainingJobDefinitions"]
+    assert (one["ResourceConfig"]["InstanceCount"], two["ResourceConfig"]["InstanceCount"]) == (
+        2,
+        4,
+    )
+    for key in ("sagemaker_program", "sagemaker_submit_directory"):  # one script, one upload
+        assert one["StaticHyperParameters"][key] == two["StaticHyperParameters"][key]
+    assert [m["Name"] for m in two["AlgorithmSpecification"]["MetricDefinitions"]] == [
+        "validation:accuracy"
+    ]
+    # Their objective's directions must agree: AMT ranks all their jobs on it.
+    problems = problems_of(
+        script_data(
+            {"name": "a"}, {"name": "b", "metrics": [{**accuracy, "direction": "Minimize"}]}
+        )
+    )
+    assert problems == [
+        "objective.type: the definitions' validation:accuracy disagree on which way is better "
+        "(a: Maximize, b: Minimize): set objective.type"
+    ]
+
+
+def test_a_definitions_image_may_name_the_registry_by_variable(tmp_path: Path) -> None:
+    data = spec_data()
+    data["definitions"][2]["image"] = "${REGISTRY}/smtune-synthetic:0.2.0"
+    data["definitions"][1]["static_hyperparameters"] = {"seconds_per_epoch": "${HOME}"}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError) as error:
+        read(path)
+    assert error.value.problems == [
+        "definitions.1.static_hyperparameters.seconds_per_epoch: ${HOME} is not expanded here: "
+        "variables are expanded only in role, image, channels.*.s3_uri, output_path, "
+        "checkpoint_s3_uri, code_location, definitions.*.image"
+    ]
+    data["definitions"][1].pop("static_hyperparameters")
+    path.write_text(yaml.safe_dump(data))
+    loaded = read(path)
+    assert loaded.variables == ("REGISTRY",)
+    images = [d.image_uri for d in plan(loaded.spec).definitions]
+    assert images == [f"{ECR}/smtune-synthetic:0.1.0"] * 2 + [f"{ECR}/smtune-synthetic:0.2.0"]
