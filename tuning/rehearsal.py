@@ -7,6 +7,8 @@ read from the leader's log as CloudWatch shows it (tab as #011) with the spec's
 MetricDefinitions; one objective line is one unit of resource; a job is never stopped before
 MinResource; a job that reaches MaxResource is stopped and counts as Completed; a stopped job
 gets SIGTERM, as StopTrainingJob sends; a job's final objective is its last reported value.
+With several training job definitions, each job runs on its definition's hosts, image and
+hyperparameters; which definition a job runs is our documented choice (`tuning.allocation`).
 
 Everything is journaled (`tuning.journal`), so a rehearsal killed at any point resumes:
 finished jobs are kept, jobs that were running restart from their checkpoints where the spec

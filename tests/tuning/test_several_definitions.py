@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -536,3 +539,44 @@ def test_a_definitions_image_may_name_the_registry_by_variable(tmp_path: Path) -
     assert loaded.variables == ("REGISTRY",)
     images = [d.image_uri for d in plan(loaded.spec).definitions]
     assert images == [f"{ECR}/smtune-synthetic:0.1.0"] * 2 + [f"{ECR}/smtune-synthetic:0.2.0"]
+
+
+def test_the_shipped_example_rehearses_as_shipped_from_the_cli(tmp_path: Path) -> None:
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "a.csv").write_text("1,1\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tuning.cli",
+            "tune",
+            "rehearse",
+            str(SPEC),
+            "--channel",
+            f"train={tmp_path / 'train'}",
+            "--out",
+            str(tmp_path / "out"),
+            "--summary-json",
+            str(tmp_path / "summary.json"),
+            "--report",
+            str(tmp_path / "report"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=SPEC.parents[2],
+    )
+    assert result.returncode == 0, result.stderr
+    compared = json.loads((tmp_path / "summary.json").read_text())["definitions"]
+    assert [(d["name"], d["hosts"], sum(d["jobs"].values())) for d in compared] == [
+        ("hosts-1", 1, 4),
+        ("hosts-2", 2, 4),
+        ("hosts-3", 3, 4),
+    ]
+    jobs = sorted((tmp_path / "out" / "synthetic-definitions").glob("synthetic-definitions-*"))
+    hosts = [len([p for p in job.glob("algo-*") if p.is_dir()]) for job in jobs]
+    assert hosts == [1, 2, 3] * 4
+    text = (tmp_path / "report" / "summary.md").read_text()
+    assert "## By training job definition" in text
+    for d in compared:
+        assert f"| {d['name']} | {d['hosts']} | 4 |" in text
