@@ -544,27 +544,13 @@ def test_a_definitions_image_may_name_the_registry_by_variable(tmp_path: Path) -
 def test_the_shipped_example_rehearses_as_shipped_from_the_cli(tmp_path: Path) -> None:
     (tmp_path / "train").mkdir()
     (tmp_path / "train" / "a.csv").write_text("1,1\n")
+    options = (  # tmp_path has no spaces: the options split on them
+        f"--channel train={tmp_path / 'train'} --out {tmp_path / 'out'} "
+        f"--summary-json {tmp_path / 'summary.json'} --report {tmp_path / 'report'}"
+    )
+    command = [sys.executable, "-m", "tuning.cli", "tune", "rehearse", str(SPEC), *options.split()]
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tuning.cli",
-            "tune",
-            "rehearse",
-            str(SPEC),
-            "--channel",
-            f"train={tmp_path / 'train'}",
-            "--out",
-            str(tmp_path / "out"),
-            "--summary-json",
-            str(tmp_path / "summary.json"),
-            "--report",
-            str(tmp_path / "report"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=SPEC.parents[2],
+        command, capture_output=True, text=True, timeout=120, cwd=SPEC.parents[2]
     )
     assert result.returncode == 0, result.stderr
     compared = json.loads((tmp_path / "summary.json").read_text())["definitions"]
