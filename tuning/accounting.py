@@ -36,13 +36,61 @@ class Summary:
     retries: dict[str, int] = field(default_factory=dict)  # job: its retries, if any
     # Failed jobs as TrainingJobStatusCounters counts them: RetryableError, NonRetryableError.
     failures: dict[str, int] = field(default_factory=dict)
+    # With several training job definitions, each one's results (see `by_definition`).
+    definitions: tuple[DefinitionSummary, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             **self.__dict__,
             "jobs": {k.value: v for k, v in self.jobs.items()},
             "completion": details_json(self.completion),
+            "definitions": [d.to_json() for d in self.definitions],
         }
+
+
+@dataclass(frozen=True)
+class DefinitionSummary:
+    """One training job definition's share of a rehearsal: its jobs (on `hosts` each), its
+    best job, and what its jobs cost (elapsed seconds times its hosts)."""
+
+    name: str
+    hosts: int
+    jobs: dict[JobStatus, int]
+    best_objective: float | None
+    best_job: str | None
+    billable_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "jobs": {k.value: v for k, v in self.jobs.items()}}
+
+
+def by_definition(journal: Journal, direction: Direction) -> tuple[DefinitionSummary, ...]:
+    """Each named definition's results, in the order its first job ran; () when the jobs
+    ran one unnamed definition."""
+    named = journal.definitions()
+    last = journal.last_observations()
+    records: dict[str, list[JobRecord]] = {}
+    for record in journal.jobs():
+        if record.name in named:
+            records.setdefault(named[record.name], []).append(record)
+    found = []
+    for name, own in records.items():
+        top = best({r.name: last[r.name] for r in own if r.name in last}, direction)
+        found.append(
+            DefinitionSummary(
+                name=name,
+                hosts=own[0].hosts,
+                jobs={k: v for k, v in counts(own).items() if k.ended or v},
+                best_objective=top[1] if top else None,
+                best_job=top[0] if top else None,
+                billable_seconds=round(sum(_elapsed(r) * r.hosts for r in own), 3),
+            )
+        )
+    return tuple(found)
+
+
+def _elapsed(record: JobRecord) -> float:
+    return (record.ended or record.started or 0) - (record.started or 0)
 
 
 def counts(records: Sequence[JobRecord]) -> dict[JobStatus, int]:
@@ -97,6 +145,7 @@ def summarize(
         completion=completion,
         retries={r.name: r.attempts - 1 for r in records if r.attempts > 1},
         failures=_failures(records),
+        definitions=by_definition(journal, direction),
     )
 
 

@@ -108,12 +108,15 @@ def _plan(args: argparse.Namespace) -> int:
     checked = plan(
         loaded.spec, registry=args.registry, tag=args.tag, source=str(args.spec), region=region
     )
-    definition = checked.definition
+    definition = checked.definitions[0]  # the script is the tuning job's, shared
     # What came from the environment, said out loud: the request depends on it.
     names = set(loaded.variables)
     if definition.script is not None and region_variable:
         names.add(region_variable)  # a script's sagemaker_region
-    at_registry = definition.image_uri != loaded.spec.image and not definition.placeholder_image
+    written = {loaded.spec.image, *(d.image for d in loaded.spec.definitions or [] if d.image)}
+    at_registry = any(
+        d.image_uri not in written and not d.placeholder_image for d in checked.definitions
+    )
     if args.registry is None and at_registry:
         names.add("REGISTRY")  # a catalogue image, at $REGISTRY
     variables = f"{', '.join(sorted(names))} (from the environment)" if names else ""
@@ -142,7 +145,9 @@ def _region(given: str | None) -> tuple[str | None, str | None]:
 
 
 def summary(checked: TuningPlan, variables: str = "") -> str:
-    definition = checked.definition
+    definition = checked.definitions[0]
+    if len(checked.definitions) > 1:  # several: each one's image, instances and ranges
+        return _several_summary(checked, variables)
     script, limits = definition.script, checked.limits
     lines = [
         f"tuning job  {checked.name}",
@@ -176,13 +181,47 @@ def summary(checked: TuningPlan, variables: str = "") -> str:
                 f"  bracket {bracket.index}: rungs {rungs} (Hyperband would start "
                 f"{bracket.jobs} jobs)"
             )
-    lines.append(
+    lines += [_worst_case(checked), *_completion_lines(checked)]
+    return "\n".join(lines)
+
+
+def _worst_case(checked: TuningPlan) -> str:
+    return (
         f"worst case  {checked.worst_case_instance_seconds:,} billable instance-seconds "
-        "(every job to its time limit, no early stopping)"
+        "(every job to its time limit, no early stopping"
+        + (", on the costliest definition)" if len(checked.definitions) > 1 else ")")
     )
+
+
+def _completion_lines(checked: TuningPlan) -> list[str]:
     from tuning.completion import plan_lines
 
-    lines += plan_lines(checked.completion, definition.retry)
+    return plan_lines(checked.completion, checked.definitions[0].retry)  # retry: every one's
+
+
+def _several_summary(checked: TuningPlan, variables: str) -> str:
+    """`summary` of a tuning job of several training job definitions."""
+    limits, hyperband = checked.limits, checked.hyperband
+    lines = [
+        f"tuning job  {checked.name}",
+        *([f"variables   {variables}"] if variables else []),
+        f"objective   {checked.objective.direction.value} {checked.objective.metric}",
+        f"jobs        {limits.max_jobs}, {limits.max_parallel_jobs} at a time, shared among "
+        f"{len(checked.definitions)} training job definitions:",
+    ]
+    for d in checked.definitions:
+        lines += [
+            f"  {d.name}: {d.instance.count} x {d.instance.type}"
+            + (" (managed spot)" if d.spot else "")
+            + f", {d.image_uri}, at most {d.max_runtime_s} s each",
+            *(f"    {name:<20} {r.describe()}" for name, r in d.ranges.items()),
+        ]
+    if hyperband is not None:
+        lines.append(
+            f"Hyperband (eta=3), MinResource {hyperband.min_resource}, "
+            f"MaxResource {hyperband.max_resource}, rungs shared by every definition"
+        )
+    lines += [_worst_case(checked), *_completion_lines(checked)]
     return "\n".join(lines)
 
 
@@ -198,7 +237,8 @@ def _submit(args: argparse.Namespace) -> int:
     for warning in checked.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     sm = sagemaker.client(args.region)
-    s3 = sagemaker.s3_client(args.region) if checked.definition.script is not None else None
+    scripted = any(d.script is not None for d in checked.definitions)
+    s3 = sagemaker.s3_client(args.region) if scripted else None
     print(sagemaker.submit(sm, checked, s3))
     if not args.wait:
         return 0
@@ -241,6 +281,9 @@ def _analyze(args: argparse.Namespace) -> int:
         )
     if not frame.empty:
         print(f"billable instance-seconds: {frame['BillableInstanceSeconds'].sum():,.0f}")
+    compared = report.by_definition(frame, objective.direction.value)
+    if compared:
+        print("by training job definition:", *compared, sep="\n")
     if args.csv:
         frame.to_csv(args.csv, index=False)
     if args.plot:

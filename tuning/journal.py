@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS observations (
     time REAL NOT NULL,
     UNIQUE (job, resource)
 );
+-- Each job's training job definition, when the tuning job has named ones.
+CREATE TABLE IF NOT EXISTS job_definitions (
+    job TEXT PRIMARY KEY REFERENCES jobs(name),
+    definition TEXT NOT NULL
+);
 """
 
 
@@ -147,6 +152,19 @@ class Journal:
                 JobStatus.IN_PROGRESS.value,
                 started,
             ),
+        )
+
+    def set_definition(self, job: str, definition: str) -> None:
+        """Record the training job definition (its DefinitionName) `job` runs."""
+        self.db.execute("INSERT OR REPLACE INTO job_definitions VALUES (?, ?)", (job, definition))
+
+    def definitions(self) -> dict[str, str]:
+        """Each job's definition name, in job order; empty for an unnamed definition."""
+        return dict(
+            self.db.execute(
+                "SELECT d.job, d.definition FROM job_definitions d "
+                "JOIN jobs j ON j.name = d.job ORDER BY j.number"
+            ).fetchall()
         )
 
     def restart_job(self, name: str, started: float) -> None:

@@ -8,8 +8,9 @@ of the request and of the SDKs' tuners.
 
 A plan holds its training job definitions as a tuple: AMT's TrainingJobDefinitions lets one
 tuning job run several (each with its own name, instances, static hyperparameters and
-ranges). `plan` makes one today, sent as TrainingJobDefinition; `definition` is that one, for
-readers that handle one only, and refuses a plan with several.
+ranges). A spec without `definitions` plans one, unnamed, sent as TrainingJobDefinition;
+`definition` is that one, for readers that handle one only, and refuses a plan with several
+(`tuning.definitions` plans several, sent as TrainingJobDefinitions).
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ class TuningPlan:
         early_stopping: AMT's early stopping (Off with Hyperband, which stops jobs itself).
         random_seed: AMT's RandomSeed; None: AMT chooses.
         tags: The tuning job's tags.
-        definitions: The training job definitions (one today; see the module's docstring).
+        definitions: The training job definitions (see the module's docstring).
         brackets: Hyperband's brackets over [MinResource, MaxResource], for people to read.
         warnings: What a person should know before sending it.
         completion: TuningJobCompletionCriteria; None: the job runs to its limits.
@@ -230,9 +231,12 @@ class TuningPlan:
 
     @property
     def worst_case_instance_seconds(self) -> int:
-        """Billable instance-seconds if no job stopped early and each ran to its time limit."""
-        definition = self.definition
-        return self.limits.max_jobs * definition.instance.count * definition.max_runtime_s
+        """Billable instance-seconds if no job stopped early and each ran to its time limit;
+        with several definitions, as if every job ran on the costliest (AMT does not say how
+        it shares the jobs among them)."""
+        return self.limits.max_jobs * max(
+            d.instance.count * d.max_runtime_s for d in self.definitions
+        )
 
 
 class ImageNotResolved(BadInput):

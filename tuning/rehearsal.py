@@ -8,6 +8,8 @@ read from the leader's log as CloudWatch shows it (tab as #011) with the spec's
 MetricDefinitions; one objective line is one unit of resource; a job is never stopped before
 MinResource; a job that reaches MaxResource is stopped and counts as Completed; a stopped job
 gets SIGTERM, as StopTrainingJob sends; a job's final objective is its last reported value.
+With several training job definitions, each job runs on its definition's hosts, image and
+hyperparameters; which definition a job runs is our documented choice (`tuning.allocation`).
 
 Everything is journaled (`tuning.journal`), so a rehearsal killed at any point resumes:
 finished jobs are kept, jobs that were running restart from their checkpoints where the spec
@@ -34,11 +36,13 @@ from containers.status import JobStatus
 from entrypoints.contract.metrics import Direction
 from tuning import accounting, retries
 from tuning.accounting import Summary
+from tuning.allocation import Allocation
 from tuning.completion import CompletionWatch, describe
-from tuning.hyperband import Decision, HyperbandScheduler, api_ranges
+from tuning.hyperband import Decision, HyperbandScheduler
 from tuning.hyperband.policy import BracketPolicy
 from tuning.journal import Journal
-from tuning.plan import TuningPlan
+from tuning.metrics import Metric
+from tuning.plan import TrainingDefinition, TuningPlan
 from tuning.strategies.retry import RetryDecision
 
 logger = logging.getLogger(__name__)
@@ -103,7 +107,8 @@ class Rehearsal:
                 f"strategy.type={plan.strategy.value}"
             )
         self.hyperband = plan.hyperband
-        definition = plan.definition
+        # Channels and the script are the tuning job's, shared by every definition.
+        definition = plan.definitions[0]
         missing = sorted({c.name for c in definition.channels} - set(channels))
         if missing:
             raise RehearsalError(
@@ -121,9 +126,12 @@ class Rehearsal:
         self.max_jobs = plan.limits.max_jobs if max_jobs is None else max_jobs
         self.max_parallel = plan.limits.max_parallel_jobs if max_parallel is None else max_parallel
         self.clock, self.poll_s, self.on_progress = clock, poll_s, on_progress
-        self.objective = plan.objective_metric  # a MetricSpec, or a script's regex
+        # A MetricSpec, or a script's regex; each definition reads it with its own (`_objective`).
+        self.objective = definition.metric(plan.objective.metric)
+        self.allocation = Allocation(plan.definitions)  # each job's definition, in turn
+        self.definitions: dict[str, TrainingDefinition] = {}  # job name -> its definition
         self.scheduler = HyperbandScheduler(
-            definition.ranges,
+            self.allocation.space(),
             self.hyperband.min_resource,
             self.hyperband.max_resource,
             maximize=plan.objective.direction is Direction.MAXIMIZE,
@@ -146,7 +154,7 @@ class Rehearsal:
                 "name": self.plan.name,
                 "seed": self.plan.random_seed,
                 "brackets": self.scheduler.policy.value,
-                "ranges": api_ranges(self.plan.definition.ranges),
+                "ranges": self.allocation.fingerprint(),
             },
             sort_keys=True,
         )
@@ -165,7 +173,11 @@ class Rehearsal:
             )
         for record in self.journal.jobs():
             suggestion = self.scheduler.suggest(record.name)
-            if suggestion.hyperparameters != record.hyperparameters:
+            definition = self.definitions[record.name] = self.allocation.definition(record.number)
+            if definition.name is not None:  # again: a kill may have come before it was
+                self.journal.set_definition(record.name, definition.name)
+            drawn = self.allocation.own(record.number, suggestion.hyperparameters)
+            if drawn != record.hyperparameters:
                 raise RehearsalError(
                     f"replaying {record.name} drew other hyperparameters than "
                     "the journal holds: the journal is not this rehearsal's"
@@ -238,19 +250,22 @@ class Rehearsal:
                 return
             name = f"{self.plan.name}-{number:03d}"
             suggestion = self.scheduler.suggest(name)
-            self.hyperparameters[name] = suggestion.hyperparameters
+            definition = self.definitions[name] = self.allocation.definition(number)
+            self.hyperparameters[name] = self.allocation.own(number, suggestion.hyperparameters)
             self.journal.add_job(
                 number,
                 name,
                 suggestion.bracket,
-                suggestion.hyperparameters,
-                self.plan.definition.instance.count,
+                self.hyperparameters[name],
+                definition.instance.count,
                 self.clock(),
             )
+            if definition.name is not None:
+                self.journal.set_definition(name, definition.name)
             self._start(name, resume=False)
 
     def _start(self, name: str, resume: bool) -> None:
-        definition = self.plan.definition
+        definition = self.definitions[name]
         static = dict(definition.static_hyperparameters)
         if definition.script is not None:
             # The job's folder is here, not at its S3 URI: the JobSpec's script says so.
@@ -276,7 +291,8 @@ class Rehearsal:
         done = self.scheduler.resource(name)
         job = self.backend.start(spec)
         # Running before anything else, so that a Ctrl-C from here on kills its hosts too.
-        self.running[name] = Trial(name, LogWatch(job, self.objective, done), resource=done)
+        watch = LogWatch(job, definition.metric(self.plan.objective.metric), done)
+        self.running[name] = Trial(name, watch, resource=done)
         self._progress(f"started {name}" + (" (resumed)" if resume else "") + f": {tuned}")
 
     def _observe(self, trial: Trial, observation: Observation) -> None:
@@ -294,7 +310,7 @@ class Rehearsal:
 
     def _check_non_finite(self, trial: Trial, unread: Unread) -> None:
         """An objective of nan or inf: AMT would not count that line; say so, once a job."""
-        value = self.objective.non_finite(unread.line)
+        value = self._objective(trial).non_finite(unread.line)
         if value is None or trial.non_finite:
             return
         trial.non_finite = True
@@ -305,6 +321,10 @@ class Rehearsal:
             "SageMaker CloudWatch gets no datapoint and AMT neither sees nor counts that line; "
             "fix the training (a loss gone to nan: a lower learning rate, the data)"
         )
+
+    def _objective(self, trial: Trial) -> Metric:
+        """The objective as the trial's definition reads it."""
+        return self.definitions[trial.name].metric(self.plan.objective.metric)
 
     def _flag(self, problem: str) -> None:
         self.flags.append(problem)
@@ -319,8 +339,9 @@ class Rehearsal:
 
     def _regex_error(self, trial: Trial) -> None:
         sample = "\n".join(f"    {line}" for line in trial.watch.tail)
+        regex = self._objective(trial).regex
         raise RehearsalError(
-            f"the objective {self.objective.name}'s regex {self.objective.regex!r} read nothing "
+            f"the objective {self.objective.name}'s regex {regex!r} read nothing "
             f"in {trial.name}'s log; its last lines, as CloudWatch shows them:\n{sample}\n"
             "On SageMaker every job would run to its end unjudged: fix the regex or the image"
         )
@@ -348,19 +369,19 @@ class Rehearsal:
         self.journal.end_job(trial.name, final, ended.reason, self.clock())
         failed = final is JobStatus.FAILED and ended.reason
         self._progress(
-            f"{trial.name}: {final.value} after {trial.resource} {self.plan.definition.resource}"
-            + (f" ({ended.reason})" if failed else "")
+            f"{trial.name}: {final.value} after {trial.resource} "
+            f"{self.definitions[trial.name].resource}" + (f" ({ended.reason})" if failed else "")
         )
         self._check_completion()
 
     def _retry(self, name: str, reason: str | None) -> bool:
         """Restart a failed job under its name if AMT would retry it (tuning.retries)."""
-        decision = retries.on_failure(self.journal, self.plan.definition.retry, name, reason)
+        decision = retries.on_failure(self.journal, self.definitions[name].retry, name, reason)
         if decision is not RetryDecision.RETRY:
             return False
         self._progress(f"{name}: failed ({reason}): retried, attempt {self.journal.attempts(name)}")
         # As on SageMaker, a retry finds the checkpoints its job had, if it has any.
-        self._start(name, resume=self.plan.definition.checkpoint_uri is not None)
+        self._start(name, resume=self.definitions[name].checkpoint_uri is not None)
         return True
 
     def _check_completion(self) -> None:

@@ -3,7 +3,9 @@
 Both produce the same DataFrame: the columns of the SageMaker SDK's
 HyperparameterTuningJobAnalytics (the tuned hyperparameters, TrainingJobName,
 TrainingJobStatus, FinalObjectiveValue, TrainingStartTime, TrainingEndTime,
-TrainingElapsedTimeSeconds) plus InstanceCount, BillableInstanceSeconds and SpotSavings.
+TrainingElapsedTimeSeconds) plus InstanceCount, BillableInstanceSeconds and SpotSavings; and,
+for a tuning job of several training job definitions, TrainingJobDefinitionName (as
+ListTrainingJobsForHyperParameterTuningJob names it), which `by_definition` groups by.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ COLUMNS = [
     "BillableInstanceSeconds",
     "SpotSavings",
 ]
+
+
+DEFINITION = "TrainingJobDefinitionName"
+HOSTS = COLUMNS[COLUMNS.index("InstanceCount")]  # the frame's column (not a request's key)
 
 
 def best_job(frame: Any, objective_type: str) -> Any:
@@ -59,6 +65,34 @@ def colour(status: object) -> str:
         return STATUS_COLOURS[JobStatus(str(status))]
     except ValueError:
         return "black"
+
+
+def by_definition(frame: Any, objective_type: str) -> list[str]:
+    """A Markdown table comparing the training job definitions of a tuning job: jobs by
+    status, the best objective and job, billable instance-seconds (each job's elapsed time
+    times its definition's hosts); [] when the frame has one unnamed definition."""
+    if frame.empty or DEFINITION not in frame or frame[DEFINITION].isna().all():
+        return []
+    lines = [
+        "| definition | hosts | jobs | completed | stopped | failed | best objective "
+        "| best job | billable instance-seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, group in frame.groupby(DEFINITION, sort=False):
+        status = group["TrainingJobStatus"].value_counts()
+        best = best_job(group, objective_type)
+        shown = "-" if best is None else f"{best['FinalObjectiveValue']:.6g}"
+        lines.append(
+            f"| {name} | {', '.join(str(h) for h in group[HOSTS].unique())} "
+            f"| {len(group)} "
+            + "".join(f"| {status.get(s.value, 0)} " for s in _COMPARED)
+            + f"| {shown} | {'-' if best is None else best['TrainingJobName']} "
+            f"| {group['BillableInstanceSeconds'].sum():,.1f} |"
+        )
+    return lines
+
+
+_COMPARED = (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED)
 
 
 def plot(frame: Any, path: Path, title: str) -> None:
@@ -97,6 +131,7 @@ def journal_frame(journal: Journal) -> Any:
     import pandas as pd
 
     final = {job: value for job, (_, value) in journal.last_observations().items()}
+    named = journal.definitions()
     rows = []
     for record in journal.jobs():
         start = dt.datetime.fromtimestamp(record.started, dt.UTC) if record.started else None
@@ -114,9 +149,12 @@ def journal_frame(journal: Journal) -> Any:
                 "InstanceCount": record.hosts,
                 "BillableInstanceSeconds": elapsed * record.hosts if elapsed is not None else None,
                 "SpotSavings": None,
+                **({DEFINITION: named.get(record.name)} if named else {}),
             }
         )
-    return pd.DataFrame(rows, columns=[*_tuned(journal), *COLUMNS])
+    return pd.DataFrame(
+        rows, columns=[*_tuned(journal), *COLUMNS, *([DEFINITION] if named else [])]
+    )
 
 
 def _tuned(journal: Journal) -> list[str]:
@@ -187,6 +225,8 @@ def rehearsal_report(
         ]
     for note in notes:
         lines += ["", note]
+    compared = by_definition(frame, "Maximize" if maximize else "Minimize")
+    lines += ["", "## By training job definition", "", *compared] if compared else []
     lines += [
         "",
         "![learning curves](learning-curves.png)",

@@ -23,6 +23,7 @@ from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.errors import UserError
 from entrypoints.contract.metrics import Direction, MetricSpec
 from tuning.completion import completion_of
+from tuning.definitions import plan_several, the_only
 from tuning.hyperband import Range, api_ranges, brackets
 from tuning.metrics import MAX_NAME_LENGTH, Metric, reads_its_own_line
 from tuning.plan import (
@@ -120,13 +121,11 @@ def resolve_image(
 
 def build_request(plan: TuningPlan) -> dict[str, Any]:
     """The CreateHyperParameterTuningJob request of a plan: the one place it is written."""
-    definition = plan.definition
+    several = not the_only(plan.definitions)
+    definition = plan.definitions[0]
     config: dict[str, Any] = {
         "Strategy": plan.strategy.value,
-        "HyperParameterTuningJobObjective": {
-            "Type": plan.objective.direction.value,
-            "MetricName": plan.objective.metric,
-        },
+        "HyperParameterTuningJobObjective": config_objective(plan),
         "ResourceLimits": {
             "MaxNumberOfTrainingJobs": plan.limits.max_jobs,
             "MaxParallelTrainingJobs": plan.limits.max_parallel_jobs,
@@ -148,8 +147,20 @@ def build_request(plan: TuningPlan) -> dict[str, Any]:
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": plan.name,
         "HyperParameterTuningJobConfig": config,
-        "TrainingJobDefinition": _definition(definition),
     }
+    if several:  # each definition has its objective and ranges, as SDK v2 sends them
+        del config["HyperParameterTuningJobObjective"], config["ParameterRanges"]
+        request["TrainingJobDefinitions"] = [
+            {
+                "DefinitionName": d.name,
+                "TuningObjective": config_objective(plan),
+                "HyperParameterRanges": api_ranges(d.ranges),
+                **_definition(d),
+            }
+            for d in plan.definitions
+        ]
+    else:
+        request["TrainingJobDefinition"] = _definition(definition)
     if plan.tags:
         request["Tags"] = [{"Key": k, "Value": v} for k, v in plan.tags.items()]
     return request
@@ -165,6 +176,11 @@ def _completion(criteria: CompletionCriteria) -> dict[str, Any]:
     if criteria.complete_on_convergence:
         rendered["ConvergenceDetected"] = {"CompleteOnConvergence": "Enabled"}
     return rendered
+
+
+def config_objective(plan: TuningPlan) -> dict[str, str]:
+    """The objective as the request gives it: the tuning job's, or each definition's."""
+    return {"Type": plan.objective.direction.value, "MetricName": plan.objective.metric}
 
 
 def keep_random_seed(request: dict[str, Any], seed: int) -> None:
@@ -475,6 +491,13 @@ def plan(
     URI is a placeholder, and a warning says so). `region`: a script's sagemaker_region,
     left out when None.
     """
+    if spec.definitions is not None:  # several: each planned as a spec of its own
+        return plan_several(
+            spec,
+            lambda one: plan(one, registry, tag, source, region),
+            lambda joined: check_with_botocore(build_request(joined)),
+            source,
+        )
     try:
         image, image_uri, warnings = resolve_image(spec, registry, tag)
     except SpecError as error:

@@ -74,11 +74,12 @@ def submit(sagemaker: Any, plan: TuningPlan, s3: Any = None) -> str:
     URI is a placeholder (planned without a registry) is refused before any call."""
     require_images(plan)
     request = build_request(plan)
-    definition = plan.definition
-    if definition.script is not None and definition.source_uri is not None:
+    # Every definition runs the spec's script (if any), uploaded once to its one URI.
+    scripts = {d.source_uri: d.script for d in plan.definitions if d.script and d.source_uri}
+    for uri, script in scripts.items():
         if s3 is None:
             raise ValueError(f"{plan.name} runs a script: submit needs an S3 client")
-        upload_source(s3, definition.script, definition.source_uri)
+        upload_source(s3, script, uri)
     return str(sagemaker.create_hyper_parameter_tuning_job(**request)["HyperParameterTuningJobArn"])
 
 
@@ -96,8 +97,13 @@ def describe(sagemaker: Any, name: str) -> dict[str, Any]:
 
 
 def objective(description: dict[str, Any]) -> Objective:
-    """The objective of a described tuning job (AWS's answer, not a request of ours)."""
-    given = description["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    """The objective of a described tuning job (AWS's answer, not a request of ours); one
+    of several training job definitions has it in each (they share it: see tuning.definitions)."""
+    config = description["HyperParameterTuningJobConfig"]
+    given = (
+        config.get("HyperParameterTuningJobObjective")
+        or (description["TrainingJobDefinitions"][0]["TuningObjective"])
+    )
     return Objective(given["MetricName"], Direction(given["Type"]))
 
 
@@ -221,6 +227,12 @@ def analytics(sagemaker: Any, name: str) -> Any:
                 "SpotSavings": (1 - billable / trained)
                 if job.get("EnableManagedSpotTraining") and billable is not None and trained
                 else None,
+                # Only a tuning job of several definitions names them.
+                **(
+                    {"TrainingJobDefinitionName": summary["TrainingJobDefinitionName"]}
+                    if "TrainingJobDefinitionName" in summary
+                    else {}
+                ),
             }
         )
     return pd.DataFrame(rows)

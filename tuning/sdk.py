@@ -8,20 +8,36 @@ asked for.
 A script's plan (a spec with `entry_point`) gives both SDKs its script-mode hyperparameters
 as static ones; its sagemaker_submit_directory names the archive that neither SDK uploads
 here: put it there first with `tuning.sagemaker.upload_source` (`smtune tune submit` does).
+
+Several training job definitions: v2 builds them with `HyperparameterTuner.create` (one
+Estimator, objective and ranges per definition, its DefinitionName as the estimator's name),
+and takes each one's inputs by name. v3 (sagemaker-train 1.27) has the same `create`, but its
+`tune` writes one TrainingJobDefinition from the tuner's `model_trainer`, which `create`
+leaves None: it cannot send TrainingJobDefinitions, so `v3_tuner` refuses such a plan.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tuning.plan import TuningPlan, require_images
+from containers.errors import BadInput
+from tuning.definitions import the_only
+from tuning.plan import TrainingDefinition, TuningPlan, require_images
 from tuning.request import keep_completion_target, keep_random_seed
+
+# What `_tuner_arguments` gives per definition: `create` takes each as a dict by name.
+PER_DEFINITION = ("objective_metric_name", "hyperparameter_ranges", "metric_definitions")
+
+
+class NotExpressible(BadInput):
+    """A plan an SDK's tuner cannot express; the message says what to use instead."""
 
 
 def _tuner_arguments(plan: TuningPlan, parameters: Any) -> dict[str, Any]:
     """What v2's and v3's HyperparameterTuner take alike; `parameters` is the SDK's module
-    with CategoricalParameter, ContinuousParameter and IntegerParameter."""
-    definition = plan.definition
+    with CategoricalParameter, ContinuousParameter and IntegerParameter; the per-definition
+    ones (PER_DEFINITION) are the first definition's."""
+    definition = plan.definitions[0]
     return {
         "objective_metric_name": plan.objective.metric,
         "objective_type": plan.objective.direction.value,
@@ -39,29 +55,13 @@ def _tuner_arguments(plan: TuningPlan, parameters: Any) -> dict[str, Any]:
 
 
 def v2_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, dict[str, Any]]:
-    """(tuner, inputs) for SDK v2: `tuner.fit(inputs, job_name=plan.name)` submits it."""
+    """(tuner, inputs) for SDK v2: `tuner.fit(inputs, job_name=plan.name)` submits it. With
+    named definitions, the inputs are each definition's, by its name, and v2's fit needs
+    `include_cls_metadata={}` too (its default, False, is refused by its dict form)."""
     require_images(plan)
     from sagemaker import tuner as v2
-    from sagemaker.estimator import Estimator
-    from sagemaker.inputs import TrainingInput
 
     arguments = _tuner_arguments(plan, v2)
-    definition = plan.definition
-    estimator = Estimator(
-        image_uri=definition.image_uri,
-        role=definition.role,
-        instance_count=definition.instance.count,
-        instance_type=definition.instance.type,
-        volume_size=definition.instance.volume_gb,
-        max_run=definition.max_runtime_s,
-        output_path=definition.output_path,
-        use_spot_instances=definition.spot is not None,
-        max_wait=definition.spot.max_wait_s if definition.spot else None,
-        checkpoint_s3_uri=definition.checkpoint_uri,
-        hyperparameters=dict(definition.static_hyperparameters),
-        max_retry_attempts=definition.retry.maximum_retry_attempts if definition.retry else None,
-        sagemaker_session=session,
-    )
     hyperband = plan.hyperband
     strategy = (
         v2.StrategyConfig(
@@ -85,10 +85,58 @@ def v2_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, dict[str, Any]
         if completion is not None
         else None
     )
+    if not the_only(plan.definitions):
+        for key in PER_DEFINITION:
+            del arguments[key]
+        named = {d.name or "": d for d in plan.definitions}  # names: the plan requires them
+        tuner = v2.HyperparameterTuner.create(
+            estimator_dict={n: _v2_estimator(d, session) for n, d in named.items()},
+            objective_metric_name_dict=dict.fromkeys(named, plan.objective.metric),
+            hyperparameter_ranges_dict={
+                n: {k: r.sdk_parameter(v2) for k, r in d.ranges.items()} for n, d in named.items()
+            },
+            metric_definitions_dict={
+                n: [m.definition() for m in d.metrics] for n, d in named.items()
+            },
+            strategy_config=strategy,
+            completion_criteria_config=criteria,
+            **arguments,
+        )
+        return tuner, {n: _v2_inputs(d) for n, d in named.items()}
+    definition = plan.definition
     tuner = v2.HyperparameterTuner(
-        estimator, strategy_config=strategy, completion_criteria_config=criteria, **arguments
+        _v2_estimator(definition, session),
+        strategy_config=strategy,
+        completion_criteria_config=criteria,
+        **arguments,
     )
-    inputs = {
+    return tuner, _v2_inputs(definition)
+
+
+def _v2_estimator(definition: TrainingDefinition, session: Any) -> Any:
+    from sagemaker.estimator import Estimator
+
+    return Estimator(
+        image_uri=definition.image_uri,
+        role=definition.role,
+        instance_count=definition.instance.count,
+        instance_type=definition.instance.type,
+        volume_size=definition.instance.volume_gb,
+        max_run=definition.max_runtime_s,
+        output_path=definition.output_path,
+        use_spot_instances=definition.spot is not None,
+        max_wait=definition.spot.max_wait_s if definition.spot else None,
+        checkpoint_s3_uri=definition.checkpoint_uri,
+        hyperparameters=dict(definition.static_hyperparameters),
+        max_retry_attempts=definition.retry.maximum_retry_attempts if definition.retry else None,
+        sagemaker_session=session,
+    )
+
+
+def _v2_inputs(definition: TrainingDefinition) -> dict[str, Any]:
+    from sagemaker.inputs import TrainingInput
+
+    return {
         channel.name: TrainingInput(
             channel.s3_uri,
             distribution=channel.distribution.value,
@@ -96,7 +144,6 @@ def v2_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, dict[str, Any]
         )
         for channel in definition.channels
     }
-    return tuner, inputs
 
 
 def v3_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, list[Any]]:
@@ -108,6 +155,14 @@ def v3_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, list[Any]]:
     the CreateHyperParameterTuningJob call by a botocore hook on the session.
     """
     require_images(plan)
+    if not the_only(plan.definitions):
+        raise NotExpressible(
+            f"definitions: {plan.name}'s named training job definitions "
+            f"({', '.join(d.name or '' for d in plan.definitions)}) go as "
+            "TrainingJobDefinitions, which SDK v3's HyperparameterTuner cannot send (its tune() "
+            "writes one TrainingJobDefinition, from one ModelTrainer): use SDK v2 "
+            "(tuning.sdk.v2_tuner) or `smtune tune submit`"
+        )
     from sagemaker.core import parameter as v3
     from sagemaker.core import shapes
     from sagemaker.train import ModelTrainer

@@ -197,6 +197,28 @@ class Retry(Strict):
     max_attempts: StrictInt
 
 
+class InstanceOverride(Strict):
+    """A definition's instance: what it changes of the spec's `instance`."""
+
+    type: str | None = None
+    count: int | None = Field(default=None, ge=1)
+    volume_gb: int | None = Field(default=None, ge=1)
+
+
+class DefinitionSpec(Strict):
+    """One of several training job definitions (AMT's TrainingJobDefinitions): the spec's
+    training fields, with what this definition changes (see `tuning.definitions`)."""
+
+    name: str  # AMT's DefinitionName: `plan` checks it (botocore's pattern, unique)
+    image: str | None = None  # None: the spec's
+    instance: InstanceOverride = Field(default_factory=InstanceOverride)
+    # Added to the spec's; a name tuned at the top level becomes static here.
+    static_hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # Added to the spec's; a name static at the top level becomes tuned here.
+    ranges: dict[str, Range] = Field(default_factory=dict)
+    metrics: list[MetricDeclaration] | None = None  # a script's; None: the spec's
+
+
 class TuningJobSpec(Strict):
     """A tuning job, as written in its YAML file.
 
@@ -229,6 +251,8 @@ class TuningJobSpec(Strict):
     metrics: list[MetricDeclaration] = Field(default_factory=list)
     completion: Completion | None = None  # TuningJobCompletionCriteria (tuning.completion)
     retry: Retry | None = None  # the training definition's RetryStrategy (tuning.retries)
+    # Several training job definitions; None: one, from the fields above.
+    definitions: list[DefinitionSpec] | None = None
 
     @model_validator(mode="after")
     def _spot_needs_a_wait(self) -> TuningJobSpec:
@@ -274,6 +298,7 @@ VARIABLE_FIELDS = (
     "output_path",
     "checkpoint_s3_uri",
     "code_location",
+    "definitions.*.image",
 )
 
 
