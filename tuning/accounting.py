@@ -28,6 +28,12 @@ class Summary:
     # Had no job stopped early: each job's seconds per unit of resource times MaxResource.
     billable_seconds_worst_case: float = 0.0
     flags: tuple[str, ...] = ()
+    # Warm start (tuning.warm_start): the parents, their jobs, and AMT's OverallBestTrainingJob.
+    warm_start_type: str | None = None
+    parents: tuple[str, ...] = ()
+    parent_jobs: int = 0
+    overall_best_job: str | None = None
+    overall_best_objective: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "jobs": {k.value: v for k, v in self.jobs.items()}}

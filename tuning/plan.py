@@ -25,6 +25,7 @@ from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.metrics import Direction
 from tuning.hyperband import Bracket, Range
 from tuning.metrics import Metric
+from tuning.strategies.warm_start import WarmStartType
 
 #: Stands for the registry in a catalogue image's URI when none is known: `plan` shows it,
 #: `submit` refuses it. "<" is in no image reference, so no real URI starts with it.
@@ -161,6 +162,14 @@ class TrainingDefinition:
 
 
 @dataclass(frozen=True)
+class WarmStart:
+    """AMT's WarmStartConfig: the parent tuning jobs, by name, and how they relate."""
+
+    type: WarmStartType
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TuningPlan:
     """A checked tuning job: everything the request, the SDK tuners and a rehearsal need.
 
@@ -176,6 +185,7 @@ class TuningPlan:
         definitions: The training job definitions (one today; see the module's docstring).
         brackets: Hyperband's brackets over [MinResource, MaxResource], for people to read.
         warnings: What a person should know before sending it.
+        warm_start: The earlier tuning jobs this one starts from; None: a cold start.
     """
 
     name: str
@@ -189,6 +199,7 @@ class TuningPlan:
     definitions: tuple[TrainingDefinition, ...]
     brackets: tuple[Bracket, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    warm_start: WarmStart | None = None
 
     def __post_init__(self) -> None:
         if (self.strategy is Strategy.HYPERBAND) != (self.hyperband is not None):

@@ -19,7 +19,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,11 +31,12 @@ from containers.local.watch import Event, JobEnded, LogWatch, Observation, Unrea
 from containers.script import RESERVED_PREFIX, ScriptSpec
 from containers.status import JobStatus
 from entrypoints.contract.metrics import Direction
-from tuning import accounting
+from tuning import accounting, warm_start
 from tuning.accounting import Summary
 from tuning.hyperband import Decision, HyperbandScheduler, api_ranges
 from tuning.journal import Journal
 from tuning.plan import TuningPlan
+from tuning.strategies.warm_start import Parent
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class Rehearsal:
         clock: Callable[[], float] = time.time,  # wall time: the journal shows dates
         poll_s: float = 0.1,
         on_progress: Callable[[str], None] = lambda _: None,
+        parents: Sequence[Parent] = (),  # warm start: checked (tuning.warm_start)
     ) -> None:
         if plan.hyperband is None:
             raise RehearsalError(
@@ -125,6 +127,8 @@ class Rehearsal:
             seed=plan.random_seed,
             clock=clock,
         )
+        self.parents = tuple(parents)
+        warm_start.seed_hyperband(self.scheduler, self.parents)
         self.running: dict[str, Trial] = {}
         self.flags: list[str] = []  # problems AMT would have, found along the way
         self.restart: list[str] = []
@@ -186,6 +190,8 @@ class Rehearsal:
 
     def run(self) -> Summary:
         self._replay()
+        shape = warm_start.shape_of(self.plan, {n: str(c.source) for n, c in self.channels.items()})
+        warm_start.record_start(self.journal, shape)  # what a child needs of it as a parent
         try:
             while True:
                 self._launch()
@@ -202,6 +208,7 @@ class Rehearsal:
             for trial in self.running.values():
                 trial.job.kill()
             raise
+        warm_start.record_end(self.journal)
         return self.summary()
 
     def _on(self, trial: Trial, event: Event) -> None:
@@ -349,10 +356,11 @@ class Rehearsal:
         )
 
     def summary(self) -> Summary:
-        return accounting.summarize(
+        summary = accounting.summarize(
             self.journal,
             self.plan.objective.direction,
             self.hyperband.max_resource,
             self.clock() - self.started,
             self.flags,
         )
+        return warm_start.with_parents(summary, self.plan, self.parents)

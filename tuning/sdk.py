@@ -71,7 +71,18 @@ def v2_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, dict[str, Any]
         if hyperband is not None
         else None
     )
-    tuner = v2.HyperparameterTuner(estimator, strategy_config=strategy, **arguments)
+    warm = plan.warm_start
+    tuner = v2.HyperparameterTuner(
+        estimator,
+        strategy_config=strategy,
+        # v2 keeps the parents as a set: their order in the request is v2's.
+        warm_start_config=v2.WarmStartConfig(
+            v2.WarmStartTypes(warm.type.value), parents=set(warm.parents)
+        )
+        if warm is not None
+        else None,
+        **arguments,
+    )
     inputs = {
         channel.name: TrainingInput(
             channel.s3_uri,
@@ -135,7 +146,21 @@ def v3_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, list[Any]]:
         if hyperband is not None
         else None
     )
-    tuner = HyperparameterTuner(trainer, strategy_config=strategy, **arguments)
+    warm = plan.warm_start
+    tuner = HyperparameterTuner(
+        trainer,
+        strategy_config=strategy,
+        warm_start_config=shapes.HyperParameterTuningJobWarmStartConfig(
+            parent_hyper_parameter_tuning_jobs=[
+                shapes.ParentHyperParameterTuningJob(hyper_parameter_tuning_job_name=name)
+                for name in warm.parents
+            ],
+            warm_start_type=warm.type.value,
+        )
+        if warm is not None
+        else None,
+        **arguments,
+    )
     if plan.random_seed == 0:
         _keep_zero_seed(session.boto_session if session is not None else None)
     inputs = [

@@ -179,6 +179,17 @@ class Spot(Strict):
     max_wait_seconds: int | None = Field(default=None, ge=1)
 
 
+class WarmStart(Strict):
+    """AMT's WarmStartConfig: earlier tuning jobs, by name, this one starts from.
+
+    `type` is IdenticalDataAndAlgorithm or TransferLearning (`plan` checks it, and the
+    parents' count and names; `submit` and `rehearse` check the rules that need the parents).
+    """
+
+    type: str
+    parents: list[str]
+
+
 class TuningJobSpec(Strict):
     """A tuning job, as written in its YAML file.
 
@@ -209,6 +220,7 @@ class TuningJobSpec(Strict):
     code_location: str | None = Field(default=None, pattern=S3_URI)  # default: output_path
     distribution: ScriptDistribution = Field(default_factory=ScriptDistribution)
     metrics: list[MetricDeclaration] = Field(default_factory=list)
+    warm_start: WarmStart | None = None
 
     @model_validator(mode="after")
     def _spot_needs_a_wait(self) -> TuningJobSpec:
