@@ -468,37 +468,22 @@ def test_journals_must_match_the_named_parents(tmp_path: Path) -> None:
 
 def test_the_cli_refuses_a_parent_in_progress_before_any_job(tmp_path: Path) -> None:
     import subprocess
-    import sys
 
-    (tmp_path / "train").mkdir()
+    from tests.tuning.test_rehearsal import cli_rehearsal
+
+    command, journal = cli_rehearsal(tmp_path, seconds_per_epoch=0)  # the parent's, then:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(spec_data(CHILD_SPEC)))
     here = replace(parent_with({}).shape, channels={"train": str((tmp_path / "train").resolve())})
     running = crafted_journal(
         tmp_path / "running.db", Parent(here, TuningStatus.COMPLETED), ended=False
     )
-    spec = tmp_path / "child.yaml"
-    spec.write_text(yaml.safe_dump(spec_data(CHILD_SPEC)))
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tuning.cli",
-            "tune",
-            "rehearse",
-            str(spec),
-            "--channel",
-            f"train={tmp_path / 'train'}",
-            "--out",
-            str(tmp_path / "out"),
-            "--warm-start-from",
-            str(running),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [*command, "--warm-start-from", str(running)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines()[-2:] == [
         f"smtune: error: {spec} is not a valid tuning job:",
         f"  - {WHERE}: status InProgress; a parent must have ended (Completed, Stopped or Failed)",
     ]
-    assert not (tmp_path / "out" / "synthetic-warm-start" / "journal.db").exists()
+    assert not journal.exists()  # refused before the rehearsal's journal, or any job
