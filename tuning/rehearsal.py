@@ -189,9 +189,9 @@ class Rehearsal:
     # -- the loop --------------------------------------------------------------------------
 
     def run(self) -> Summary:
-        self._replay()
         shape = warm_start.shape_of(self.plan, {n: str(c.source) for n, c in self.channels.items()})
-        warm_start.record_start(self.journal, shape)  # what a child needs of it as a parent
+        warm_start.record_start(self.journal, shape, self.parents)  # and what a child needs
+        self._replay()
         try:
             while True:
                 self._launch()

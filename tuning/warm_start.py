@@ -44,7 +44,8 @@ from tuning.strategies import warm_start as amt  # AMT's rules, pure
 from tuning.strategies.median_stopping import MedianStoppingRule
 from tuning.strategies.warm_start import Observation, Parent, TuningShape, TuningStatus
 
-SHAPE, STATE = "warm_start_shape", "warm_start_state"  # the journal's meta keys
+# The journal's meta keys: its shape, its state, and the parents it was warm-started from.
+SHAPE, STATE, PARENTS = "warm_start_shape", "warm_start_state", "warm_start_parents"
 
 
 def shape_of(plan: TuningPlan, channels: Mapping[str, str]) -> TuningShape:
@@ -72,8 +73,21 @@ def _written(rng: Range) -> dict[str, Any]:
     return {"type": rng.form.kind, "min": rng.low, "max": rng.high, "scaling": rng.scaling.value}
 
 
-def record_start(journal: Journal, shape: TuningShape) -> None:
-    """The rehearsal begins (or resumes): its shape, and that it has not ended."""
+def record_start(journal: Journal, shape: TuningShape, parents: Sequence[Parent]) -> None:
+    """The rehearsal begins (or resumes): its shape, its parents, and that it has not ended.
+    A resumed rehearsal needs the parents it began with: they decided its jobs so far."""
+    names = json.dumps([parent.shape.name for parent in parents])
+    began = journal.meta(PARENTS)
+    if began is not None and began != names:
+        raise SpecError(
+            f"--resume --journal {journal.path}",
+            [
+                f"it was warm-started from {', '.join(json.loads(began)) or 'no parent'}, now "
+                f"from {', '.join(json.loads(names)) or 'no parent'}: resume with the "
+                "--warm-start-from journals it began with"
+            ],
+        )
+    journal.set_meta(PARENTS, names)
     journal.set_meta(
         SHAPE,
         json.dumps(

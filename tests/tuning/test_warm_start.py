@@ -361,6 +361,22 @@ def test_the_example_warm_starts_from_a_rehearsal_of_its_parent(
     assert warm_decisions != cold_decisions
     assert warm.resource_used < cold.resource_used
     assert warm.jobs[JobStatus.STOPPED] > cold.jobs[JobStatus.STOPPED]
+    # A resumed rehearsal needs the parents it began with.
+    journal = Journal(warm_path)
+    resumed = Rehearsal(
+        plan(parse(spec_data(CHILD_SPEC)), registry="local"),
+        {"train": train},
+        tmp_path / "warm" / "jobs",
+        journal,
+        ProcessBackend(),
+    )
+    with pytest.raises(SpecError) as error:
+        resumed.run()
+    journal.close()
+    assert error.value.problems == [
+        "it was warm-started from synthetic-hyperband, now from no parent: resume with the "
+        "--warm-start-from journals it began with"
+    ]
     lines = warm_start.report_lines(warm)
     assert lines[1] == (
         "Warm start (IdenticalDataAndAlgorithm) from synthetic-hyperband: 12 parent training jobs."
@@ -402,7 +418,7 @@ def test_bad_parents_in_a_rehearsal_are_listed_at_once(
 def crafted_journal(path: Path, parent: Parent, ended: bool = True) -> Path:
     """A journal as a rehearsal of `parent`'s shape leaves it (no jobs)."""
     journal = Journal(path)
-    warm_start.record_start(journal, parent.shape)
+    warm_start.record_start(journal, parent.shape, ())
     if ended:
         warm_start.record_end(journal)
     journal.close()
