@@ -38,6 +38,12 @@ class Summary:
     failures: dict[str, int] = field(default_factory=dict)
     # With several training job definitions, each one's results (see `by_definition`).
     definitions: tuple[DefinitionSummary, ...] = ()
+    # Warm start (tuning.warm_start): the parents, their jobs, and AMT's OverallBestTrainingJob.
+    warm_start_type: str | None = None
+    parents: tuple[str, ...] = ()
+    parent_jobs: int = 0
+    overall_best_job: str | None = None
+    overall_best_objective: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -71,6 +71,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     rehearse.add_argument("--summary-json", type=Path, help="write the outcome as JSON")
     rehearse.add_argument("--report", type=Path, help="write plots and a Markdown summary here")
+    rehearse.add_argument(
+        "--warm-start-from",
+        type=Path,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="JOURNAL",
+        help="journals of earlier rehearsals: the parents the spec's warm_start names",
+    )
     rehearse.set_defaults(handler=_rehearse)
     for name, text, handler in [
         ("status", "describe a tuning job", _status),
@@ -181,6 +190,11 @@ def summary(checked: TuningPlan, variables: str = "") -> str:
                 f"  bracket {bracket.index}: rungs {rungs} (Hyperband would start "
                 f"{bracket.jobs} jobs)"
             )
+    if checked.warm_start is not None:
+        lines.append(
+            f"warm start  {checked.warm_start.type.value} from "
+            f"{', '.join(checked.warm_start.parents)} (submit and rehearse check them)"
+        )
     lines += [_worst_case(checked), *_completion_lines(checked)]
     return "\n".join(lines)
 
@@ -269,6 +283,8 @@ def _analyze(args: argparse.Namespace) -> int:
     sm = sagemaker.client(args.region)
     description = sagemaker.describe(sm, args.name)
     objective = sagemaker.objective(description)
+    for line in sagemaker.warm_start_lines(description):
+        print(line)
     frame = sagemaker.analytics(sm, args.name)
     print(frame.to_string(index=False) if not frame.empty else "no training jobs yet")
     completion = sagemaker.completion_line(description)
@@ -335,10 +351,15 @@ def _rehearse_journaled(
     journal_path: Path,
 ) -> int:
     from containers.cli import backend
+    from tuning import warm_start
     from tuning.hyperband import BracketPolicy
     from tuning.journal import Journal
     from tuning.rehearsal import Rehearsal
 
+    sources = {name: str(folder) for name, folder in channels.items()}
+    parents = warm_start.parents_from_journals(
+        checked, sources, args.warm_start_from, str(args.spec)
+    )
     journal = Journal(journal_path)
     try:
         rehearsal = Rehearsal(
@@ -351,6 +372,7 @@ def _rehearse_journaled(
             max_parallel=args.max_parallel,
             on_progress=lambda line: print(line, flush=True),
             brackets=BracketPolicy(args.brackets),
+            parents=parents,
         )
         summary = rehearsal.run()
         if args.report:
@@ -367,6 +389,11 @@ def _rehearse_journaled(
                 rehearsal.scheduler.maximize,
                 report_lines(summary.completion, summary.retries, summary.failures),
             ):
+                if path.name == "summary.md":  # and what the parents gave, if any
+                    path.write_text(
+                        path.read_text()
+                        + "".join(f"{line}\n" for line in warm_start.report_lines(summary))
+                    )
                 print(f"wrote {path}", file=sys.stderr)
     except KeyboardInterrupt:
         print(

@@ -27,6 +27,7 @@ from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.metrics import Direction
 from tuning.hyperband import Bracket, Range
 from tuning.metrics import Metric
+from tuning.strategies.warm_start import WarmStartType
 
 if TYPE_CHECKING:  # annotations only: tuning.strategies may come to import this module
     from tuning.strategies.completion import CompletionCriteria
@@ -170,6 +171,14 @@ class TrainingDefinition:
 
 
 @dataclass(frozen=True)
+class WarmStart:
+    """AMT's WarmStartConfig: the parent tuning jobs, by name, and how they relate."""
+
+    type: WarmStartType
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TuningPlan:
     """A checked tuning job: everything the request, the SDK tuners and a rehearsal need.
 
@@ -186,6 +195,7 @@ class TuningPlan:
         brackets: Hyperband's brackets over [MinResource, MaxResource], for people to read.
         warnings: What a person should know before sending it.
         completion: TuningJobCompletionCriteria; None: the job runs to its limits.
+        warm_start: The earlier tuning jobs this one starts from; None: a cold start.
     """
 
     name: str
@@ -200,6 +210,7 @@ class TuningPlan:
     brackets: tuple[Bracket, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
     completion: CompletionCriteria | None = None
+    warm_start: WarmStart | None = None
 
     def __post_init__(self) -> None:
         if (self.strategy is Strategy.HYPERBAND) != (self.hyperband is not None):

@@ -22,7 +22,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from containers.local.watch import Event, JobEnded, LogWatch, Observation, Unrea
 from containers.script import RESERVED_PREFIX, ScriptSpec
 from containers.status import JobStatus
 from entrypoints.contract.metrics import Direction
-from tuning import accounting, retries
+from tuning import accounting, retries, warm_start
 from tuning.accounting import Summary
 from tuning.allocation import Allocation
 from tuning.completion import CompletionWatch, describe
@@ -44,6 +44,7 @@ from tuning.journal import Journal
 from tuning.metrics import Metric
 from tuning.plan import TrainingDefinition, TuningPlan
 from tuning.strategies.retry import RetryDecision
+from tuning.strategies.warm_start import Parent
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class Rehearsal:
         poll_s: float = 0.1,
         on_progress: Callable[[str], None] = lambda _: None,
         brackets: BracketPolicy = BracketPolicy.ASHA,
+        parents: Sequence[Parent] = (),  # warm start: checked (tuning.warm_start)
     ) -> None:
         if plan.hyperband is None:
             raise RehearsalError(
@@ -140,6 +142,8 @@ class Rehearsal:
             policy=brackets,
         )
         self.completion = CompletionWatch(plan.completion, plan.objective.direction)
+        self.parents = tuple(parents)
+        warm_start.seed_hyperband(self.scheduler, self.parents)
         self.running: dict[str, Trial] = {}
         self.flags: list[str] = []  # problems AMT would have, found along the way
         self.restart: list[str] = []
@@ -206,6 +210,10 @@ class Rehearsal:
     # -- the loop --------------------------------------------------------------------------
 
     def run(self) -> Summary:
+        if not self.allocation.several:  # a parent has one definition (tuning.warm_start)
+            sources = {n: str(c.source) for n, c in self.channels.items()}
+            shape = warm_start.shape_of(self.plan, sources)
+            warm_start.record_start(self.journal, shape, self.parents)  # and what a child needs
         self._replay()
         self._check_completion()  # resumed: a criterion met before is met again, at once
         try:
@@ -224,6 +232,7 @@ class Rehearsal:
             for trial in self.running.values():
                 trial.job.kill()
             raise
+        warm_start.record_end(self.journal)
         return self.summary()
 
     def _on(self, trial: Trial, event: Event) -> None:
@@ -400,7 +409,7 @@ class Rehearsal:
         )
 
     def summary(self) -> Summary:
-        return accounting.summarize(
+        summary = accounting.summarize(
             self.journal,
             self.plan.objective.direction,
             self.hyperband.max_resource,
@@ -408,3 +417,4 @@ class Rehearsal:
             self.flags,
             self.completion.details,
         )
+        return warm_start.with_parents(summary, self.plan, self.parents)

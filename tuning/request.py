@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
@@ -38,6 +39,7 @@ from tuning.plan import (
     Strategy,
     TrainingDefinition,
     TuningPlan,
+    WarmStart,
 )
 from tuning.retries import retry_of
 from tuning.script import (
@@ -49,6 +51,7 @@ from tuning.script import (
 from tuning.script import static_hyperparameters as script_static
 from tuning.spec import SpecError, TuningJobSpec
 from tuning.strategies.completion import CompletionCriteria
+from tuning.strategies.warm_start import WarmStartType
 
 E = TypeVar("E", bound=enum.Enum)
 OPERATION = "CreateHyperParameterTuningJob"
@@ -161,6 +164,13 @@ def build_request(plan: TuningPlan) -> dict[str, Any]:
         ]
     else:
         request["TrainingJobDefinition"] = _definition(definition)
+    if plan.warm_start is not None:
+        request["WarmStartConfig"] = {
+            "ParentHyperParameterTuningJobs": [
+                {"HyperParameterTuningJobName": name} for name in plan.warm_start.parents
+            ],
+            "WarmStartType": plan.warm_start.type.value,
+        }
     if plan.tags:
         request["Tags"] = [{"Key": k, "Value": v} for k, v in plan.tags.items()]
     return request
@@ -459,6 +469,46 @@ def check_objective(spec: TuningJobSpec, metrics: tuple[Metric, ...]) -> list[st
     return problems
 
 
+def check_warm_start(spec: TuningJobSpec) -> tuple[WarmStart | None, list[str]]:
+    """The spec's warm start and its problems offline: the parents' count and names (the
+    service model's bounds and pattern, which botocore's ParamValidator does not check) and
+    the type. The rules that compare this job with its parents need the parents'
+    definitions: `submit` and `rehearse` check them (tuning.warm_start)."""
+    given = spec.warm_start
+    if given is None:
+        return None, []
+    problems = []
+    bounds = _shape("WarmStartConfig").members["ParentHyperParameterTuningJobs"].metadata
+    low, high = bounds["min"], bounds["max"]
+    if not low <= len(given.parents) <= high:
+        problems.append(
+            f"warm_start.parents: {len(given.parents)} parents: must be {low} to {high}"
+        )
+    name = _shape(
+        "WarmStartConfig", "ParentHyperParameterTuningJobs", "HyperParameterTuningJobName"
+    )
+    pattern = name.metadata["pattern"]
+    for index, parent in enumerate(given.parents):
+        where = f"warm_start.parents[{index}]"
+        if not re.fullmatch(pattern, parent):
+            problems.append(
+                f"{where}: {parent!r} is no tuning job name: must match {pattern} (1 to 32 "
+                "letters, digits and hyphens)"
+            )
+        elif parent in given.parents[:index]:
+            problems.append(f"{where}: {parent!r} is named twice: name each parent once")
+        elif parent == spec.name:
+            problems.append(f"{where}: {parent!r} is this tuning job: it cannot be its own parent")
+    types = allowed("WarmStartConfig", "WarmStartType")
+    if given.type not in types:
+        problems.append(
+            f"warm_start.type: {given.type!r} is not allowed: must be {', '.join(types)}"
+        )
+    if problems:
+        return None, problems
+    return WarmStart(WarmStartType(given.type), tuple(given.parents)), []
+
+
 def check_with_botocore(request: Mapping[str, Any]) -> list[str]:
     from botocore.validate import ParamValidator
 
@@ -537,7 +587,9 @@ def plan(
         max_resource,
         (*warnings, *hyperband_warnings, *completion_warnings),
     )
-    checked = replace(checked, completion=completion)
+    warm_start, warm_start_problems = check_warm_start(spec)
+    problems += warm_start_problems
+    checked = replace(checked, completion=completion, warm_start=warm_start)
     problems += check_with_botocore(build_request(checked))
     if problems:
         raise SpecError(source, problems)

@@ -17,8 +17,17 @@ from typing import Any
 from containers.script import ScriptSpec
 from containers.status import JobStatus
 from entrypoints.contract.metrics import Direction
+from tuning.hyperband import Choice, FloatRange, IntRange, Range, Scaling
 from tuning.plan import Objective, TuningPlan, require_images
 from tuning.request import build_request
+from tuning.spec import SpecError
+from tuning.strategies.warm_start import (
+    Observation,
+    Parent,
+    TuningShape,
+    TuningStatus,
+    warm_start_problems,
+)
 
 
 class TuningJobStatus(enum.Enum):
@@ -71,8 +80,13 @@ def s3_client(region: str | None = None) -> Any:
 def submit(sagemaker: Any, plan: TuningPlan, s3: Any = None) -> str:
     """Create the tuning job; returns its ARN. A script's folder is uploaded first (with
     `s3`, a boto3 S3 client), where its sagemaker_submit_directory says. A plan whose image
-    URI is a placeholder (planned without a registry) is refused before any call."""
+    URI is a placeholder (planned without a registry) is refused before any call; so is a
+    warm start that breaks AMT's rules, every problem listed, once its parents are described."""
     require_images(plan)
+    if plan.warm_start is not None:
+        problems = parents_problems(sagemaker, plan)
+        if problems:
+            raise SpecError(plan.name, problems)
     request = build_request(plan)
     # Every definition runs the spec's script (if any), uploaded once to its one URI.
     scripts = {d.source_uri: d.script for d in plan.definitions if d.script and d.source_uri}
@@ -94,6 +108,114 @@ def upload_source(s3: Any, script: ScriptSpec, uri: str) -> str:
 
 def describe(sagemaker: Any, name: str) -> dict[str, Any]:
     return dict(sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name))
+
+
+def parents_problems(sagemaker: Any, plan: TuningPlan) -> list[str]:
+    """Every reason `plan` cannot warm-start from the parents its WarmStartConfig names, as
+    AWS describes them (tuning.strategies.warm_start has the rules)."""
+    from botocore.exceptions import ClientError
+
+    from tuning.warm_start import shape_of
+
+    if plan.warm_start is None:
+        return []
+    problems, parents = [], []
+    for name in plan.warm_start.parents:
+        try:
+            parents.append(parent(sagemaker, name))
+        except ClientError as error:
+            problems.append(f"warm_start.parents: {name!r}: {error.response['Error']['Message']}")
+        except NotAParent as error:
+            problems.append(f"warm_start.parents: {name!r}: {error}")
+    if problems:
+        return problems
+    channels = {c.name: c.s3_uri for c in plan.definition.channels}
+    return warm_start_problems(
+        shape_of(plan, channels), plan.limits.max_jobs, parents, plan.warm_start.type
+    )
+
+
+def parent(sagemaker: Any, name: str) -> Parent:
+    """A warm start parent as AWS describes it: its shape, its status, its training jobs.
+
+    Static hyperparameters whose names start with "_" are left out: the SageMaker SDK adds
+    them (`_tuning_objective_metric`), the algorithm never sees them as its own, and a parent
+    made with the SDK would otherwise never match a child made with `submit`.
+    """
+    description = describe(sagemaker, name)
+    config = description["HyperParameterTuningJobConfig"]
+    definition = description.get("TrainingJobDefinition")
+    if definition is None:  # several definitions: TrainingJobDefinitions
+        raise NotAParent("it has several training job definitions: not checked here")
+    given = config["HyperParameterTuningJobObjective"]
+    algorithm = definition["AlgorithmSpecification"]
+    shape = TuningShape(
+        name=name,
+        objective_metric=given["MetricName"],
+        maximize=given["Type"] == Direction.MAXIMIZE.value,
+        static={
+            k: v for k, v in definition.get("StaticHyperParameters", {}).items() if k[:1] != "_"
+        },
+        tunable=described_ranges(config.get("ParameterRanges", {})),
+        image=algorithm.get("TrainingImage") or algorithm.get("AlgorithmName", ""),
+        channels={
+            c["ChannelName"]: c["DataSource"].get("S3DataSource", {}).get("S3Uri", "")
+            for c in definition.get("InputDataConfig", [])
+        },
+    )
+    jobs = tuple(
+        Observation(
+            tuning_job=name,
+            training_job=job["TrainingJobName"],
+            hyperparameters=dict(job.get("TunedHyperParameters", {})),
+            objective=job.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value"),
+        )
+        for job in training_jobs(sagemaker, name)
+    )
+    given_status = description["HyperParameterTuningJobStatus"]
+    try:
+        state = TuningStatus(given_status)
+    except ValueError:
+        raise NotAParent(f"status {given_status}: a deleted tuning job is no parent") from None
+    return Parent(shape, state, jobs)
+
+
+class NotAParent(Exception):
+    """A described tuning job that cannot be a parent, whatever the child."""
+
+
+def described_ranges(ranges: dict[str, Any]) -> dict[str, Range]:
+    """The typed ranges of a described ParameterRanges."""
+    found: dict[str, Range] = {}
+    for entry in ranges.get("IntegerParameterRanges", []):
+        scaling = Scaling(entry.get("ScalingType", "Auto"))
+        found[entry["Name"]] = IntRange(int(entry["MinValue"]), int(entry["MaxValue"]), scaling)
+    for entry in ranges.get("ContinuousParameterRanges", []):
+        scaling = Scaling(entry.get("ScalingType", "Auto"))
+        found[entry["Name"]] = FloatRange(
+            float(entry["MinValue"]), float(entry["MaxValue"]), scaling
+        )
+    for entry in ranges.get("CategoricalParameterRanges", []):
+        found[entry["Name"]] = Choice(tuple(entry["Values"]))
+    return found
+
+
+def warm_start_lines(description: dict[str, Any]) -> list[str]:
+    """What `analyze` says of a described tuning job's warm start: its parents, and AMT's
+    OverallBestTrainingJob (reported for IdenticalDataAndAlgorithm)."""
+    config = description.get("WarmStartConfig")
+    if not config:
+        return []
+    names = [p["HyperParameterTuningJobName"] for p in config["ParentHyperParameterTuningJobs"]]
+    lines = [f"warm start: {config['WarmStartType']} from {', '.join(names)}"]
+    best = description.get("OverallBestTrainingJob", {})
+    if "FinalHyperParameterTuningJobObjectiveMetric" in best:
+        metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
+        lines.append(
+            f"overall best (parents included): {best['TrainingJobName']} "
+            f"{metric['MetricName']} = {metric['Value']:g}"
+        )
+    return lines
 
 
 def objective(description: dict[str, Any]) -> Objective:

@@ -104,10 +104,17 @@ def v2_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, dict[str, Any]
         )
         return tuner, {n: _v2_inputs(d) for n, d in named.items()}
     definition = plan.definition
+    warm = plan.warm_start  # the plan refuses it with several definitions
     tuner = v2.HyperparameterTuner(
         _v2_estimator(definition, session),
         strategy_config=strategy,
         completion_criteria_config=criteria,
+        # v2 keeps the parents as a set: their order in the request is v2's.
+        warm_start_config=v2.WarmStartConfig(
+            v2.WarmStartTypes(warm.type.value), parents=set(warm.parents)
+        )
+        if warm is not None
+        else None,
         **arguments,
     )
     return tuner, _v2_inputs(definition)
@@ -211,10 +218,20 @@ def v3_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, list[Any]]:
         if hyperband is not None
         else None
     )
+    warm = plan.warm_start
     tuner = HyperparameterTuner(
         trainer,
         strategy_config=strategy,
         completion_criteria_config=_v3_completion(plan, shapes),
+        warm_start_config=shapes.HyperParameterTuningJobWarmStartConfig(
+            parent_hyper_parameter_tuning_jobs=[
+                shapes.ParentHyperParameterTuningJob(hyper_parameter_tuning_job_name=name)
+                for name in warm.parents
+            ],
+            warm_start_type=warm.type.value,
+        )
+        if warm is not None
+        else None,
         **arguments,
     )
     if plan.random_seed == 0:

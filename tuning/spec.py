@@ -219,6 +219,17 @@ class DefinitionSpec(Strict):
     metrics: list[MetricDeclaration] | None = None  # a script's; None: the spec's
 
 
+class WarmStart(Strict):
+    """AMT's WarmStartConfig: earlier tuning jobs, by name, this one starts from.
+
+    `type` is IdenticalDataAndAlgorithm or TransferLearning (`plan` checks it, and the
+    parents' count and names; `submit` and `rehearse` check the rules that need the parents).
+    """
+
+    type: str
+    parents: list[str]
+
+
 class TuningJobSpec(Strict):
     """A tuning job, as written in its YAML file.
 
@@ -253,6 +264,7 @@ class TuningJobSpec(Strict):
     retry: Retry | None = None  # the training definition's RetryStrategy (tuning.retries)
     # Several training job definitions; None: one, from the fields above.
     definitions: list[DefinitionSpec] | None = None
+    warm_start: WarmStart | None = None
 
     @model_validator(mode="after")
     def _spot_needs_a_wait(self) -> TuningJobSpec:

@@ -29,7 +29,7 @@ from tuning.hyperband import FloatRange, IntRange
 from tuning.journal import Journal
 from tuning.rehearsal import RehearsalError
 from tuning.request import allowed, build_request, plan
-from tuning.spec import SpecError, TuningJobSpec, load, parse, read, read_data
+from tuning.spec import SpecError, load, parse, read, read_data
 
 SPEC = SEED.with_name("synthetic-definitions.yaml")
 NAMES = ["hosts-1", "hosts-2", "hosts-3"]
@@ -252,22 +252,7 @@ def test_bad_definitions_are_refused_with_every_problem(
     assert problems_of(data) == expected
 
 
-def test_warm_start_with_several_definitions_is_refused() -> None:
-    data = with_definitions([{"name": "a"}, {"name": "b"}])
-    spec = parse(data)
-    # The warm start field comes with its own feature (w-warm); the rule reads it when set.
-    spec = spec.model_copy(update={"warm_start": {"type": "TransferLearning", "parents": ["p"]}})
-    with pytest.raises(SpecError) as error:
-        plan(spec)
-    assert (
-        "definitions: WarmStartConfig with 2 training job definitions: warm start is available "
-        "only when tuning a single definition"
-    ) in error.value.problems
-
-
 def test_warm_start_with_several_definitions_is_refused_from_yaml() -> None:
-    if "warm_start" not in TuningJobSpec.model_fields:
-        pytest.skip("the spec has no warm_start field on this branch")
     data = with_definitions(
         [{"name": "a"}, {"name": "b"}],
         warm_start={"type": "TransferLearning", "parents": ["synthetic-hyperband"]},

@@ -151,6 +151,18 @@ class HyperbandScheduler:
         if state.decision is Decision.CONTINUE:
             state.decision = Decision.STOP
 
+    def record_previous(self, resource: int, value: float) -> int:
+        """A value at `resource` of a job this scheduler did not run (a warm start parent's):
+        kept at that rung of every bracket that has one below MaxResource, where it ranks the
+        jobs that reach the rung later. Decides nothing; returns the rungs it joined."""
+        score = value if not math.isnan(value) else -math.inf if self.maximize else math.inf
+        joined = 0
+        for bracket in self.brackets:
+            if resource in bracket.rungs and resource < self.max_resource:
+                self._rungs.setdefault((bracket.index, resource), []).append(score)
+                joined += 1
+        return joined
+
     def _judge_at_rung(self, bracket: int, rung: int, value: float) -> Decision:
         # NaN is the worst value of all: it never ranks above a number.
         score = value if not math.isnan(value) else -math.inf if self.maximize else math.inf
