@@ -152,7 +152,7 @@ def summary(checked: TuningPlan, variables: str = "") -> str:
         f"instances   {definition.instance.count} x {definition.instance.type}"
         + (" (managed spot)" if definition.spot else ""),
         f"objective   {checked.objective.direction.value} {checked.objective.metric}",
-        f"jobs        {limits.max_jobs}, {limits.max_parallel_jobs} at a time, "
+        f"jobs        {checked.max_jobs or 'chosen by AMT'}, {limits.max_parallel_jobs} at a time, "
         f"at most {definition.max_runtime_s} s each",
         "ranges:",
         *(f"  {name:<20} {r.describe()}" for name, r in definition.ranges.items()),
@@ -169,9 +169,12 @@ def summary(checked: TuningPlan, variables: str = "") -> str:
                 f"  bracket {bracket.index}: rungs {rungs} (Hyperband would start "
                 f"{bracket.jobs} jobs)"
             )
+    worst = checked.worst_case_instance_seconds
     lines.append(
-        f"worst case  {checked.worst_case_instance_seconds:,} billable instance-seconds "
+        f"worst case  {worst:,} billable instance-seconds "
         "(every job to its time limit, no early stopping)"
+        if worst is not None
+        else "worst case  unknown: AMT chooses the number of jobs (autotune)"
     )
     return "\n".join(lines)
 
@@ -295,16 +298,17 @@ def _rehearse_journaled(
         )
         summary = rehearsal.run()
         if args.report:
+            from entrypoints.contract.metrics import Direction
             from tuning.hyperband import rungs
             from tuning.report import rehearsal_report
 
-            hyperband = rehearsal.hyperband
+            hyperband = checked.hyperband  # rungs are Hyperband's; other strategies have none
             for path in rehearsal_report(
                 journal,
                 args.report,
                 checked.name,
-                rungs(hyperband.min_resource, hyperband.max_resource),
-                rehearsal.scheduler.maximize,
+                rungs(hyperband.min_resource, hyperband.max_resource) if hyperband else (),
+                checked.objective.direction is Direction.MAXIMIZE,
             ):
                 print(f"wrote {path}", file=sys.stderr)
     except KeyboardInterrupt:

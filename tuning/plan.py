@@ -14,7 +14,6 @@ readers that handle one only, and refuses a plan with several.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -25,26 +24,12 @@ from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.metrics import Direction
 from tuning.hyperband import Bracket, Range
 from tuning.metrics import Metric
+from tuning.strategies.base import EarlyStopping, Strategy  # the one of each, re-exported
+from tuning.strategies.grid import grid_size
 
 #: Stands for the registry in a catalogue image's URI when none is known: `plan` shows it,
 #: `submit` refuses it. "<" is in no image reference, so no real URI starts with it.
 UNSET_REGISTRY = "<REGISTRY>"
-
-
-class Strategy(enum.Enum):
-    """AMT's search strategies. Only Hyperband is planned and rehearsed today."""
-
-    HYPERBAND = "Hyperband"
-    RANDOM = "Random"
-    GRID = "Grid"
-    BAYESIAN = "Bayesian"
-
-
-class EarlyStopping(enum.Enum):
-    """AMT's TrainingJobEarlyStoppingType."""
-
-    OFF = "Off"
-    AUTO = "Auto"
 
 
 @dataclass(frozen=True)
@@ -71,7 +56,10 @@ class Objective:
 
 @dataclass(frozen=True)
 class ResourceLimits:
-    max_jobs: int
+    """AMT's ResourceLimits. `max_jobs` None: left out of the request, for AMT to set (a
+    Grid search runs every combination once; an autotuned job's limit is AMT's choice)."""
+
+    max_jobs: int | None
     max_parallel_jobs: int
 
 
@@ -170,12 +158,14 @@ class TuningPlan:
         hyperband: Hyperband's resources: present exactly when the strategy is Hyperband.
         objective: The metric optimized, and which way.
         limits: How many training jobs, and how many at once.
-        early_stopping: AMT's early stopping (Off with Hyperband, which stops jobs itself).
+        early_stopping: AMT's early stopping (Off with Hyperband, which stops jobs itself);
+            None: left out of the request, for Autotune to choose.
         random_seed: AMT's RandomSeed; None: AMT chooses.
         tags: The tuning job's tags.
         definitions: The training job definitions (one today; see the module's docstring).
         brackets: Hyperband's brackets over [MinResource, MaxResource], for people to read.
         warnings: What a person should know before sending it.
+        autotune: AMT's Autotune: AMT chooses what the request leaves out (`tuning.autotune`).
     """
 
     name: str
@@ -183,14 +173,28 @@ class TuningPlan:
     hyperband: HyperbandConfig | None
     objective: Objective
     limits: ResourceLimits
-    early_stopping: EarlyStopping
+    early_stopping: EarlyStopping | None
     random_seed: int | None
     tags: Mapping[str, str]
     definitions: tuple[TrainingDefinition, ...]
     brackets: tuple[Bracket, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    autotune: bool = False
 
     def __post_init__(self) -> None:
+        unset = [
+            name
+            for name, value in (
+                ("early_stopping", self.early_stopping),
+                ("limits.max_jobs", self.limits.max_jobs),
+            )
+            if value is None and not (self.autotune or self._grid_limit(name))
+        ]
+        if unset:
+            raise ValueError(
+                f"{', '.join(unset)} unset with strategy={self.strategy.value}: only Autotune "
+                "leaves them to AMT (and a Grid search its number of jobs)"
+            )
         if (self.strategy is Strategy.HYPERBAND) != (self.hyperband is not None):
             raise ValueError(
                 f"strategy={self.strategy.value} with hyperband={self.hyperband}: a Hyperband "
@@ -218,11 +222,27 @@ class TuningPlan:
         """The objective as the definition reads it from a job's log."""
         return self.definition.metric(self.objective.metric)
 
+    def _grid_limit(self, name: str) -> bool:
+        return name == "limits.max_jobs" and self.strategy is Strategy.GRID
+
     @property
-    def worst_case_instance_seconds(self) -> int:
-        """Billable instance-seconds if no job stopped early and each ran to its time limit."""
+    def max_jobs(self) -> int | None:
+        """How many training jobs run at most: the limit, or a Grid's number of combinations;
+        None where AMT alone knows (Autotune without a limit)."""
+        if self.limits.max_jobs is not None:
+            return self.limits.max_jobs
+        if self.strategy is Strategy.GRID:
+            return grid_size(self.definition.ranges)
+        return None
+
+    @property
+    def worst_case_instance_seconds(self) -> int | None:
+        """Billable instance-seconds if no job stopped early and each ran to its time limit;
+        None when AMT chooses the number of jobs."""
         definition = self.definition
-        return self.limits.max_jobs * definition.instance.count * definition.max_runtime_s
+        if self.max_jobs is None:
+            return None
+        return self.max_jobs * definition.instance.count * definition.max_runtime_s
 
 
 class ImageNotResolved(BadInput):

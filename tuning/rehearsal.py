@@ -1,7 +1,9 @@
-"""Rehearse a whole AMT Hyperband tuning job on this machine: same spec, image and regexes.
+"""Rehearse a whole AMT tuning job on this machine: same spec, image and regexes.
 
 This approximates AMT, whose internals are not public: the Hyperband decisions are those of
-`tuning.hyperband` (η = 3, ASHA-style rungs; see there). What it reproduces exactly is what
+`tuning.hyperband` (η = 3, ASHA-style rungs; see there); Random and Grid search choose as AMT
+documents, with the median rule for `early_stopping: Auto`; Bayesian is refused
+(`tuning.schedulers` builds the scheduler of each strategy). What it reproduces exactly is what
 SageMaker documents: every training job is an N-host job of the spec's image; metrics are
 read from the leader's log as CloudWatch shows it (tab as #011) with the spec's
 MetricDefinitions; one objective line is one unit of resource; a job is never stopped before
@@ -30,12 +32,13 @@ from containers.local.layout import ChannelSource
 from containers.local.watch import Event, JobEnded, LogWatch, Observation, Unread
 from containers.script import RESERVED_PREFIX, ScriptSpec
 from containers.status import JobStatus
-from entrypoints.contract.metrics import Direction
 from tuning import accounting
 from tuning.accounting import Summary
-from tuning.hyperband import Decision, HyperbandScheduler, api_ranges
+from tuning.hyperband import Decision, api_ranges
 from tuning.journal import Journal
 from tuning.plan import TuningPlan
+from tuning.schedulers import job_length, rehearsed, scheduler_for
+from tuning.strategies import NotRehearsable
 
 logger = logging.getLogger(__name__)
 
@@ -92,13 +95,14 @@ class Rehearsal:
         poll_s: float = 0.1,
         on_progress: Callable[[str], None] = lambda _: None,
     ) -> None:
-        if plan.hyperband is None:
-            raise RehearsalError(
-                "only Hyperband tuning jobs can be rehearsed: the spec has "
-                f"strategy.type={plan.strategy.value}"
-            )
-        self.hyperband = plan.hyperband
         definition = plan.definition
+        try:
+            planned, _ = rehearsed(plan)
+            self.scheduler = scheduler_for(plan, clock)
+            if definition.resource not in definition.ranges:  # a tuned length: checked per job
+                job_length(plan, {})
+        except NotRehearsable as error:
+            raise RehearsalError(str(error)) from None
         missing = sorted({c.name for c in definition.channels} - set(channels))
         if missing:
             raise RehearsalError(
@@ -113,18 +117,11 @@ class Rehearsal:
         for option, count in (("max_jobs", max_jobs), ("max_parallel", max_parallel)):
             if count is not None and count < 1:
                 raise RehearsalError(f"{option}={count} is out of range: must be >= 1")
-        self.max_jobs = plan.limits.max_jobs if max_jobs is None else max_jobs
-        self.max_parallel = plan.limits.max_parallel_jobs if max_parallel is None else max_parallel
         self.clock, self.poll_s, self.on_progress = clock, poll_s, on_progress
+        # A Grid has its number of jobs; --max-jobs can only make any fewer.
+        self.max_jobs = planned if max_jobs is None else min(max_jobs, planned)
+        self.max_parallel = plan.limits.max_parallel_jobs if max_parallel is None else max_parallel
         self.objective = plan.objective_metric  # a MetricSpec, or a script's regex
-        self.scheduler = HyperbandScheduler(
-            definition.ranges,
-            self.hyperband.min_resource,
-            self.hyperband.max_resource,
-            maximize=plan.objective.direction is Direction.MAXIMIZE,
-            seed=plan.random_seed,
-            clock=clock,
-        )
         self.running: dict[str, Trial] = {}
         self.flags: list[str] = []  # problems AMT would have, found along the way
         self.restart: list[str] = []
@@ -278,7 +275,12 @@ class Rehearsal:
         )
         if decision is not Decision.CONTINUE:
             trial.verdict = decision
-            trial.job.stop("Hyperband" if decision is Decision.STOP else "MaxResource")
+            trial.job.stop(self._stopper if decision is Decision.STOP else "MaxResource")
+
+    @property
+    def _stopper(self) -> str:
+        """Who stops a job early: Hyperband, or the median rule of early stopping Auto."""
+        return "Hyperband" if self.plan.hyperband is not None else "early stopping (median rule)"
 
     def _check_non_finite(self, trial: Trial, unread: Unread) -> None:
         """An objective of nan or inf: AMT would not count that line; say so, once a job."""
@@ -352,7 +354,7 @@ class Rehearsal:
         return accounting.summarize(
             self.journal,
             self.plan.objective.direction,
-            self.hyperband.max_resource,
+            {r.name: job_length(self.plan, r.hyperparameters) for r in self.journal.jobs()},
             self.clock() - self.started,
             self.flags,
         )

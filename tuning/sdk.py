@@ -8,19 +8,47 @@ asked for.
 A script's plan (a spec with `entry_point`) gives both SDKs its script-mode hyperparameters
 as static ones; its sagemaker_submit_directory names the archive that neither SDK uploads
 here: put it there first with `tuning.sagemaker.upload_source` (`smtune tune submit` does).
+
+Every strategy goes to both SDKs' `strategy=`, a StrategyConfig only with Hyperband. Autotune
+goes to their `autotune=True` with every static hyperparameter kept static (an SDK would
+otherwise send each as an AutoParameter for AMT to range, which our request does not). Both
+SDKs always send MaxNumberOfTrainingJobs (1 when not given, but for Grid) and
+TrainingJobEarlyStoppingType ("Off" when not given): an autotuned plan that leaves either to
+AMT cannot be expressed, and is refused (`AutotuneNotExpressible`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tuning.plan import TuningPlan, require_images
+from containers.errors import BadInput
+from tuning.plan import Strategy, TuningPlan, require_images
 from tuning.request import keep_random_seed
+
+
+class AutotuneNotExpressible(BadInput):
+    """An autotuned plan leaves out a field that the SDKs always send."""
 
 
 def _tuner_arguments(plan: TuningPlan, parameters: Any) -> dict[str, Any]:
     """What v2's and v3's HyperparameterTuner take alike; `parameters` is the SDK's module
     with CategoricalParameter, ContinuousParameter and IntegerParameter."""
+    early_stopping = plan.early_stopping
+    grid = plan.strategy is Strategy.GRID  # the SDKs leave a Grid's number of jobs out
+    unsent = [
+        name
+        for name, missing in (
+            ("limits.max_jobs", plan.limits.max_jobs is None and not grid),
+            ("early_stopping", early_stopping is None),
+        )
+        if missing
+    ]
+    if unsent or early_stopping is None:
+        raise AutotuneNotExpressible(
+            f"autotune: {plan.name} leaves {', '.join(unsent)} to AMT, but the SDK tuners "
+            "always send them (MaxNumberOfTrainingJobs=1, TrainingJobEarlyStoppingType=Off when "
+            "not given): give them in the spec, or submit it with `smtune tune submit`"
+        )
     definition = plan.definition
     return {
         "objective_metric_name": plan.objective.metric,
@@ -30,11 +58,16 @@ def _tuner_arguments(plan: TuningPlan, parameters: Any) -> dict[str, Any]:
         },
         "metric_definitions": [m.definition() for m in definition.metrics],
         "strategy": plan.strategy.value,
-        "max_jobs": plan.limits.max_jobs,
+        "max_jobs": plan.limits.max_jobs,  # None only for a Grid: the SDKs leave it out
         "max_parallel_jobs": plan.limits.max_parallel_jobs,
-        "early_stopping_type": plan.early_stopping.value,
+        "early_stopping_type": early_stopping.value,
         "random_seed": plan.random_seed,
         "tags": [{"Key": k, "Value": v} for k, v in plan.tags.items()] or None,
+        "autotune": plan.autotune,
+        # Kept static, each of them: else the SDK sends them as AutoParameters.
+        "hyperparameters_to_keep_static": list(definition.static_hyperparameters)
+        if plan.autotune
+        else None,
     }
 
 

@@ -115,7 +115,8 @@ class Strategy(Strict):
 
 
 class Limits(Strict):
-    max_jobs: int = Field(ge=1)
+    # None: AMT's to set; `plan` takes it from a Grid (its combinations) or Autotune only.
+    max_jobs: int | None = Field(default=None, ge=1)
     max_parallel_jobs: int = Field(ge=1)
     max_runtime_seconds: int = Field(default=86_400, ge=1)
 
@@ -196,7 +197,7 @@ class TuningJobSpec(Strict):
     objective: Objective
     strategy: Strategy = Field(default_factory=Strategy)
     limits: Limits
-    early_stopping: str = "Off"
+    early_stopping: str | None = None  # None: Off, or with autotune AMT's choice
     random_seed: int | None = Field(default=None, ge=0)
     channels: dict[ChannelName, Channel] = Field(min_length=1)
     output_path: str = Field(pattern=S3_URI)
@@ -209,6 +210,8 @@ class TuningJobSpec(Strict):
     code_location: str | None = Field(default=None, pattern=S3_URI)  # default: output_path
     distribution: ScriptDistribution = Field(default_factory=ScriptDistribution)
     metrics: list[MetricDeclaration] = Field(default_factory=list)
+    # AMT's Autotune: AMT chooses what the spec leaves out (`tuning.strategies.autotune`).
+    autotune: bool = False
 
     @model_validator(mode="after")
     def _spot_needs_a_wait(self) -> TuningJobSpec:
