@@ -9,12 +9,14 @@ A script's plan (a spec with `entry_point`) gives both SDKs its script-mode hype
 as static ones; its sagemaker_submit_directory names the archive that neither SDK uploads
 here: put it there first with `tuning.sagemaker.upload_source` (`smtune tune submit` does).
 
-Every strategy goes to both SDKs' `strategy=`, a StrategyConfig only with Hyperband. Autotune
-goes to their `autotune=True` with every static hyperparameter kept static (an SDK would
-otherwise send each as an AutoParameter for AMT to range, which our request does not). Both
-SDKs always send MaxNumberOfTrainingJobs (1 when not given, but for Grid) and
-TrainingJobEarlyStoppingType ("Off" when not given): an autotuned plan that leaves either to
-AMT cannot be expressed, and is refused (`AutotuneNotExpressible`).
+Every strategy goes to both SDKs' `strategy=`, a StrategyConfig only with Hyperband. A Grid
+that leaves its number of jobs out gets the number of combinations, which AMT takes as the
+same: SDK v2 would send MaxNumberOfTrainingJobs=None, which botocore refuses. Autotune goes to
+their `autotune=True` with every static hyperparameter kept static (an SDK would otherwise send
+each as an AutoParameter for AMT to range, which our request does not). Both SDKs always send
+MaxNumberOfTrainingJobs (1 when not given) and TrainingJobEarlyStoppingType ("Off" when not
+given): an autotuned plan that leaves either to AMT cannot be expressed, and is refused
+(`AutotuneNotExpressible`).
 """
 
 from __future__ import annotations
@@ -22,33 +24,33 @@ from __future__ import annotations
 from typing import Any
 
 from containers.errors import BadInput
-from tuning.plan import Strategy, TuningPlan, require_images
+from tuning.plan import EarlyStopping, TuningPlan, require_images
 from tuning.request import keep_random_seed
+from tuning.strategies.autotune import left_to_amt
 
 
 class AutotuneNotExpressible(BadInput):
     """An autotuned plan leaves out a field that the SDKs always send."""
 
 
+def _expressible(plan: TuningPlan) -> tuple[int, EarlyStopping]:
+    """MaxNumberOfTrainingJobs and early stopping as the SDKs send them; refused where the
+    plan leaves them to AMT (Autotune), before any SDK is imported."""
+    max_jobs, early_stopping = plan.max_jobs, plan.early_stopping  # a Grid's: its size
+    if max_jobs is None or early_stopping is None:
+        raise AutotuneNotExpressible(
+            f"autotune: {plan.name} leaves {', '.join(left_to_amt(max_jobs, early_stopping))} "
+            "to AMT, but the SDK tuners always send them (MaxNumberOfTrainingJobs=1, "
+            "TrainingJobEarlyStoppingType=Off when not given): give them in the spec, or submit "
+            "it with `smtune tune submit`"
+        )
+    return max_jobs, early_stopping
+
+
 def _tuner_arguments(plan: TuningPlan, parameters: Any) -> dict[str, Any]:
     """What v2's and v3's HyperparameterTuner take alike; `parameters` is the SDK's module
     with CategoricalParameter, ContinuousParameter and IntegerParameter."""
-    early_stopping = plan.early_stopping
-    grid = plan.strategy is Strategy.GRID  # the SDKs leave a Grid's number of jobs out
-    unsent = [
-        name
-        for name, missing in (
-            ("limits.max_jobs", plan.limits.max_jobs is None and not grid),
-            ("early_stopping", early_stopping is None),
-        )
-        if missing
-    ]
-    if unsent or early_stopping is None:
-        raise AutotuneNotExpressible(
-            f"autotune: {plan.name} leaves {', '.join(unsent)} to AMT, but the SDK tuners "
-            "always send them (MaxNumberOfTrainingJobs=1, TrainingJobEarlyStoppingType=Off when "
-            "not given): give them in the spec, or submit it with `smtune tune submit`"
-        )
+    max_jobs, early_stopping = _expressible(plan)
     definition = plan.definition
     return {
         "objective_metric_name": plan.objective.metric,
@@ -58,7 +60,7 @@ def _tuner_arguments(plan: TuningPlan, parameters: Any) -> dict[str, Any]:
         },
         "metric_definitions": [m.definition() for m in definition.metrics],
         "strategy": plan.strategy.value,
-        "max_jobs": plan.limits.max_jobs,  # None only for a Grid: the SDKs leave it out
+        "max_jobs": max_jobs,
         "max_parallel_jobs": plan.limits.max_parallel_jobs,
         "early_stopping_type": early_stopping.value,
         "random_seed": plan.random_seed,
@@ -74,6 +76,7 @@ def _tuner_arguments(plan: TuningPlan, parameters: Any) -> dict[str, Any]:
 def v2_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, dict[str, Any]]:
     """(tuner, inputs) for SDK v2: `tuner.fit(inputs, job_name=plan.name)` submits it."""
     require_images(plan)
+    _expressible(plan)
     from sagemaker import tuner as v2
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput
@@ -125,6 +128,7 @@ def v3_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, list[Any]]:
     the CreateHyperParameterTuningJob call by a botocore hook on the session.
     """
     require_images(plan)
+    _expressible(plan)
     from sagemaker.core import parameter as v3
     from sagemaker.core import shapes
     from sagemaker.train import ModelTrainer

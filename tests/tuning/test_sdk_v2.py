@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from tests.tuning.conftest import SCRIPT, SEED
+from tuning.plan import TuningPlan
 from tuning.request import build_request, plan
 from tuning.spec import load
 
 pytestmark = pytest.mark.sdk2
 
 
-# The built-in XGBoost's spec, and a script's (the DNN image runs train.py in script mode).
-@pytest.mark.parametrize("spec_file", [SEED, SCRIPT], ids=["xgboost", "script"])
-def test_v2_tuner_creates_the_same_tuning_job(spec_file: Path) -> None:
+def sent_by_v2(ours: TuningPlan) -> dict[str, Any]:
+    """The CreateHyperParameterTuningJob parameters SDK v2's tuner of `ours` sends (stubbed)."""
     sagemaker = pytest.importorskip("sagemaker")
     if not sagemaker.__version__.startswith("2."):
         pytest.skip(f"SDK v2 test, found {sagemaker.__version__}")
@@ -28,7 +28,6 @@ def test_v2_tuner_creates_the_same_tuning_job(spec_file: Path) -> None:
 
     from tuning.sdk import v2_tuner
 
-    ours = plan(load(spec_file), region="eu-west-1")
     client = boto3.client("sagemaker", region_name="eu-west-1")
     sent: dict[str, Any] = {}
     client.meta.events.register(
@@ -46,9 +45,17 @@ def test_v2_tuner_creates_the_same_tuning_job(spec_file: Path) -> None:
                 "HyperParameterTuningJobArn": "arn:aws:sagemaker:eu-west-1:"
                 "123456789012:hyper-parameter-tuning-job/x"
             },
-            None,  # the SDK adds keys of its own: compared below, field by field
+            None,  # the SDK adds keys of its own: compared by the callers, field by field
         )
         tuner.fit(inputs, job_name=ours.name, wait=False)
+    return sent
+
+
+# The built-in XGBoost's spec, and a script's (the DNN image runs train.py in script mode).
+@pytest.mark.parametrize("spec_file", [SEED, SCRIPT], ids=["xgboost", "script"])
+def test_v2_tuner_creates_the_same_tuning_job(spec_file: Path) -> None:
+    ours = plan(load(spec_file), region="eu-west-1")
+    sent = sent_by_v2(ours)
     expected = build_request(ours)
     config, definition = sent["HyperParameterTuningJobConfig"], sent["TrainingJobDefinition"]
     assert sent["HyperParameterTuningJobName"] == expected["HyperParameterTuningJobName"]

@@ -270,3 +270,27 @@ def test_cli_rehearse_of_bayesian_exits_2_with_the_way_out(tmp_path: Path) -> No
     assert result.returncode == 2, result.stderr
     assert "Rehearse the same spec with Strategy=Random" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_only_autotune_leaves_fields_unset_in_a_plan() -> None:
+    from dataclasses import replace
+
+    from tuning.plan import ResourceLimits
+
+    random = planned("random")
+    with pytest.raises(ValueError, match="early_stopping unset with strategy=Random: only"):
+        replace(random, early_stopping=None)
+    with pytest.raises(ValueError, match=r"limits\.max_jobs unset with strategy=Random: only"):
+        replace(random, limits=ResourceLimits(None, 2))
+    assert replace(random, limits=ResourceLimits(None, 2), autotune=True).max_jobs is None
+
+
+def test_cli_plan_summarizes_what_amt_chooses() -> None:
+    from tuning.commands import summary
+
+    lines = summary(planned("autotune")).splitlines()
+    assert "jobs        chosen by AMT, 2 at a time, at most 600 s each" in lines
+    assert lines[-1] == "worst case  unknown: AMT chooses the number of jobs (autotune)"
+    grid = summary(planned("grid")).splitlines()
+    assert "jobs        6, 3 at a time, at most 600 s each" in grid
+    assert grid[-1].startswith("worst case  7,200 billable instance-seconds")
