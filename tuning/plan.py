@@ -109,6 +109,8 @@ class TrainingDefinition:
         script: Script mode: the user's script the image runs; None: the image's own code.
         source_uri: Where a script's folder is uploaded (its sagemaker_submit_directory).
         name: AMT's DefinitionName; None for a tuning job's only definition.
+        auto_parameters: Autotune's AutoParameters: name -> example value, as sent; AMT
+            chooses their ranges.
     """
 
     image: ImageSpec
@@ -127,6 +129,7 @@ class TrainingDefinition:
     script: ScriptSpec | None = None
     source_uri: str | None = None
     name: str | None = None
+    auto_parameters: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.script is None) != (self.source_uri is None):

@@ -45,7 +45,7 @@ from tuning.script import (
 )
 from tuning.script import static_hyperparameters as script_static
 from tuning.spec import SpecError, TuningJobSpec
-from tuning.strategies.autotune import autotune_warning
+from tuning.strategies.autotune import auto_parameter_problems, autotune_warning
 from tuning.strategies.grid import grid_problems
 
 E = TypeVar("E", bound=enum.Enum)
@@ -129,6 +129,10 @@ def build_request(plan: TuningPlan) -> dict[str, Any]:
         "ResourceLimits": {"MaxParallelTrainingJobs": plan.limits.max_parallel_jobs},
         "ParameterRanges": api_ranges(definition.ranges),
     }
+    if definition.auto_parameters:
+        config["ParameterRanges"]["AutoParameters"] = [
+            {"Name": name, "ValueHint": hint} for name, hint in definition.auto_parameters.items()
+        ]
     # Left out where AMT chooses: a Grid's number of jobs, and what Autotune sets.
     if plan.limits.max_jobs is not None:
         config["ResourceLimits"]["MaxNumberOfTrainingJobs"] = plan.limits.max_jobs
@@ -318,16 +322,19 @@ def check_hyperband(
 
 def check_strategy(spec: TuningJobSpec, ranges: Mapping[str, Range]) -> list[str]:
     """The strategies' rules but Hyperband's own (`check_hyperband`): a Grid's ranges and
-    number of jobs, and who may leave the number of jobs to AMT; `ranges`, the spec's ranges
-    without problems of their own."""
+    number of jobs, who may leave the number of jobs to AMT, and Autotune's auto parameters;
+    `ranges`, the spec's ranges without problems of their own."""
+    problems = auto_parameter_problems(
+        spec.autotune, spec.auto_parameters, spec.static_hyperparameters, spec.ranges
+    )
     if spec.strategy.type == Strategy.GRID.value:
-        return grid_problems(ranges, spec.limits.max_jobs)
+        return problems + grid_problems(ranges, spec.limits.max_jobs)
     if spec.limits.max_jobs is None and not spec.autotune:
-        return [
+        problems.append(
             f"limits.max_jobs is required with strategy.type={spec.strategy.type!r}: only a Grid "
             "search (one job per combination) or autotune: true leaves it to AMT"
-        ]
-    return []
+        )
+    return problems
 
 
 def check_ranges(spec: TuningJobSpec) -> list[str]:
@@ -355,6 +362,12 @@ def check_against_image(
             )
             continue
         problems += _image_rule(f"static_hyperparameters.{name}", declared[name], _text(value))
+    for name, hint in spec.auto_parameters.items():
+        where = f"auto_parameters.{name}"
+        if name not in declared:
+            problems.append(f"{where}: the {image.name} image has no hyperparameter {name!r}")
+            continue
+        problems += _image_rule(where, declared[name], _text(hint))
     for name in spec.ranges:
         where = f"ranges.{name}"
         if name not in declared:
@@ -549,6 +562,7 @@ def _training_definition(
         resource=resource,
         script=script,
         source_uri=source_uri(spec) if script is not None else None,
+        auto_parameters={k: _text(v) for k, v in spec.auto_parameters.items()},
     )
 
 

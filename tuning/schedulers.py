@@ -5,7 +5,8 @@ One factory, so the rehearsal never names a strategy: Hyperband gets its bracket
 only), so their jobs run to their own end (the image's epochs or num_round), or until the median
 rule of `early_stopping: Auto` stops them; Bayesian is refused (`tuning.strategies.bayesian`
 argues why). An autotuned plan is rehearsed only when it gives what the rehearsal needs: the
-number of jobs and the early stopping, which AMT would otherwise choose out of sight.
+number of jobs, the early stopping and every range, which AMT would otherwise choose out of
+sight.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ def rehearsed(plan: TuningPlan) -> tuple[int, EarlyStopping]:
     """How many jobs a rehearsal of `plan` runs, and its early stopping; NotRehearsable when
     its strategy cannot be rehearsed, or when AMT would choose either (Autotune)."""
     check_rehearsable(plan.strategy)
+    hinted = plan.definition.auto_parameters
+    if hinted:
+        raise NotRehearsable(
+            f"auto_parameters: AMT chooses the ranges of {', '.join(hinted)} from their example "
+            "values, and its choice is not public: give them as ranges to rehearse the spec"
+        )
     max_jobs, early_stopping = plan.max_jobs, plan.early_stopping
     if max_jobs is None or early_stopping is None:
         raise NotRehearsable(

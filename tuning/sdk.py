@@ -12,11 +12,13 @@ here: put it there first with `tuning.sagemaker.upload_source` (`smtune tune sub
 Every strategy goes to both SDKs' `strategy=`, a StrategyConfig only with Hyperband. A Grid
 that leaves its number of jobs out gets the number of combinations, which AMT takes as the
 same: SDK v2 would send MaxNumberOfTrainingJobs=None, which botocore refuses. Autotune goes to
-their `autotune=True` with every static hyperparameter kept static (an SDK would otherwise send
-each as an AutoParameter for AMT to range, which our request does not). Both SDKs always send
-MaxNumberOfTrainingJobs (1 when not given) and TrainingJobEarlyStoppingType ("Off" when not
-given): an autotuned plan that leaves either to AMT cannot be expressed, and is refused
-(`AutotuneNotExpressible`).
+their `autotune=True`: SDK v2 sends as AutoParameters every hyperparameter of its estimator not
+kept static, so the estimator gets the static hyperparameters, all kept static, and the auto
+parameters' example values. SDK v3 drops AutoParameters (it takes them out of the static
+hyperparameters and never sends them): a plan with auto parameters is refused there. Both
+SDKs always send MaxNumberOfTrainingJobs (1 when not given) and TrainingJobEarlyStoppingType
+("Off" when not given): an autotuned plan that leaves either to AMT cannot be expressed, and is
+refused (`AutotuneNotExpressible`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from tuning.strategies.autotune import left_to_amt
 
 
 class AutotuneNotExpressible(BadInput):
-    """An autotuned plan leaves out a field that the SDKs always send."""
+    """An autotuned plan the SDK cannot send: a field left to AMT that the SDKs always send, or
+    AutoParameters with SDK v3."""
 
 
 def _expressible(plan: TuningPlan) -> tuple[int, EarlyStopping]:
@@ -66,7 +69,7 @@ def _tuner_arguments(plan: TuningPlan, parameters: Any) -> dict[str, Any]:
         "random_seed": plan.random_seed,
         "tags": [{"Key": k, "Value": v} for k, v in plan.tags.items()] or None,
         "autotune": plan.autotune,
-        # Kept static, each of them: else the SDK sends them as AutoParameters.
+        # Kept static, each of them: the SDK sends the estimator's others as AutoParameters.
         "hyperparameters_to_keep_static": list(definition.static_hyperparameters)
         if plan.autotune
         else None,
@@ -94,7 +97,7 @@ def v2_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, dict[str, Any]
         use_spot_instances=definition.spot is not None,
         max_wait=definition.spot.max_wait_s if definition.spot else None,
         checkpoint_s3_uri=definition.checkpoint_uri,
-        hyperparameters=dict(definition.static_hyperparameters),
+        hyperparameters={**definition.static_hyperparameters, **definition.auto_parameters},
         sagemaker_session=session,
     )
     hyperband = plan.hyperband
@@ -129,6 +132,12 @@ def v3_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, list[Any]]:
     """
     require_images(plan)
     _expressible(plan)
+    if plan.definition.auto_parameters:
+        raise AutotuneNotExpressible(
+            f"auto_parameters: SDK v3's tuner drops AutoParameters "
+            f"({', '.join(plan.definition.auto_parameters)}): build {plan.name} with SDK v2's "
+            "(`v2_tuner`), or submit it with `smtune tune submit`"
+        )
     from sagemaker.core import parameter as v3
     from sagemaker.core import shapes
     from sagemaker.train import ModelTrainer

@@ -210,8 +210,10 @@ class TuningJobSpec(Strict):
     code_location: str | None = Field(default=None, pattern=S3_URI)  # default: output_path
     distribution: ScriptDistribution = Field(default_factory=ScriptDistribution)
     metrics: list[MetricDeclaration] = Field(default_factory=list)
-    # AMT's Autotune: AMT chooses what the spec leaves out (`tuning.strategies.autotune`).
+    # AMT's Autotune: AMT chooses what the spec leaves out (`tuning.strategies.autotune`), and
+    # a range for each auto parameter, from its example value.
     autotune: bool = False
+    auto_parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _spot_needs_a_wait(self) -> TuningJobSpec:

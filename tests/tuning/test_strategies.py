@@ -82,6 +82,8 @@ def test_autotune_sends_mode_enabled_and_leaves_out_what_amt_chooses() -> None:
     request = build_request(checked)
     assert request["Autotune"] == {"Mode": "Enabled"}
     config = request["HyperParameterTuningJobConfig"]
+    assert config["ParameterRanges"]["AutoParameters"] == [{"Name": "y", "ValueHint": "1.0"}]
+    assert checked.definition.auto_parameters == {"y": "1.0"}
     assert config["ResourceLimits"] == {"MaxParallelTrainingJobs": 2}
     assert "TrainingJobEarlyStoppingType" not in config and config["Strategy"] == "Bayesian"
     assert checked.warnings[-1] == (
@@ -158,8 +160,29 @@ BAD = [
         {"early_stopping": "Sometimes", "autotune": False},
         [
             "early_stopping: 'Sometimes' is not allowed: must be Off, Auto",
+            "auto_parameters: y given without autotune: true: AMT chooses ranges from example "
+            "values only with Autotune",
             "limits.max_jobs is required with strategy.type='Bayesian': only a Grid search (one "
             "job per combination) or autotune: true leaves it to AMT",
+        ],
+    ),
+    (
+        "random",
+        {"auto_parameters": {"y": 2}},
+        [
+            "auto_parameters: y given without autotune: true: AMT chooses ranges from example "
+            "values only with Autotune"
+        ],
+    ),
+    (
+        "autotune",
+        {"auto_parameters": {"epochs": 5, "x": 0.5, "depth": 3, "seconds_per_epoch": 99}},
+        [
+            "auto_parameters.depth: the synthetic image has no hyperparameter 'depth'",
+            "auto_parameters.seconds_per_epoch: the image would reject it: seconds_per_epoch=99 "
+            "is out of range: must be 0 <= seconds_per_epoch <= 60",
+            "auto_parameters.epochs: epochs is also a static hyperparameter: keep one",
+            "auto_parameters.x: x is also a tuned range: keep one",
         ],
     ),
 ]
@@ -245,7 +268,13 @@ def test_random_rehearses_to_each_jobs_end_or_the_median_rule(tmp_path: Path) ->
         ),
         (
             "autotune",
-            {"strategy": {"type": "Random"}},
+            {"limits.max_jobs": 4, "early_stopping": "Off", "strategy": {"type": "Random"}},
+            "auto_parameters: AMT chooses the ranges of y from their example values, and its "
+            "choice is not public: give them as ranges to rehearse the spec",
+        ),
+        (
+            "autotune",
+            {"strategy": {"type": "Random"}, "auto_parameters": None},
             "autotune: true leaves limits.max_jobs (MaxNumberOfTrainingJobs), early_stopping "
             "(TrainingJobEarlyStoppingType) to AMT, whose choices are not public: give them in "
             "the spec to rehearse it (AMT may still choose otherwise)",

@@ -17,13 +17,15 @@ from tuning.plan import TuningPlan
 from tuning.request import build_request
 from tuning.sdk import AutotuneNotExpressible, v2_tuner, v3_tuner
 
-# The example specs; the autotuned one with the two fields both SDKs always send.
+# The example specs; the autotuned one with the two fields both SDKs always send, and for
+# SDK v3, which drops AutoParameters, without its auto parameter.
 CASES = {
     "random": {},
     "grid": {},
     "bayesian": {},
     "autotune": {"limits.max_jobs": 10, "early_stopping": "Auto"},
 }
+V3_CASES = {**CASES, "autotune": {**CASES["autotune"], "auto_parameters": None}}
 CONFIG_KEYS = (
     "Strategy",
     "StrategyConfig",
@@ -53,18 +55,19 @@ def test_v2_sends_each_strategy_as_we_do(kind: str) -> None:
     sent = sent_by_v2(ours)
     same_config(sent["HyperParameterTuningJobConfig"], ours)
     assert sent.get("Autotune") == build_request(ours).get("Autotune")
-    # Autotune: every static hyperparameter stays static, none becomes an AutoParameter.
+    # Autotune: every static hyperparameter stays static; the auto parameters, and only they,
+    # are AutoParameters (compared with the ranges above) and not static.
     static = sent["TrainingJobDefinition"]["StaticHyperParameters"]
-    assert {k: static[k] for k in ours.definition.static_hyperparameters} == dict(
+    assert {k: static.get(k) for k in ours.definition.static_hyperparameters} == dict(
         ours.definition.static_hyperparameters
     )
-    assert not sent["HyperParameterTuningJobConfig"]["ParameterRanges"].get("AutoParameters")
+    assert not set(static) & set(ours.definition.auto_parameters)
 
 
 @pytest.mark.sdk3
-@pytest.mark.parametrize("kind", CASES)
+@pytest.mark.parametrize("kind", V3_CASES)
 def test_v3_creates_each_strategy_as_we_do(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
-    ours = planned(kind, **CASES[kind])
+    ours = planned(kind, **V3_CASES[kind])
     described = created_by_v3(monkeypatch, ours)
     same_config(described["HyperParameterTuningJobConfig"], ours)
     assert described.get("Autotune") == build_request(ours).get("Autotune")
@@ -82,3 +85,12 @@ def test_an_autotuned_plan_leaving_fields_to_amt_is_refused_by_both_sdks() -> No
             "TrainingJobEarlyStoppingType=Off when not given): give them in the spec, or submit "
             "it with `smtune tune submit`"
         )
+
+
+def test_sdk_v3_refuses_auto_parameters_it_would_drop() -> None:
+    with pytest.raises(AutotuneNotExpressible) as error:
+        v3_tuner(planned("autotune", **CASES["autotune"]))  # before SDK v3 is imported
+    assert str(error.value) == (
+        "auto_parameters: SDK v3's tuner drops AutoParameters (y): build synthetic-autotune "
+        "with SDK v2's (`v2_tuner`), or submit it with `smtune tune submit`"
+    )

@@ -8,9 +8,16 @@ makes MaxNumberOfTrainingJobs and TrainingJobEarlyStoppingType optional. So a sp
 `autotune: true` may leave out `limits.max_jobs` and `early_stopping`, which the request then
 leaves out for AMT to choose; the strategy and the parallelism are sent as given. What AMT
 does with a value it is given is not documented: the plan's warning says so.
+
+The ranges AMT chooses are those of ParameterRanges.AutoParameters: a hyperparameter's name
+and an example value (API reference, AutoParameter: "If AMT determines that your
+hyperparameter is eligible for Autotune, an optimal hyperparameter range is selected for
+you"). The spec's `auto_parameters` holds them, only with `autotune: true`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from tuning.strategies.base import EarlyStopping, Strategy
 
@@ -39,3 +46,23 @@ def autotune_warning(
         "and early stopping among what Autotune may set, but not what it does with a value it "
         "is given: the job AMT runs may differ from this plan"
     )
+
+
+def auto_parameter_problems(
+    autotune: bool,
+    hints: Mapping[str, object],
+    static: Mapping[str, object],
+    tuned: Mapping[str, object],
+) -> list[str]:
+    """Every reason `hints` (name -> example value) cannot be AutoParameters."""
+    if hints and not autotune:
+        return [
+            f"auto_parameters: {', '.join(hints)} given without autotune: true: AMT chooses "
+            "ranges from example values only with Autotune"
+        ]
+    return [
+        f"auto_parameters.{name}: {name} is also {kind}: keep one"
+        for name in hints
+        for kind, names in (("a static hyperparameter", static), ("a tuned range", tuned))
+        if name in names
+    ]
