@@ -37,7 +37,7 @@ from tuning.accounting import Summary
 from tuning.hyperband import Decision, api_ranges
 from tuning.journal import Journal
 from tuning.plan import TuningPlan
-from tuning.schedulers import job_length, rehearsed, scheduler_for
+from tuning.schedulers import check_lengths, job_length, rehearsed, scheduler_for
 from tuning.strategies import NotRehearsable
 
 logger = logging.getLogger(__name__)
@@ -99,8 +99,7 @@ class Rehearsal:
         try:
             planned, _ = rehearsed(plan)
             self.scheduler = scheduler_for(plan, clock)
-            if definition.resource not in definition.ranges:  # a tuned length: checked per job
-                job_length(plan, {})
+            check_lengths(plan)
         except NotRehearsable as error:
             raise RehearsalError(str(error)) from None
         missing = sorted({c.name for c in definition.channels} - set(channels))

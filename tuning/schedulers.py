@@ -64,6 +64,15 @@ def scheduler_for(plan: TuningPlan, clock: Callable[[], float]) -> Scheduler:
     )
 
 
+def check_lengths(plan: TuningPlan) -> None:
+    """NotRehearsable unless every job of `plan` has a length: the static one, or each value
+    its tuned range may take (checked at the range's edges, or every categorical value)."""
+    tuned = plan.definition.ranges.get(plan.definition.resource)
+    edges = tuned.edge_values if tuned is not None else ()
+    for hyperparameters in [{plan.definition.resource: value} for value in edges] or [{}]:
+        job_length(plan, hyperparameters)
+
+
 def job_length(plan: TuningPlan, hyperparameters: Mapping[str, object]) -> int:
     """Units of resource a job of `plan` with these tuned `hyperparameters` uses when nothing
     stops it: MaxResource with Hyperband, else its own epochs-like hyperparameter (tuned, or
@@ -79,7 +88,7 @@ def job_length(plan: TuningPlan, hyperparameters: Mapping[str, object]) -> int:
         length = 0
     if length < 1:
         raise NotRehearsable(
-            f"static_hyperparameters.{resource}={value}: without Hyperband a job runs to its "
+            f"{resource}={value}: without Hyperband a job runs to its "
             f"own end, so the rehearsal needs {resource} as a positive integer (static, or "
             "tuned as an integer) to know its length"
         )

@@ -273,6 +273,15 @@ def test_random_rehearses_to_each_jobs_end_or_the_median_rule(tmp_path: Path) ->
             "choice is not public: give them as ranges to rehearse the spec",
         ),
         (
+            "random",
+            {
+                "static_hyperparameters.epochs": None,
+                "ranges.epochs": {"type": "continuous", "min": 1, "max": 9},
+            },
+            "epochs=1.0: without Hyperband a job runs to its own end, so the rehearsal needs "
+            "epochs as a positive integer (static, or tuned as an integer) to know its length",
+        ),
+        (
             "autotune",
             {"strategy": {"type": "Random"}, "auto_parameters": None},
             "autotune: true leaves limits.max_jobs (MaxNumberOfTrainingJobs), early_stopping "
@@ -323,3 +332,21 @@ def test_cli_plan_summarizes_what_amt_chooses() -> None:
     grid = summary(planned("grid")).splitlines()
     assert "jobs        6, 3 at a time, at most 600 s each" in grid
     assert grid[-1].startswith("worst case  7,200 billable instance-seconds")
+
+
+def test_a_tuned_length_is_each_jobs_own_worst_case(tmp_path: Path) -> None:
+    checked = planned(
+        "random",
+        early_stopping="Off",
+        **{
+            "static_hyperparameters.epochs": None,
+            "static_hyperparameters.seconds_per_epoch": 0,
+            "ranges.epochs": {"type": "integer", "min": 2, "max": 6},
+            "limits.max_jobs": 4,
+        },
+    )
+    summary, journal = rehearse(tmp_path, checked)
+    lengths = [int(j.hyperparameters["epochs"]) for j in journal.jobs()]
+    assert len(set(lengths)) > 1  # the seed draws different lengths
+    assert summary.resource_worst_case == summary.resource_used == sum(lengths)
+    assert all(j.status is JobStatus.COMPLETED for j in journal.jobs())
