@@ -1,9 +1,13 @@
 """What a rehearsal cost and found, computed from its journal alone: counts by status, the
-best job, resource and billable seconds, and the worst case had no job stopped early."""
+best job, resource and billable seconds, and the worst case had no job stopped early.
+
+A job's worst case is its own length (`tuning.schedulers.job_length`): MaxResource with
+Hyperband, which completes every job there; with Random or Grid search, which have no
+MaxResource, the job's own epochs or num_round."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +32,7 @@ class Summary:
     billable_seconds: float
     wall_seconds: float
     sequential_seconds: float = 0.0  # the same jobs one after another: what parallelism saved
-    # Had no job stopped early: each job's seconds per unit of resource times MaxResource.
+    # Had no job stopped early: each job's seconds per unit of resource times its length.
     billable_seconds_worst_case: float = 0.0
     flags: tuple[str, ...] = ()
     # TuningJobCompletionDetails and the criterion met (None: the plan has no criteria).
@@ -119,21 +123,21 @@ def best(last: dict[str, tuple[int, float]], direction: Direction) -> tuple[str,
 def summarize(
     journal: Journal,
     direction: Direction,
-    max_resource: int,
+    lengths: Mapping[str, int],
     wall_seconds: float,
     flags: Sequence[str] = (),
     completion: CompletionDetails | None = None,
 ) -> Summary:
     """The summary of the rehearsal journaled in `journal`; a job still InProgress counts
-    as far as it ran."""
+    as far as it ran. `lengths`: each job's resource had nothing stopped it."""
     records = journal.jobs()
     last = journal.last_observations()
     found = best(last, direction)
     elapsed = {r.name: (r.ended or r.started or 0) - (r.started or 0) for r in records}
     billable = sum(elapsed[r.name] * r.hosts for r in records)
-    # A job's seconds per unit of resource, stretched to MaxResource.
+    # A job's seconds per unit of resource, stretched to its length.
     worst = sum(
-        elapsed[r.name] / last[r.name][0] * max_resource * r.hosts
+        elapsed[r.name] / last[r.name][0] * lengths[r.name] * r.hosts
         for r in records
         if r.name in last
     )
@@ -142,7 +146,7 @@ def summarize(
         best_objective=found[1] if found else None,
         best_job=found[0] if found else None,
         resource_used=len(journal.observations()),
-        resource_worst_case=len(records) * max_resource,
+        resource_worst_case=sum(lengths[r.name] for r in records),
         billable_seconds=round(billable, 3),
         wall_seconds=round(wall_seconds, 3),
         sequential_seconds=round(sum(elapsed.values()), 3),

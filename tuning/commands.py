@@ -173,7 +173,7 @@ def summary(checked: TuningPlan, variables: str = "") -> str:
         f"instances   {definition.instance.count} x {definition.instance.type}"
         + (" (managed spot)" if definition.spot else ""),
         f"objective   {checked.objective.direction.value} {checked.objective.metric}",
-        f"jobs        {limits.max_jobs}, {limits.max_parallel_jobs} at a time, "
+        f"jobs        {checked.max_jobs or 'chosen by AMT'}, {limits.max_parallel_jobs} at a time, "
         f"at most {definition.max_runtime_s} s each",
         "ranges:",
         *(f"  {name:<20} {r.describe()}" for name, r in definition.ranges.items()),
@@ -200,8 +200,11 @@ def summary(checked: TuningPlan, variables: str = "") -> str:
 
 
 def _worst_case(checked: TuningPlan) -> str:
+    worst = checked.worst_case_instance_seconds
+    if worst is None:
+        return "worst case  unknown: AMT chooses the number of jobs (autotune)"
     return (
-        f"worst case  {checked.worst_case_instance_seconds:,} billable instance-seconds "
+        f"worst case  {worst:,} billable instance-seconds "
         "(every job to its time limit, no early stopping"
         + (", on the costliest definition)" if len(checked.definitions) > 1 else ")")
     )
@@ -376,17 +379,18 @@ def _rehearse_journaled(
         )
         summary = rehearsal.run()
         if args.report:
+            from entrypoints.contract.metrics import Direction
             from tuning.completion import report_lines
             from tuning.hyperband import rungs
             from tuning.report import rehearsal_report
 
-            hyperband = rehearsal.hyperband
+            hyperband = checked.hyperband  # rungs are Hyperband's; other strategies have none
             for path in rehearsal_report(
                 journal,
                 args.report,
                 checked.name,
-                rungs(hyperband.min_resource, hyperband.max_resource),
-                rehearsal.scheduler.maximize,
+                rungs(hyperband.min_resource, hyperband.max_resource) if hyperband else (),
+                checked.objective.direction is Direction.MAXIMIZE,
                 report_lines(summary.completion, summary.retries, summary.failures),
             ):
                 if path.name == "summary.md":  # and what the parents gave, if any

@@ -71,12 +71,11 @@ def completion_of(spec: TuningJobSpec) -> tuple[CompletionCriteria | None, list[
             "convergence: true, or leave the block out"
         )
     warnings = []
-    limit = given.max_jobs_not_improving
-    if limit is not None and not problems and limit >= spec.limits.max_jobs:
+    limit, most = given.max_jobs_not_improving, spec.limits.max_jobs  # None: AMT's or a grid's
+    if limit is not None and most is not None and not problems and limit >= most:
         warnings.append(
             f"{NOT_IMPROVING}={limit} can never be met: the first job always improves, so "
-            f"at most limits.max_jobs - 1 = {spec.limits.max_jobs - 1} jobs in a row can fail "
-            "to improve"
+            f"at most limits.max_jobs - 1 = {most - 1} jobs in a row can fail to improve"
         )
     return criteria, problems, warnings
 

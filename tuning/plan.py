@@ -15,7 +15,6 @@ ranges). A spec without `definitions` plans one, unnamed, sent as TrainingJobDef
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,6 +26,8 @@ from entrypoints.contract.config import S3DistributionType
 from entrypoints.contract.metrics import Direction
 from tuning.hyperband import Bracket, Range
 from tuning.metrics import Metric
+from tuning.strategies.base import EarlyStopping, Strategy  # the one of each, re-exported
+from tuning.strategies.grid import grid_size
 from tuning.strategies.warm_start import WarmStartType
 
 if TYPE_CHECKING:  # annotations only: tuning.strategies may come to import this module
@@ -36,22 +37,6 @@ if TYPE_CHECKING:  # annotations only: tuning.strategies may come to import this
 #: Stands for the registry in a catalogue image's URI when none is known: `plan` shows it,
 #: `submit` refuses it. "<" is in no image reference, so no real URI starts with it.
 UNSET_REGISTRY = "<REGISTRY>"
-
-
-class Strategy(enum.Enum):
-    """AMT's search strategies. Only Hyperband is planned and rehearsed today."""
-
-    HYPERBAND = "Hyperband"
-    RANDOM = "Random"
-    GRID = "Grid"
-    BAYESIAN = "Bayesian"
-
-
-class EarlyStopping(enum.Enum):
-    """AMT's TrainingJobEarlyStoppingType."""
-
-    OFF = "Off"
-    AUTO = "Auto"
 
 
 @dataclass(frozen=True)
@@ -78,7 +63,10 @@ class Objective:
 
 @dataclass(frozen=True)
 class ResourceLimits:
-    max_jobs: int
+    """AMT's ResourceLimits. `max_jobs` None: left out of the request, for AMT to set (a
+    Grid search runs every combination once; an autotuned job's limit is AMT's choice)."""
+
+    max_jobs: int | None
     max_parallel_jobs: int
 
 
@@ -130,6 +118,8 @@ class TrainingDefinition:
         name: AMT's DefinitionName; None for a tuning job's only definition.
         retry: RetryStrategy: how often a job that failed for an internal error is retried;
             None: never.
+        auto_parameters: Autotune's AutoParameters: name -> example value, as sent; AMT
+            chooses their ranges.
     """
 
     image: ImageSpec
@@ -149,6 +139,7 @@ class TrainingDefinition:
     source_uri: str | None = None
     name: str | None = None
     retry: RetryStrategy | None = None
+    auto_parameters: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.script is None) != (self.source_uri is None):
@@ -188,7 +179,8 @@ class TuningPlan:
         hyperband: Hyperband's resources: present exactly when the strategy is Hyperband.
         objective: The metric optimized, and which way.
         limits: How many training jobs, and how many at once.
-        early_stopping: AMT's early stopping (Off with Hyperband, which stops jobs itself).
+        early_stopping: AMT's early stopping (Off with Hyperband, which stops jobs itself);
+            None: left out of the request, for Autotune to choose.
         random_seed: AMT's RandomSeed; None: AMT chooses.
         tags: The tuning job's tags.
         definitions: The training job definitions (see the module's docstring).
@@ -196,6 +188,7 @@ class TuningPlan:
         warnings: What a person should know before sending it.
         completion: TuningJobCompletionCriteria; None: the job runs to its limits.
         warm_start: The earlier tuning jobs this one starts from; None: a cold start.
+        autotune: AMT's Autotune: AMT chooses what the request leaves out (`tuning.autotune`).
     """
 
     name: str
@@ -203,7 +196,7 @@ class TuningPlan:
     hyperband: HyperbandConfig | None
     objective: Objective
     limits: ResourceLimits
-    early_stopping: EarlyStopping
+    early_stopping: EarlyStopping | None
     random_seed: int | None
     tags: Mapping[str, str]
     definitions: tuple[TrainingDefinition, ...]
@@ -211,8 +204,22 @@ class TuningPlan:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     completion: CompletionCriteria | None = None
     warm_start: WarmStart | None = None
+    autotune: bool = False
 
     def __post_init__(self) -> None:
+        unset = [
+            name
+            for name, value in (
+                ("early_stopping", self.early_stopping),
+                ("limits.max_jobs", self.limits.max_jobs),
+            )
+            if value is None and not (self.autotune or self._grid_limit(name))
+        ]
+        if unset:
+            raise ValueError(
+                f"{', '.join(unset)} unset with strategy={self.strategy.value}: only Autotune "
+                "leaves them to AMT (and a Grid search its number of jobs)"
+            )
         if (self.strategy is Strategy.HYPERBAND) != (self.hyperband is not None):
             raise ValueError(
                 f"strategy={self.strategy.value} with hyperband={self.hyperband}: a Hyperband "
@@ -240,14 +247,27 @@ class TuningPlan:
         """The objective as the definition reads it from a job's log."""
         return self.definition.metric(self.objective.metric)
 
+    def _grid_limit(self, name: str) -> bool:
+        return name == "limits.max_jobs" and self.strategy is Strategy.GRID
+
     @property
-    def worst_case_instance_seconds(self) -> int:
+    def max_jobs(self) -> int | None:
+        """How many training jobs run at most: the limit, or a Grid's number of combinations;
+        None where AMT alone knows (Autotune without a limit)."""
+        if self.limits.max_jobs is not None:
+            return self.limits.max_jobs
+        if self.strategy is Strategy.GRID:
+            return grid_size(self.definitions[0].ranges)  # the rehearsal refuses several
+        return None
+
+    @property
+    def worst_case_instance_seconds(self) -> int | None:
         """Billable instance-seconds if no job stopped early and each ran to its time limit;
         with several definitions, as if every job ran on the costliest (AMT does not say how
-        it shares the jobs among them)."""
-        return self.limits.max_jobs * max(
-            d.instance.count * d.max_runtime_s for d in self.definitions
-        )
+        it shares the jobs among them); None when AMT chooses the number of jobs."""
+        if self.max_jobs is None:
+            return None
+        return self.max_jobs * max(d.instance.count * d.max_runtime_s for d in self.definitions)
 
 
 class ImageNotResolved(BadInput):

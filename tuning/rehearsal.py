@@ -1,8 +1,10 @@
-"""Rehearse a whole AMT Hyperband tuning job on this machine: same spec, image and regexes.
+"""Rehearse a whole AMT tuning job on this machine: same spec, image and regexes.
 
 This approximates AMT, whose internals are not public: the Hyperband decisions are those of
 `tuning.hyperband` (η = 3, ASHA-style rungs, one bracket unless `brackets` says otherwise;
-see there). What it reproduces exactly is what
+see there); Random and Grid search choose as AMT documents, with the median rule for
+`early_stopping: Auto`; Bayesian is refused (`tuning.schedulers` builds the scheduler of each
+strategy). What it reproduces exactly is what
 SageMaker documents: every training job is an N-host job of the spec's image; metrics are
 read from the leader's log as CloudWatch shows it (tab as #011) with the spec's
 MetricDefinitions; one objective line is one unit of resource; a job is never stopped before
@@ -33,16 +35,17 @@ from containers.local.layout import ChannelSource
 from containers.local.watch import Event, JobEnded, LogWatch, Observation, Unread
 from containers.script import RESERVED_PREFIX, ScriptSpec
 from containers.status import JobStatus
-from entrypoints.contract.metrics import Direction
 from tuning import accounting, retries, warm_start
 from tuning.accounting import Summary
 from tuning.allocation import Allocation
 from tuning.completion import CompletionWatch, describe
-from tuning.hyperband import Decision, HyperbandScheduler
+from tuning.hyperband import Decision
 from tuning.hyperband.policy import BracketPolicy
 from tuning.journal import Journal
 from tuning.metrics import Metric
 from tuning.plan import TrainingDefinition, TuningPlan
+from tuning.schedulers import check_lengths, job_length, rehearsed, scheduler_for
+from tuning.strategies import NotRehearsable
 from tuning.strategies.retry import RetryDecision
 from tuning.strategies.warm_start import Parent
 
@@ -103,14 +106,15 @@ class Rehearsal:
         brackets: BracketPolicy = BracketPolicy.ASHA,
         parents: Sequence[Parent] = (),  # warm start: checked (tuning.warm_start)
     ) -> None:
-        if plan.hyperband is None:
-            raise RehearsalError(
-                "only Hyperband tuning jobs can be rehearsed: the spec has "
-                f"strategy.type={plan.strategy.value}"
-            )
-        self.hyperband = plan.hyperband
         # Channels and the script are the tuning job's, shared by every definition.
         definition = plan.definitions[0]
+        self.allocation = Allocation(plan.definitions)  # each job's definition, in turn
+        try:
+            planned, _ = rehearsed(plan)
+            check_lengths(plan)
+            self.scheduler = scheduler_for(plan, self.allocation.space(), brackets, clock)
+        except NotRehearsable as error:
+            raise RehearsalError(str(error)) from None
         missing = sorted({c.name for c in definition.channels} - set(channels))
         if missing:
             raise RehearsalError(
@@ -125,25 +129,17 @@ class Rehearsal:
         for option, count in (("max_jobs", max_jobs), ("max_parallel", max_parallel)):
             if count is not None and count < 1:
                 raise RehearsalError(f"{option}={count} is out of range: must be >= 1")
-        self.max_jobs = plan.limits.max_jobs if max_jobs is None else max_jobs
-        self.max_parallel = plan.limits.max_parallel_jobs if max_parallel is None else max_parallel
         self.clock, self.poll_s, self.on_progress = clock, poll_s, on_progress
+        # A Grid has its number of jobs; --max-jobs can only make any fewer.
+        self.max_jobs = planned if max_jobs is None else min(max_jobs, planned)
+        self.max_parallel = plan.limits.max_parallel_jobs if max_parallel is None else max_parallel
         # A MetricSpec, or a script's regex; each definition reads it with its own (`_objective`).
         self.objective = definition.metric(plan.objective.metric)
-        self.allocation = Allocation(plan.definitions)  # each job's definition, in turn
         self.definitions: dict[str, TrainingDefinition] = {}  # job name -> its definition
-        self.scheduler = HyperbandScheduler(
-            self.allocation.space(),
-            self.hyperband.min_resource,
-            self.hyperband.max_resource,
-            maximize=plan.objective.direction is Direction.MAXIMIZE,
-            seed=plan.random_seed,
-            clock=clock,
-            policy=brackets,
-        )
         self.completion = CompletionWatch(plan.completion, plan.objective.direction)
+        self.brackets = brackets
         self.parents = tuple(parents)
-        warm_start.seed_hyperband(self.scheduler, self.parents)
+        warm_start.seed(self.scheduler, self.parents)
         self.running: dict[str, Trial] = {}
         self.flags: list[str] = []  # problems AMT would have, found along the way
         self.restart: list[str] = []
@@ -157,8 +153,13 @@ class Rehearsal:
             {
                 "name": self.plan.name,
                 "seed": self.plan.random_seed,
-                "brackets": self.scheduler.policy.value,
                 "ranges": self.allocation.fingerprint(),
+                # Hyperband's bracket policy; any other strategy's name.
+                **(
+                    {"brackets": self.brackets.value}
+                    if self.plan.hyperband is not None
+                    else {"strategy": self.plan.strategy.value}
+                ),
             },
             sort_keys=True,
         )
@@ -172,7 +173,7 @@ class Rehearsal:
         if known != self._fingerprint():
             raise RehearsalError(
                 f"the journal {self.journal.path} belongs to another spec, seed or "
-                f"bracket policy (this run: --brackets {self.scheduler.policy.value}): use a new "
+                f"bracket policy (this run: --brackets {self.brackets.value}): use a new "
                 f"--journal, or the spec and --brackets it was made with; it holds {known}"
             )
         for record in self.journal.jobs():
@@ -315,7 +316,12 @@ class Rehearsal:
         )
         if decision is not Decision.CONTINUE:
             trial.verdict = decision
-            trial.job.stop("Hyperband" if decision is Decision.STOP else "MaxResource")
+            trial.job.stop(self._stopper if decision is Decision.STOP else "MaxResource")
+
+    @property
+    def _stopper(self) -> str:
+        """Who stops a job early: Hyperband, or the median rule of early stopping Auto."""
+        return "Hyperband" if self.plan.hyperband is not None else "early stopping (median rule)"
 
     def _check_non_finite(self, trial: Trial, unread: Unread) -> None:
         """An objective of nan or inf: AMT would not count that line; say so, once a job."""
@@ -412,7 +418,10 @@ class Rehearsal:
         summary = accounting.summarize(
             self.journal,
             self.plan.objective.direction,
-            self.hyperband.max_resource,
+            {
+                r.name: job_length(self.plan, self.definitions[r.name], r.hyperparameters)
+                for r in self.journal.jobs()
+            },
             self.clock() - self.started,
             self.flags,
             self.completion.details,

@@ -50,7 +50,9 @@ from tuning.script import (
 )
 from tuning.script import static_hyperparameters as script_static
 from tuning.spec import SpecError, TuningJobSpec
+from tuning.strategies.autotune import auto_parameter_problems, autotune_warning
 from tuning.strategies.completion import CompletionCriteria
+from tuning.strategies.grid import grid_problems
 from tuning.strategies.warm_start import WarmStartType
 
 E = TypeVar("E", bound=enum.Enum)
@@ -129,13 +131,18 @@ def build_request(plan: TuningPlan) -> dict[str, Any]:
     config: dict[str, Any] = {
         "Strategy": plan.strategy.value,
         "HyperParameterTuningJobObjective": config_objective(plan),
-        "ResourceLimits": {
-            "MaxNumberOfTrainingJobs": plan.limits.max_jobs,
-            "MaxParallelTrainingJobs": plan.limits.max_parallel_jobs,
-        },
+        "ResourceLimits": {"MaxParallelTrainingJobs": plan.limits.max_parallel_jobs},
         "ParameterRanges": api_ranges(definition.ranges),
-        "TrainingJobEarlyStoppingType": plan.early_stopping.value,
     }
+    if definition.auto_parameters:
+        config["ParameterRanges"]["AutoParameters"] = [
+            {"Name": name, "ValueHint": hint} for name, hint in definition.auto_parameters.items()
+        ]
+    # Left out where AMT chooses: a Grid's number of jobs, and what Autotune sets.
+    if plan.limits.max_jobs is not None:
+        config["ResourceLimits"]["MaxNumberOfTrainingJobs"] = plan.limits.max_jobs
+    if plan.early_stopping is not None:
+        config["TrainingJobEarlyStoppingType"] = plan.early_stopping.value
     if plan.hyperband is not None:
         config["StrategyConfig"] = {
             "HyperbandStrategyConfig": {
@@ -173,6 +180,8 @@ def build_request(plan: TuningPlan) -> dict[str, Any]:
         }
     if plan.tags:
         request["Tags"] = [{"Key": k, "Value": v} for k, v in plan.tags.items()]
+    if plan.autotune:
+        request["Autotune"] = {"Mode": "Enabled"}
     return request
 
 
@@ -292,7 +301,7 @@ def check_enums(spec: TuningJobSpec) -> list[str]:
         ],
     ]:
         choices = allowed(*path)
-        if value not in choices:
+        if value is not None and value not in choices:
             shown = ", ".join(choices) if len(choices) <= 8 else f"one of {len(choices)} values"
             hint = " (e.g. ml.m5.xlarge)" if where == "instance.type" else ""
             problems.append(f"{where}: {value!r} is not allowed: must be {shown}{hint}")
@@ -315,7 +324,7 @@ def check_hyperband(
                 f"strategy.type={strategy.type!r}"
             )
         return problems, warnings
-    if spec.early_stopping != "Off":
+    if spec.early_stopping not in (None, "Off"):
         problems.append(
             f"early_stopping: {spec.early_stopping!r} is not allowed with Hyperband: "
             "must be 'Off' (Hyperband stops jobs early itself)"
@@ -366,6 +375,23 @@ def check_hyperband(
     return problems, warnings
 
 
+def check_strategy(spec: TuningJobSpec, ranges: Mapping[str, Range]) -> list[str]:
+    """The strategies' rules but Hyperband's own (`check_hyperband`): a Grid's ranges and
+    number of jobs, who may leave the number of jobs to AMT, and Autotune's auto parameters;
+    `ranges`, the spec's ranges without problems of their own."""
+    problems = auto_parameter_problems(
+        spec.autotune, spec.auto_parameters, spec.static_hyperparameters, spec.ranges
+    )
+    if spec.strategy.type == Strategy.GRID.value:
+        return problems + grid_problems(ranges, spec.limits.max_jobs)
+    if spec.limits.max_jobs is None and not spec.autotune:
+        problems.append(
+            f"limits.max_jobs is required with strategy.type={spec.strategy.type!r}: only a Grid "
+            "search (one job per combination) or autotune: true leaves it to AMT"
+        )
+    return problems
+
+
 def check_ranges(spec: TuningJobSpec) -> list[str]:
     """Ranges AMT itself refuses, whatever runs the job."""
     problems = []
@@ -391,6 +417,12 @@ def check_against_image(
             )
             continue
         problems += _image_rule(f"static_hyperparameters.{name}", declared[name], _text(value))
+    for name, hint in spec.auto_parameters.items():
+        where = f"auto_parameters.{name}"
+        if name not in declared:
+            problems.append(f"{where}: the {image.name} image has no hyperparameter {name!r}")
+            continue
+        problems += _image_rule(where, declared[name], _text(hint))
     for name in spec.ranges:
         where = f"ranges.{name}"
         if name not in declared:
@@ -415,10 +447,11 @@ def check_limits(spec: TuningJobSpec, metrics: tuple[Metric, ...]) -> list[str]:
         problems.append(
             f"ranges: {len(spec.ranges)} hyperparameters are tuned: must be at most {MAX_TUNED}"
         )
-    if spec.limits.max_parallel_jobs > spec.limits.max_jobs:
+    max_jobs = spec.limits.max_jobs  # None: AMT's (check_strategy says when it may be)
+    if max_jobs is not None and spec.limits.max_parallel_jobs > max_jobs:
         problems.append(
             f"limits.max_parallel_jobs: {spec.limits.max_parallel_jobs} is out of range: must be "
-            f"max_parallel_jobs <= max_jobs={spec.limits.max_jobs}"
+            f"max_parallel_jobs <= max_jobs={max_jobs}"
         )
     if spec.spot.enabled and (spec.spot.max_wait_seconds or 0) < spec.limits.max_runtime_seconds:
         problems.append(
@@ -578,6 +611,7 @@ def plan(
     completion, completion_problems, completion_warnings = completion_of(spec)
     retry, retry_problems = retry_of(spec)
     problems += completion_problems + retry_problems
+    problems += check_strategy(spec, ranges)
     definition = _training_definition(
         spec, image, image_uri, _static(spec, script, region), ranges, metrics, resource, script
     )
@@ -641,6 +675,7 @@ def _training_definition(
         resource=resource,
         script=script,
         source_uri=source_uri(spec) if script is not None else None,
+        auto_parameters={k: _text(v) for k, v in spec.auto_parameters.items()},
     )
 
 
@@ -656,6 +691,16 @@ def _tuning_plan(
     other problems at once, and finds none in the stand-ins. A plan with stand-ins is never
     returned: its problems are."""
     strategy = _known(Strategy, spec.strategy.type, Strategy.RANDOM)
+    max_jobs = spec.limits.max_jobs
+    if max_jobs is None and not (spec.autotune or strategy is Strategy.GRID):
+        max_jobs = 1  # check_strategy lists it
+    early_stopping: EarlyStopping | None
+    if spec.early_stopping is None:  # Off, unless Autotune chooses
+        early_stopping = None if spec.autotune else EarlyStopping.OFF
+    else:
+        early_stopping = _known(EarlyStopping, spec.early_stopping, EarlyStopping.OFF)
+    if spec.autotune:
+        warnings = (*warnings, autotune_warning(strategy, max_jobs, early_stopping))
     hyperband = None
     if strategy is Strategy.HYPERBAND:
         given = spec.strategy.min_resource
@@ -670,12 +715,13 @@ def _tuning_plan(
         strategy=strategy,
         hyperband=hyperband,
         objective=Objective(spec.objective.metric, direction),
-        limits=ResourceLimits(spec.limits.max_jobs, spec.limits.max_parallel_jobs),
-        early_stopping=_known(EarlyStopping, spec.early_stopping, EarlyStopping.OFF),
+        limits=ResourceLimits(max_jobs, spec.limits.max_parallel_jobs),
+        early_stopping=early_stopping,
         random_seed=spec.random_seed,
         tags=dict(spec.tags),
         definitions=(definition,),
         warnings=warnings,
+        autotune=spec.autotune,
     )
 
 

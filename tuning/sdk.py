@@ -14,6 +14,17 @@ Estimator, objective and ranges per definition, its DefinitionName as the estima
 and takes each one's inputs by name. v3 (sagemaker-train 1.27) has the same `create`, but its
 `tune` writes one TrainingJobDefinition from the tuner's `model_trainer`, which `create`
 leaves None: it cannot send TrainingJobDefinitions, so `v3_tuner` refuses such a plan.
+
+Every strategy goes to both SDKs' `strategy=`, a StrategyConfig only with Hyperband. A Grid
+that leaves its number of jobs out gets the number of combinations, which AMT takes as the
+same: SDK v2 would send MaxNumberOfTrainingJobs=None, which botocore refuses. Autotune goes to
+their `autotune=True`: SDK v2 sends as AutoParameters every hyperparameter of its estimator not
+kept static, so the estimator gets the static hyperparameters, all kept static, and the auto
+parameters' example values. SDK v3 drops AutoParameters (it takes them out of the static
+hyperparameters and never sends them): a plan with auto parameters is refused there. Both
+SDKs always send MaxNumberOfTrainingJobs (1 when not given) and TrainingJobEarlyStoppingType
+("Off" when not given): an autotuned plan that leaves either to AMT cannot be expressed, and is
+refused (`AutotuneNotExpressible`).
 """
 
 from __future__ import annotations
@@ -22,8 +33,9 @@ from typing import Any
 
 from containers.errors import BadInput
 from tuning.definitions import the_only
-from tuning.plan import TrainingDefinition, TuningPlan, require_images
+from tuning.plan import EarlyStopping, TrainingDefinition, TuningPlan, require_images
 from tuning.request import keep_completion_target, keep_random_seed
+from tuning.strategies.autotune import left_to_amt
 
 # What `_tuner_arguments` gives per definition: `create` takes each as a dict by name.
 PER_DEFINITION = ("objective_metric_name", "hyperparameter_ranges", "metric_definitions")
@@ -33,10 +45,30 @@ class NotExpressible(BadInput):
     """A plan an SDK's tuner cannot express; the message says what to use instead."""
 
 
+class AutotuneNotExpressible(NotExpressible):
+    """An autotuned plan the SDK cannot send: a field left to AMT that the SDKs always send, or
+    AutoParameters with SDK v3."""
+
+
+def _expressible(plan: TuningPlan) -> tuple[int, EarlyStopping]:
+    """MaxNumberOfTrainingJobs and early stopping as the SDKs send them; refused where the
+    plan leaves them to AMT (Autotune), before any SDK is imported."""
+    max_jobs, early_stopping = plan.max_jobs, plan.early_stopping  # a Grid's: its size
+    if max_jobs is None or early_stopping is None:
+        raise AutotuneNotExpressible(
+            f"autotune: {plan.name} leaves {', '.join(left_to_amt(max_jobs, early_stopping))} "
+            "to AMT, but the SDK tuners always send them (MaxNumberOfTrainingJobs=1, "
+            "TrainingJobEarlyStoppingType=Off when not given): give them in the spec, or submit "
+            "it with `smtune tune submit`"
+        )
+    return max_jobs, early_stopping
+
+
 def _tuner_arguments(plan: TuningPlan, parameters: Any) -> dict[str, Any]:
     """What v2's and v3's HyperparameterTuner take alike; `parameters` is the SDK's module
     with CategoricalParameter, ContinuousParameter and IntegerParameter; the per-definition
     ones (PER_DEFINITION) are the first definition's."""
+    max_jobs, early_stopping = _expressible(plan)
     definition = plan.definitions[0]
     return {
         "objective_metric_name": plan.objective.metric,
@@ -46,11 +78,16 @@ def _tuner_arguments(plan: TuningPlan, parameters: Any) -> dict[str, Any]:
         },
         "metric_definitions": [m.definition() for m in definition.metrics],
         "strategy": plan.strategy.value,
-        "max_jobs": plan.limits.max_jobs,
+        "max_jobs": max_jobs,
         "max_parallel_jobs": plan.limits.max_parallel_jobs,
-        "early_stopping_type": plan.early_stopping.value,
+        "early_stopping_type": early_stopping.value,
         "random_seed": plan.random_seed,
         "tags": [{"Key": k, "Value": v} for k, v in plan.tags.items()] or None,
+        "autotune": plan.autotune,
+        # Kept static, each of them: the SDK sends the estimator's others as AutoParameters.
+        "hyperparameters_to_keep_static": list(definition.static_hyperparameters)
+        if plan.autotune
+        else None,
     }
 
 
@@ -59,6 +96,7 @@ def v2_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, dict[str, Any]
     named definitions, the inputs are each definition's, by its name, and v2's fit needs
     `include_cls_metadata={}` too (its default, False, is refused by its dict form)."""
     require_images(plan)
+    _expressible(plan)
     from sagemaker import tuner as v2
 
     arguments = _tuner_arguments(plan, v2)
@@ -86,10 +124,15 @@ def v2_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, dict[str, Any]
         else None
     )
     if not the_only(plan.definitions):
-        for key in PER_DEFINITION:
+        for key in (*PER_DEFINITION, "hyperparameters_to_keep_static"):
             del arguments[key]
         named = {d.name or "": d for d in plan.definitions}  # names: the plan requires them
         tuner = v2.HyperparameterTuner.create(
+            hyperparameters_to_keep_static_dict={
+                n: list(d.static_hyperparameters) for n, d in named.items()
+            }
+            if plan.autotune
+            else None,
             estimator_dict={n: _v2_estimator(d, session) for n, d in named.items()},
             objective_metric_name_dict=dict.fromkeys(named, plan.objective.metric),
             hyperparameter_ranges_dict={
@@ -134,7 +177,7 @@ def _v2_estimator(definition: TrainingDefinition, session: Any) -> Any:
         use_spot_instances=definition.spot is not None,
         max_wait=definition.spot.max_wait_s if definition.spot else None,
         checkpoint_s3_uri=definition.checkpoint_uri,
-        hyperparameters=dict(definition.static_hyperparameters),
+        hyperparameters={**definition.static_hyperparameters, **definition.auto_parameters},
         max_retry_attempts=definition.retry.maximum_retry_attempts if definition.retry else None,
         sagemaker_session=session,
     )
@@ -169,6 +212,13 @@ def v3_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, list[Any]]:
             "TrainingJobDefinitions, which SDK v3's HyperparameterTuner cannot send (its tune() "
             "writes one TrainingJobDefinition, from one ModelTrainer): use SDK v2 "
             "(tuning.sdk.v2_tuner) or `smtune tune submit`"
+        )
+    _expressible(plan)
+    if plan.definition.auto_parameters:
+        raise AutotuneNotExpressible(
+            f"auto_parameters: SDK v3's tuner drops AutoParameters "
+            f"({', '.join(plan.definition.auto_parameters)}): build {plan.name} with SDK v2's "
+            "(`v2_tuner`), or submit it with `smtune tune submit`"
         )
     from sagemaker.core import parameter as v3
     from sagemaker.core import shapes

@@ -118,7 +118,8 @@ class Strategy(Strict):
 
 
 class Limits(Strict):
-    max_jobs: int = Field(ge=1)
+    # None: AMT's to set; `plan` takes it from a Grid (its combinations) or Autotune only.
+    max_jobs: int | None = Field(default=None, ge=1)
     max_parallel_jobs: int = Field(ge=1)
     max_runtime_seconds: int = Field(default=86_400, ge=1)
 
@@ -247,7 +248,7 @@ class TuningJobSpec(Strict):
     objective: Objective
     strategy: Strategy = Field(default_factory=Strategy)
     limits: Limits
-    early_stopping: str = "Off"
+    early_stopping: str | None = None  # None: Off, or with autotune AMT's choice
     random_seed: int | None = Field(default=None, ge=0)
     channels: dict[ChannelName, Channel] = Field(min_length=1)
     output_path: str = Field(pattern=S3_URI)
@@ -265,6 +266,10 @@ class TuningJobSpec(Strict):
     # Several training job definitions; None: one, from the fields above.
     definitions: list[DefinitionSpec] | None = None
     warm_start: WarmStart | None = None
+    # AMT's Autotune: AMT chooses what the spec leaves out (`tuning.strategies.autotune`), and
+    # a range for each auto parameter, from its example value.
+    autotune: bool = False
+    auto_parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _spot_needs_a_wait(self) -> TuningJobSpec:

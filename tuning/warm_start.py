@@ -41,6 +41,8 @@ from tuning.plan import TuningPlan
 from tuning.spec import Range as WrittenRange
 from tuning.spec import SpecError
 from tuning.strategies import warm_start as amt  # AMT's rules, pure
+from tuning.strategies._jobs import Unbracketed
+from tuning.strategies.base import Scheduler
 from tuning.strategies.median_stopping import MedianStoppingRule
 from tuning.strategies.warm_start import Observation, Parent, TuningShape, TuningStatus
 
@@ -220,6 +222,15 @@ def seed_hyperband(scheduler: HyperbandScheduler, parents: Iterable[Parent]) -> 
             for resource, value in observation.curve:
                 count += scheduler.record_previous(resource, value)
     return count
+
+
+def seed(scheduler: Scheduler, parents: Sequence[Parent]) -> None:
+    """What the parents tell `scheduler`: Hyperband's rungs, or the median rule's previous
+    jobs (Random or Grid with early stopping Auto); nothing to a scheduler that uses neither."""
+    if isinstance(scheduler, HyperbandScheduler):
+        seed_hyperband(scheduler, parents)
+    elif isinstance(scheduler, Unbracketed) and scheduler.median_rule is not None:
+        seed_median_rule(scheduler.median_rule, parents)
 
 
 def seed_median_rule(rule: MedianStoppingRule, parents: Iterable[Parent]) -> None:

@@ -50,7 +50,7 @@ def test_the_best_job_is_the_best_last_value(journal: Journal) -> None:
 
 
 def test_the_summary_of_a_fixed_journal(journal: Journal) -> None:
-    summary = summarize(journal, Direction.MAXIMIZE, 9, 61.23456, ["a flag"])
+    summary = summarize(journal, Direction.MAXIMIZE, dict.fromkeys(JOBS, 9), 61.23456, ["a flag"])
     assert summary.jobs == counts(journal.jobs())  # InProgress shown: one is
     assert (summary.best_job, summary.best_objective) == ("job-4", 0.9)
     assert summary.resource_used == 5 and summary.resource_worst_case == 4 * 9
@@ -65,7 +65,17 @@ def test_the_summary_of_a_fixed_journal(journal: Journal) -> None:
 
 def test_no_job_in_progress_is_left_out_of_the_summary(journal: Journal) -> None:
     journal.end_job("job-4", JobStatus.STOPPED, "Hyperband", 140.0)
-    summary = summarize(journal, Direction.MINIMIZE, 9, 0.0)
+    summary = summarize(journal, Direction.MINIMIZE, dict.fromkeys(JOBS, 9), 0.0)
     assert summary.jobs == {JobStatus.COMPLETED: 1, JobStatus.STOPPED: 2, JobStatus.FAILED: 1}
     assert summary.billable_seconds == (30 + 10 + 5 + 10) * 2
     assert (summary.best_job, summary.best_objective) == ("job-2", 0.4)
+
+
+def test_without_max_resource_each_job_counts_its_own_length(journal: Journal) -> None:
+    # Random or Grid: job-1 trains 3 rounds, job-2 and job-4 would have trained 12, job-3 5.
+    lengths = {"job-1": 3, "job-2": 12, "job-3": 5, "job-4": 12}
+    summary = summarize(journal, Direction.MAXIMIZE, lengths, 0.0)
+    assert summary.resource_worst_case == 3 + 12 + 5 + 12
+    assert summary.billable_seconds_worst_case == (30 / 3 * 3 + 10 / 1 * 12) * 2
+    with pytest.raises(KeyError, match="job-4"):  # a job without a length is a bug
+        summarize(journal, Direction.MAXIMIZE, {k: 1 for k in JOBS if k != "job-4"}, 0.0)

@@ -292,19 +292,9 @@ def test_cli_plan_needs_no_environment_and_submit_says_what_is_missing(tmp_path:
     assert "AWS error" not in submitted.stderr and "Traceback" not in submitted.stderr
 
 
-def test_another_strategy_plans_without_hyperband_and_is_not_rehearsed(tmp_path: Path) -> None:
-    from containers.local.process import ProcessBackend
-    from tuning.journal import Journal
-    from tuning.rehearsal import Rehearsal, RehearsalError
-
+def test_another_strategy_plans_without_hyperband_config_or_strategy_config() -> None:
     checked = plan(parse(mutate("strategy", {"type": "Random"})))
     assert checked.strategy is Strategy.RANDOM and checked.hyperband is None
     assert checked.brackets == ()
     config = build_request(checked)["HyperParameterTuningJobConfig"]
     assert config["Strategy"] == "Random" and "StrategyConfig" not in config
-    journal = Journal(tmp_path / "journal.db")
-    try:
-        with pytest.raises(RehearsalError, match="only Hyperband tuning jobs can be rehearsed"):
-            Rehearsal(checked, {}, tmp_path, journal, ProcessBackend())
-    finally:
-        journal.close()

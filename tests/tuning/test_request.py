@@ -115,7 +115,12 @@ BAD_SPECS = [
     ("name", "bad_name!", "name: String should match pattern"),
     ("role", "admin", "role: String should match pattern"),
     ("instance.count", 0, "instance.count: Input should be greater than or equal to 1"),
-    ("limits.max_jobs", None, "limits.max_jobs: Field required"),
+    (
+        "limits.max_jobs",
+        None,
+        "limits.max_jobs is required with strategy.type='Hyperband': only a Grid search (one "
+        "job per combination) or autotune: true leaves it to AMT",
+    ),
     ("ranges.eta.min", "low", "ranges.eta.min: Input should be a valid number"),
     ("ranges.eta.type", "float", "ranges.eta: Input tag 'float' found using 'type' does not match"),
     ("channels.train.s3_uri", "/local/path", "channels.train.s3_uri: String should match pattern"),

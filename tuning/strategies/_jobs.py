@@ -79,6 +79,11 @@ class Unbracketed:
     def verdicts(self) -> list[Verdict]:
         return self._book.verdicts
 
+    @property
+    def median_rule(self) -> MedianStoppingRule | None:
+        """The median rule of early stopping Auto; None: Off."""
+        return self._book.rule
+
     def _suggestion(self, job: str, hyperparameters: dict[str, float | int | str]) -> Suggestion:
         self._book.add(job)
         return Suggestion(job, 0, hyperparameters)
