@@ -28,34 +28,44 @@ DOCKER_DIR_dnn := docker/pytorch
 BASE_IMAGE ?= python:3.11-slim-bookworm
 OFFLINE_BASE ?= smtune-base:bookworm
 WHEELS := build/wheels
-# The DNN image's torch: cpu (the default), or cuda, which was never built here (no GPU, no
-# CUDA toolkit, no CUDA base image in reach; see docker/pytorch/Dockerfile). cuda takes
-# DNN_BASE_IMAGE (a CUDA runtime image with Python 3.11) and DNN_HOROVOD_PYTHON (a Python
-# whose environment has torch 2.13.0's CUDA build, on a host with CUDA's toolkit and NCCL).
+# The DNN image's torch: cpu (the default), or cuda: torch 2.13.0's CUDA build and NVIDIA's
+# runtime wheels (CUDA, cuDNN, NCCL; about 3 GB) on the same Debian base, tagged TAG-cuda. No
+# CUDA base image or toolkit is needed: the wheels carry the libraries and the host's driver
+# comes in with `docker run --gpus`. DNN_BASE_IMAGE overrides the base for either variant.
 DNN_VARIANT ?= cpu
 DNN_BASE_IMAGE ?=
-DNN_HOROVOD_PYTHON ?=
 ifeq ($(DNN_VARIANT),cpu)
 # Asked for beside requirements.txt's torch==2.13.0: pip then fails rather than take the CUDA
 # build (several GB) where no CPU wheel is in reach (point PIP_FIND_LINKS at one).
 DNN_TORCH := torch==2.13.0+cpu
-DNN_HOROVOD := $(WHEELS)/horovod
-DNN_HOROVOD_ENV := PYTHON=$(BIN)/python
+DNN_TAG := $(TAG)
+DNN_WHEELS_NEED := torch 2.13.0's CPU build (torch==2.13.0+cpu)
 else ifeq ($(DNN_VARIANT),cuda)
-ifeq ($(and $(DNN_BASE_IMAGE),$(DNN_HOROVOD_PYTHON)),)
-$(error DNN_VARIANT=cuda needs DNN_BASE_IMAGE and DNN_HOROVOD_PYTHON)
-endif
-DNN_TORCH := torch==2.13.0
-DNN_HOROVOD := $(WHEELS)/horovod-cuda
-DNN_HOROVOD_ENV := PYTHON=$(DNN_HOROVOD_PYTHON) HOROVOD_GPU_OPERATIONS=NCCL
+# ===: the exact version, without a local label. ==2.13.0 also matches 2.13.0+cpu, which pip
+# prefers wherever it can find it; the CUDA build's runtime wheels are pinned beside it.
+DNN_TORCH := torch===2.13.0 --requirement docker/pytorch/requirements-cuda.txt
+DNN_TAG := $(TAG)-cuda
+DNN_WHEELS_NEED := torch 2.13.0's CUDA build and NVIDIA's runtime wheels (about 3 GB)
+# That wheelhouse stays out of the repository's build context (.dockerignore), which every
+# image's build sends: this build gets its own, a tar of what its Dockerfile copies.
+BUILD_PIPE_dnn = tar -c --dereference --exclude=__pycache__ --exclude='*.pyc' \
+	entrypoints docker/pytorch $(WHEELHOUSE_dnn) |
+BUILD_CONTEXT_dnn := -
 else
 $(error DNN_VARIANT=$(DNN_VARIANT): must be cpu or cuda)
 endif
+# Horovod, built on the host against the CPU build, gloo only. Both variants carry it: the
+# CUDA build has the same C++ API and ABI (the image's `import horovod.torch` checks it), and
+# on GPUs `launcher=horovod` is refused, as Horovod with NCCL is not built here.
+DNN_HOROVOD := $(WHEELS)/horovod
 WHEELHOUSE_xgboost := $(WHEELS)/xgboost
 WHEELHOUSE_dnn := $(WHEELS)/dnn$(if $(filter cuda,$(DNN_VARIANT)),-cuda)
 WHEEL_ARGS_dnn := --find-links $(WHEELHOUSE_dnn) $(DNN_TORCH)
+WHEELS_NEED_dnn := $(DNN_WHEELS_NEED)
 BASE_IMAGE_dnn := $(DNN_BASE_IMAGE)
 BUILD_ARGS_dnn := --build-arg TORCH_VARIANT=$(DNN_VARIANT) --build-arg WHEELHOUSE=$(WHEELHOUSE_dnn)
+TAG_xgboost := $(TAG)
+TAG_dnn := $(DNN_TAG)
 
 .PHONY: help
 help: ## Show this help.
@@ -134,14 +144,16 @@ wheels: $(addprefix wheels-,$(IMAGES)) ## Fetch (or build) every image's pinned 
 $(addprefix wheels-,$(IMAGES)): wheels-%: venv
 	@$(BIN)/python -c 'import sys, platform; ok = sys.version_info[:2] == (3, 11) and platform.machine() == "x86_64" and sys.platform == "linux"; sys.exit(0 if ok else "make wheels needs Linux x86_64 with Python 3.11, the platform of the images")'
 	$(BIN)/pip wheel --quiet --wheel-dir $(WHEELHOUSE_$*) \
-		--requirement $(DOCKER_DIR_$*)/requirements.txt $(WHEEL_ARGS_$*)
+		--requirement $(DOCKER_DIR_$*)/requirements.txt $(WHEEL_ARGS_$*) \
+		|| { echo "make wheels-$*: pip could not fetch $(or $(WHEELS_NEED_$*),the pinned wheels)" \
+			"into $(WHEELHOUSE_$*) from the package index or PIP_FIND_LINKS (see pip's error above)"; exit 2; }
 
 # Horovod has no wheel on the index: build it (patched, against torch; skipped when built
 # already) and put it in the DNN wheelhouse before pip resolves the rest there.
 .PHONY: horovod-wheel
 wheels-dnn: horovod-wheel
 horovod-wheel: venv-dev
-	$(DNN_HOROVOD_ENV) docker/pytorch/build-horovod-wheel.sh $(DNN_HOROVOD)
+	PYTHON=$(BIN)/python docker/pytorch/build-horovod-wheel.sh $(DNN_HOROVOD)
 	mkdir -p $(WHEELHOUSE_dnn)
 	cp $(DNN_HOROVOD)/horovod-0.28.1-*.whl $(WHEELHOUSE_dnn)/
 
@@ -162,13 +174,13 @@ base-image: build/base-image ## Pull BASE_IMAGE, or build one offline with deboo
 	@echo "base image: $$(cat build/base-image)"
 
 .PHONY: build $(addprefix build-,$(IMAGES))
-build: $(addprefix build-,$(IMAGES)) ## Build every image as smtune-<name>:TAG (IMAGES=dnn: one).
+build: $(addprefix build-,$(IMAGES)) ## Build every image as smtune-<name>:TAG (IMAGES=dnn: one; DNN_VARIANT=cuda: TAG-cuda).
 
 $(addprefix build-,$(IMAGES)): build-%: base-image wheels-%
-	$(CONTAINER_TOOL) build --platform $(PLATFORM) \
+	$(BUILD_PIPE_$*) $(CONTAINER_TOOL) build --platform $(PLATFORM) \
 		--build-arg BASE_IMAGE=$(or $(BASE_IMAGE_$*),$$(cat build/base-image)) \
 		--build-arg SMTUNE_VERSION=$(TAG) $(BUILD_ARGS_$*) \
-		--file $(DOCKER_DIR_$*)/Dockerfile --tag smtune-$*:$(TAG) .
+		--file $(DOCKER_DIR_$*)/Dockerfile --tag smtune-$*:$(TAG_$*) $(or $(BUILD_CONTEXT_$*),.)
 
 .PHONY: push
 push: venv ## Tag and push every image to REGISTRY (ECR: logs in and creates repositories).

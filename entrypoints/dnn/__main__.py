@@ -11,9 +11,10 @@ from entrypoints.script.dispatch import train
 
 def check() -> str:
     import horovod.torch  # noqa: F401  (the image must carry both launchers)
-    import torch
 
-    return f"torch {torch.__version__}: ready to train"
+    from entrypoints.dnn.gpus import Accelerators
+
+    return Accelerators.here().check_line()
 
 
 def algorithm() -> Main:

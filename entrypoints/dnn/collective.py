@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from entrypoints.contract.errors import UserError
+from entrypoints.dnn.gpus import horovod_refusal
 
 # How long a collective call may wait for a peer before it fails (gloo's own default is
 # 30 minutes); the host's lost-host watch usually ends a dead job much sooner.
@@ -92,12 +92,11 @@ class HorovodCollective(Collective):
     def __init__(self, device: torch.device) -> None:
         import horovod.torch as hvd
 
-        if device.type == "cuda" and not hvd.nccl_built():
-            raise UserError(
-                "launcher=horovod on GPUs needs Horovod built with NCCL "
-                "(HOROVOD_GPU_OPERATIONS=NCCL): this image's Horovod runs on CPUs only; use "
-                "launcher=torchrun, or the image's CUDA variant"
-            )
+        # launch.py refused this before starting any worker; kept for workers started otherwise.
+        gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+        refusal = horovod_refusal(gpus, bool(hvd.nccl_built()))
+        if refusal is not None:
+            raise refusal
         self.hvd = hvd
         self.backend = "horovod+gloo"
         hvd.init()

@@ -48,6 +48,7 @@ from entrypoints.contract.paths import ContainerPaths
 from entrypoints.contract.rendezvous import Rendezvous
 from entrypoints.contract.topology import Port, Topology
 from entrypoints.dnn.data import read_channel
+from entrypoints.dnn.gpus import horovod_refusal
 from entrypoints.dnn.hyperparameters import parse, processes_per_host
 from entrypoints.dnn.worker import REPORTS_VARIABLE
 from entrypoints.workers import descendants, kill_descendants
@@ -121,6 +122,17 @@ def run_torchrun(
     return None if ended is None else WorkerFailure(ended.rank, ended.local_rank, ended.exit_code)
 
 
+def check_launcher(launcher: str, gpus: int) -> None:
+    """A UserError, before any worker starts, when the launcher cannot use this host's GPUs."""
+    if launcher != "horovod" or gpus == 0:
+        return
+    import horovod.torch as hvd
+
+    refusal = horovod_refusal(gpus, bool(hvd.nccl_built()))
+    if refusal is not None:
+        raise refusal
+
+
 def start_horovod_server(env: TrainingEnvironment, processes: int) -> tuple[Any, int]:
     """The leader's Horovod gloo rendezvous server, with every host's slots; and its port."""
     return workers.start_horovod_server(env.resource.hosts, processes)
@@ -163,9 +175,9 @@ def main(paths: ContainerPaths, stop: StopFlag) -> None:
     server = None
     try:
         with stoppable():
-            processes = processes_per_host(
-                hp["processes_per_host"], os.cpu_count() or 1, torch.cuda.device_count()
-            )
+            gpus = torch.cuda.device_count()  # the visible ones: CUDA_VISIBLE_DEVICES counts
+            processes = processes_per_host(hp["processes_per_host"], os.cpu_count() or 1, gpus)
+            check_launcher(hp["launcher"], gpus)
             info = {"processes": processes, "examples": check_data(env)}
             if hp["launcher"] == "horovod" and resource.is_leader:
                 server, info["horovod_port"] = start_horovod_server(env, processes)
