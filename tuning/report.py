@@ -194,9 +194,10 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 def frame_markdown(frame: Any) -> str:
     """The jobs' frame as a Markdown table: numbers to 6 significant digits, times to the
     second, an empty cell where there is no value."""
+    import pandas as pd
 
     def cell(value: Any) -> str:
-        if value is None or (isinstance(value, float) and value != value):  # None, NaN
+        if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
             return ""
         if isinstance(value, float):
             return f"{value:.6g}"
