@@ -26,6 +26,10 @@ def saved_percent(used: float, worst: float) -> float | None:
     return 100.0 * (1 - used / worst) if worst else None
 
 
+def hosts_text(hosts: int) -> str:
+    return f"{hosts} host{'s' if hosts != 1 else ''}"
+
+
 @dataclass(frozen=True)
 class Choice:
     hosts: int
@@ -57,10 +61,10 @@ def choose(
     close = [n for n in sizes if abs(scored[n] - best) <= tolerance]
     hosts = min(close, key=lambda n: (speed[n], n))
     reason = (
-        f"{hosts} host{'s' if hosts > 1 else ''}: the fastest full training "
+        f"{hosts_text(hosts)}: the fastest full training "
         f"({speed[hosts]:.1f} s) among the sizes whose tuned {objective} is within "
-        f"{tolerance:g} of the best ({best:.4f} at {best_hosts} host"
-        f"{'s' if best_hosts > 1 else ''}); its own is {scored[hosts]:.4f}"
+        f"{tolerance:g} of the best ({best:.4f} at {hosts_text(best_hosts)}); its own is "
+        f"{scored[hosts]:.4f}"
     )
     slower = [n for n in sizes if n not in close]
     if slower:

@@ -19,6 +19,7 @@ from tuning.study.analysis import (
     Recommendation,
     RungTrust,
     choose,
+    hosts_text,
     improvement_percent,
     recommend,
     rung_trust,
@@ -155,7 +156,7 @@ def blocks(study: Study, result: StudyResult, found: Findings, plots: list[Image
         compute_table(study, result),
         "## Cluster size",
         (
-            f"Chosen: **{found.choice.hosts} hosts**. {found.choice.reason}."
+            f"Chosen: **{hosts_text(found.choice.hosts)}**. {found.choice.reason}."
             if found.choice
             else "No size chosen: no size has both a finished baseline and a tuned objective."
         ),
@@ -163,11 +164,14 @@ def blocks(study: Study, result: StudyResult, found: Findings, plots: list[Image
         "Spearman's rank correlation between a configuration's objective at each rung and at "
         f"MaxResource, over the tuning jobs that reached both and the "
         f"{study.rung_check.configurations} configurations run to MaxResource for this check "
-        f"(at {study.rung_check.hosts} host(s)).",
+        f"(at {hosts_text(study.rung_check.hosts)}).",
         trust_table(found.trust, facts.max_resource),
         f"Recommended MinResource: **{found.recommendation.min_resource}**: "
         f"{found.recommendation.reason}.",
     ]
+    if result.notes:
+        parts.append("## Notes")
+        parts += list(result.notes)
     if plots:
         parts.append("## Plots")
         parts += plots

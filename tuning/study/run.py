@@ -17,6 +17,7 @@ from pathlib import Path
 
 from containers.local.job import Backend
 from tuning.study import tuning_seam as seam
+from tuning.study.analysis import hosts_text
 from tuning.study.journal import FILE, StudyJournal
 from tuning.study.model import Study, StudyError
 from tuning.study.results import BaselineRun, TunedRun
@@ -46,7 +47,7 @@ class Step:
             StepKind.TUNING: "tuning job",
             StepKind.RUNG_CHECK: "rung check (configurations run to MaxResource)",
         }[self.kind]
-        return f"{what} at {self.hosts} host{'s' if self.hosts > 1 else ''}"
+        return f"{what} at {hosts_text(self.hosts)}"
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class StudyResult:
     baselines: tuple[BaselineRun, ...]
     tuned: tuple[TunedRun, ...]
     rung_check: TunedRun | None
+    notes: tuple[str, ...] = ()  # how a figure was obtained, where the report should say so
 
 
 def steps(study: Study, sizes: Sequence[int]) -> list[Step]:
@@ -213,7 +215,7 @@ class StudyRun:
         step = self.current.label if self.current else "study"
         self.on_progress(
             f"[{len(self.steps) - len(left)}/{len(self.steps)} done] {step}: {event}"
-            + (f" | about {estimate} left" if estimate else "")
+            + (f" | about {estimate} left" if estimate and left else "")
         )
 
     def _estimate(self, left: list[Step], done: Mapping[str, tuple[object, float]]) -> str:

@@ -214,3 +214,65 @@ def _tuned(hosts: int, summary: Summary, journal: Journal) -> TunedRun:
 def exclusive(path: Path) -> AbstractContextManager[None]:
     """Hold `path` for one study at a time (the rehearsal journal's lock)."""
     return journal_lock(path)
+
+
+# -- SageMaker (boto3): what `--on sagemaker` needs -----------------------------------------
+
+
+def training_job_request(
+    checked: Plan, name: str, hyperparameters: Mapping[str, str]
+) -> dict[str, Any]:
+    """CreateTrainingJob for the untuned baseline: the tuning job's definition (image,
+    metrics, channels, instances, limits) with the baseline's hyperparameters."""
+    definition = checked.request["TrainingJobDefinition"]
+    algorithm = definition["AlgorithmSpecification"]
+    request: dict[str, Any] = {
+        "TrainingJobName": name,
+        "HyperParameters": dict(hyperparameters),
+        "AlgorithmSpecification": {
+            "TrainingImage": algorithm["TrainingImage"],
+            "TrainingInputMode": algorithm["TrainingInputMode"],
+            "MetricDefinitions": algorithm["MetricDefinitions"],
+        },
+        **{
+            key: definition[key]
+            for key in (
+                "RoleArn",
+                "InputDataConfig",
+                "OutputDataConfig",
+                "ResourceConfig",
+                "StoppingCondition",
+                "EnableManagedSpotTraining",
+            )
+        },
+    }
+    if "Tags" in checked.request:
+        request["Tags"] = checked.request["Tags"]
+    return request
+
+
+def sagemaker_client(region: str | None) -> Any:
+    from tuning import sagemaker
+
+    return sagemaker.client(region)
+
+
+def submit_tuning(sm: Any, checked: Plan) -> str:
+    from tuning import sagemaker
+
+    return sagemaker.submit(sm, checked)
+
+
+def wait_tuning(
+    sm: Any, name: str, sleep: Callable[[float], None], poll_s: float
+) -> dict[str, Any]:
+    from tuning import sagemaker
+
+    return sagemaker.wait(sm, name, poll_s=poll_s, sleep=sleep)
+
+
+def tuning_jobs_frame(sm: Any, name: str) -> Any:
+    """One row per training job of a tuning job (`analyze`'s columns)."""
+    from tuning import sagemaker
+
+    return sagemaker.analytics(sm, name)
