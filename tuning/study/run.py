@@ -215,15 +215,28 @@ class StudyRun:
         step = self.current.label if self.current else "study"
         self.on_progress(
             f"[{len(self.steps) - len(left)}/{len(self.steps)} done] {step}: {event}"
-            + (f" | about {estimate} left" if estimate and left else "")
+            + (f" | {estimate} left" if estimate and left else "")
         )
 
     def _estimate(self, left: list[Step], done: Mapping[str, tuple[object, float]]) -> str:
-        """What is left, from the steps of the same kind done so far (a first guess)."""
-        seconds = 0.0
+        """What is left: a step takes what the steps of its kind took so far; a tuning job
+        not yet seen at most its jobs' worth of baselines, run max_parallel at a time."""
+        seconds, bound = 0.0, False
+        baselines = [s for k, (_, s) in done.items() if k.startswith(StepKind.BASELINE.value)]
         for step in left:
             same = [s for k, (_, s) in done.items() if k.startswith(step.kind.value)]
-            if not same:
-                return ""  # nothing of that kind has run yet: no honest estimate
-            seconds += sum(same) / len(same)
-        return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+            if same:
+                seconds += sum(same) / len(same)
+                continue
+            if not baselines:
+                return ""  # nothing has run yet: no honest estimate
+            jobs = (
+                self.study.rung_check.configurations
+                if step.kind is StepKind.RUNG_CHECK
+                else self.max_jobs or self.study.facts.max_jobs
+            )
+            rounds = -(-jobs // self.study.facts.max_parallel)
+            seconds += max(baselines) * rounds
+            bound = True
+        text = f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+        return ("at most " if bound else "about ") + text

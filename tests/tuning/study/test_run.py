@@ -40,7 +40,9 @@ def test_a_study_runs_every_step_and_writes_its_report(
     progress = capsys.readouterr().out
     assert "[0/5 done] untuned baseline at 1 host: started" in progress
     assert "[5/5 done] rung check (configurations run to MaxResource) at 1 host: done" in progress
-    assert "left" in progress  # an estimate, once a step of each kind has run
+    # An estimate once something has run: a bound until a step of each kind has run.
+    assert "[1/5 done] untuned baseline at 2 hosts: started | at most " in progress
+    assert "[3/5 done] tuning job at 2 hosts: started | at most " in progress
     journal = StudyJournal(out / "study.db")
     assert list(journal.steps()) == [
         "baseline-1",
