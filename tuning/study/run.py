@@ -162,16 +162,17 @@ class StudyRun:
         self.steps = steps(study, sizes or study.sizes)
         self.on_progress, self.clock = on_progress, clock
         self.current: Step | None = None
+        self.started = 0.0  # when the current step started
 
     def run(self) -> StudyResult:
         for step in self.steps:
             if step.key in self.journal.steps():
                 continue
             self.current = step
+            self.started = self.clock()
             self._say("started")
-            started = self.clock()
             outcome = self._run(step)
-            seconds = self.clock() - started
+            seconds = self.clock() - self.started
             self.journal.record(step.key, outcome.to_json(), seconds)
             self._say(f"done in {seconds:.1f} s")
         self.current = None
@@ -224,9 +225,11 @@ class StudyRun:
         seconds, bound = 0.0, False
         baselines = [s for k, (_, s) in done.items() if k.startswith(StepKind.BASELINE.value)]
         for step in left:
+            # The step running now has been at it for a while already.
+            ran = self.clock() - self.started if step == self.current else 0.0
             same = [s for k, (_, s) in done.items() if k.startswith(step.kind.value)]
             if same:
-                seconds += sum(same) / len(same)
+                seconds += max(0.0, sum(same) / len(same) - ran)
                 continue
             if not baselines:
                 return ""  # nothing has run yet: no honest estimate
@@ -236,7 +239,7 @@ class StudyRun:
                 else self.max_jobs or self.study.facts.max_jobs
             )
             rounds = -(-jobs // self.study.facts.max_parallel)
-            seconds += max(baselines) * rounds
+            seconds += max(0.0, max(baselines) * rounds - ran)
             bound = True
         text = f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
         return ("at most " if bound else "about ") + text
