@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tuning.study.analysis import hosts_text
+
 if TYPE_CHECKING:
     from tuning.study.analysis import Choice
     from tuning.study.model import Study
@@ -56,7 +58,7 @@ def _speed_accuracy(
             zorder=3,
         )
         axes.annotate(
-            f"{tuned.hosts} hosts",
+            hosts_text(tuned.hosts),
             (x, tuned.best_objective),
             xytext=(6, 6),
             textcoords="offset points",
@@ -93,7 +95,7 @@ def _curves(plt: Any, study: Study, result: StudyResult, path: Path) -> Image:
             axes.legend(fontsize=7)
         for rung in study.facts.rungs:
             axes.axvline(rung, color="gray", linestyle=":", linewidth=0.8)
-        axes.set_title(f"{hosts} hosts", fontsize=9)
+        axes.set_title(hosts_text(hosts), fontsize=9)
         axes.set_xlabel(study.facts.resource)
     panels[0][0].set_ylabel(study.facts.objective)
     _save(plt, figure, path)
