@@ -49,7 +49,7 @@ def submit(sm: Any, study: Study, sizes: Sequence[int], registry: str | None) ->
     for hosts in sizes:
         checked = study.plan_at(hosts, registry)
         seam.submit_tuning(sm, checked)
-        names.append(checked.spec.name)
+        names.append(seam.name_at(study.spec.name, hosts))
     return names
 
 

@@ -2,8 +2,9 @@
 
 Everything the study knows of `tuning.spec`, `tuning.request`, `tuning.rehearsal` and
 `tuning.journal` is here, so that a change of their API (a typed plan, several metric
-definitions) is adapted in this module alone. What crosses the seam is the study's own
-typed values (`TuningFacts`, `TunedRun`, `Curve`).
+definitions) is adapted in this module alone (the SageMaker calls, through `tuning.sagemaker`,
+at its end). What crosses the seam is the study's own typed values (`TuningFacts`,
+`TunedRun`, `Curve`), and the tuning module's `Plan` and spec, passed through unopened.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tuning.request import Plan, plan
 from tuning.spec import SpecError, TuningJobSpec, parse, read
 from tuning.study.results import Curve, TunedRun
 
+# The study names Plan, SpecError and TuningJobSpec through this module too (seam.Plan, ...).
 __all__ = ["Plan", "SpecError", "TuningJobSpec"]
 
 ITERATION = re.compile(r"^\[(\d+)\]")

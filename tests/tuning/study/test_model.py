@@ -14,7 +14,6 @@ from tuning.study.model import StudyError, parse, read
 
 REPO = Path(__file__).resolve().parents[3]
 STUDIES = REPO / "tuning" / "studies"
-SYNTHETIC_SPEC = REPO / "tuning" / "jobs" / "synthetic-hyperband.yaml"
 
 
 def xgboost_study(**changes: Any) -> dict[str, Any]:
