@@ -4,7 +4,8 @@ Everything the study knows of `tuning.spec`, `tuning.request`, `tuning.rehearsal
 `tuning.journal` is here, so that a change of their API (a typed plan, several metric
 definitions) is adapted in this module alone (the SageMaker calls, through `tuning.sagemaker`,
 at its end). What crosses the seam is the study's own typed values (`TuningFacts`,
-`TunedRun`, `Curve`), and the tuning module's `Plan` and spec, passed through unopened.
+`TunedRun`, `Curve`), and the tuning module's `Plan`, passed through unopened (of the spec
+the study reads name, strategy.type and ranges).
 """
 
 from __future__ import annotations
