@@ -82,13 +82,20 @@ def _study(args: argparse.Namespace) -> int:
     return _local(args, study, given, sizes)
 
 
+def _resume(args: argparse.Namespace) -> str:
+    return (
+        f"Continue with: smtune study {args.study} --out {args.out} --resume (and the same "
+        "--channel options); finished steps and jobs are kept"
+    )
+
+
 def _local(
     args: argparse.Namespace, study: Study, given: dict[str, Path], sizes: tuple[int, ...]
 ) -> int:
     from containers.cli import backend
     from tuning.study import report
     from tuning.study.run import StudyRun, open_journal
-    from tuning.study.tuning_seam import exclusive
+    from tuning.study.tuning_seam import RehearsalError, exclusive
 
     runner = backend(args)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -106,12 +113,11 @@ def _local(
                 on_progress=lambda line: print(line, flush=True),
             ).run()
         except KeyboardInterrupt:
-            print(
-                f"smtune: interrupted; nothing is left running. Continue with: smtune study "
-                f"{args.study} --out {args.out} --resume (and the same --channel options)",
-                file=sys.stderr,
-            )
+            print(f"smtune: interrupted; nothing is left running. {_resume(args)}", file=sys.stderr)
             return 130
+        except RehearsalError as error:  # what SageMaker would have wasted money on
+            print(f"smtune: study stopped: {error}\n{_resume(args)}", file=sys.stderr)
+            return 1
         finally:
             journal.close()
     for path in report.write(study, result, args.out):

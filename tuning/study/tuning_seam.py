@@ -25,13 +25,13 @@ from entrypoints.contract.metrics import Direction, cloudwatch_form
 from tuning.hyperband import rungs
 from tuning.journal import Journal
 from tuning.journal import exclusive as journal_lock
-from tuning.rehearsal import Rehearsal, Summary
+from tuning.rehearsal import Rehearsal, RehearsalError, Summary
 from tuning.request import Plan, plan
 from tuning.spec import SpecError, TuningJobSpec, parse, read
 from tuning.study.results import Curve, TunedRun
 
-# The study names Plan, SpecError and TuningJobSpec through this module too (seam.Plan, ...).
-__all__ = ["Plan", "SpecError", "TuningJobSpec"]
+# The study names these through this module too (seam.Plan, ...).
+__all__ = ["Plan", "RehearsalError", "SpecError", "TuningJobSpec"]
 
 ITERATION = re.compile(r"^\[(\d+)\]")
 # Channels every catalogue image trains from (its training code requires them).

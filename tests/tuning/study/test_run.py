@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.tuning.study.conftest import synthetic_study
 from tests.tuning.test_rehearsal import (  # noqa: F401  (started is a fixture)
@@ -173,3 +174,18 @@ def test_ctrl_c_leaves_nothing_running(
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130 and "--resume" in stderr and "nothing is left" in stderr
     assert wait_until(lambda: not hosts_under(tmp_path))
+
+
+def test_a_tuning_job_whose_objective_reads_nothing_stops_the_study_cleanly(
+    tmp_path: Path, train: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = synthetic_study(tmp_path)
+    data = yaml.safe_load(study.read_text())
+    data["tuning"]["static_hyperparameters"]["metric_lines"] = False  # a form no regex reads
+    study.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    assert main(command(study, train, out, "--max-jobs", "2")) == 1
+    error = capsys.readouterr().err
+    assert "smtune: study stopped: the objective validation:score's regex" in error
+    assert f"--out {out} --resume" in error
+    assert list(StudyJournal(out / "study.db").steps()) == ["baseline-1", "baseline-2"]
