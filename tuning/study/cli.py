@@ -27,13 +27,30 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         help="local data for a channel of the tuning job (repeat for each)",
     )
     study.add_argument("--out", type=Path, required=True, help="folder for jobs, journal, report")
-    study.add_argument("--on", choices=["local", "sagemaker"], default="local")
-    study.add_argument("--backend", choices=["process", "docker"], default="process")
     study.add_argument(
-        "--image", dest="reference", help="--backend docker: the image, e.g. smtune-xgboost:0.1.0"
+        "--on",
+        choices=["local", "sagemaker"],
+        default="local",
+        help="run the jobs here (default), or submit them to SageMaker and wait",
     )
-    study.add_argument("--sizes", type=_sizes, help="a subset of the study's sizes, e.g. 1,2")
-    study.add_argument("--max-jobs", type=_count, help="fewer tuning jobs than the spec's")
+    study.add_argument(
+        "--backend",
+        choices=["process", "docker"],
+        default="process",
+        help="local hosts as processes here, or as containers of --image",
+    )
+    study.add_argument(
+        "--image",
+        dest="reference",
+        metavar="REF",
+        help="--backend docker: the image, e.g. smtune-xgboost:0.1.0",
+    )
+    study.add_argument(
+        "--sizes", type=_sizes, metavar="N,N", help="a subset of the study's sizes, e.g. 1,2"
+    )
+    study.add_argument(
+        "--max-jobs", type=_count, metavar="N", help="local: fewer tuning jobs than the spec's"
+    )
     study.add_argument("--resume", action="store_true", help="continue the study in --out")
     study.add_argument("--region", help="--on sagemaker: AWS region (default: boto3's)")
     study.add_argument("--registry", help="--on sagemaker: where catalogue images live")
