@@ -11,6 +11,7 @@ from containers import cli as containers_cli
 from containers.errors import exit_for
 from entrypoints.contract.lifecycle import exit_process
 from tuning import commands as tuning_commands
+from tuning.study import cli as study_cli
 
 
 def parser() -> argparse.ArgumentParser:
@@ -22,6 +23,7 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
     containers_cli.add_commands(commands)
     tuning_commands.add_commands(commands)
+    study_cli.add_command(commands)
     return root
 
 

@@ -233,19 +233,38 @@ def rehearsal_report(
         "",
         "![best so far](best-so-far.png)",
         "",
-        frame.to_markdown(index=False) if _has_tabulate() else frame.to_string(index=False),
+        frame_markdown(frame),
     ]
     summary.write_text("\n".join(lines) + "\n")
     written.append(summary)
     return written
 
 
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub Markdown table; a `|` inside a cell is escaped so it stays one cell."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(headers), "|" + "---|" * len(headers), *map(line, rows)])
+
+
+def frame_markdown(frame: Any) -> str:
+    """The jobs' frame as a Markdown table: numbers to 6 significant digits, times to the
+    second, an empty cell where there is no value."""
+    import pandas as pd
+
+    def cell(value: Any) -> str:
+        if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+            return ""
+        if isinstance(value, float):
+            return f"{value:.6g}"
+        if isinstance(value, dt.datetime):
+            return value.strftime("%Y-%m-%d %H:%M:%S")
+        return str(value)
+
+    rows = [[cell(v) for v in row] for row in frame.astype(object).itertuples(index=False)]
+    return markdown_table([str(c) for c in frame.columns], rows)
 
 
 def _save(plt: Any, figure: Any, path: Path) -> Path:

@@ -1,0 +1,142 @@
+"""`smtune study STUDY ...`: the study's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tuning.study.model import Study
+
+
+def add_command(commands: argparse._SubParsersAction) -> None:
+    study = commands.add_parser(
+        "study",
+        help="the baseline and the Hyperband tuning job at several cluster sizes, and a report",
+        description="Run a study: the untuned baseline at every cluster size, the tuning job "
+        "at every size, then report.md, report.html and study.json in --out.",
+    )
+    study.add_argument("study", type=Path, help="the study's YAML file")
+    study.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="local data for a channel of the tuning job (repeat for each)",
+    )
+    study.add_argument("--out", type=Path, required=True, help="folder for jobs, journal, report")
+    study.add_argument(
+        "--on",
+        choices=["local", "sagemaker"],
+        default="local",
+        help="run the jobs here (default), or submit them to SageMaker and wait",
+    )
+    study.add_argument(
+        "--backend",
+        choices=["process", "docker"],
+        default="process",
+        help="local hosts as processes here, or as containers of --image",
+    )
+    study.add_argument(
+        "--image",
+        dest="reference",
+        metavar="REF",
+        help="--backend docker: the image, e.g. smtune-xgboost:0.1.0",
+    )
+    study.add_argument(
+        "--sizes", type=_sizes, metavar="N,N", help="a subset of the study's sizes, e.g. 1,2"
+    )
+    study.add_argument(
+        "--max-jobs", type=_count, metavar="N", help="local: fewer tuning jobs than the spec's"
+    )
+    study.add_argument("--resume", action="store_true", help="continue the study in --out")
+    study.add_argument("--region", help="--on sagemaker: AWS region (default: boto3's)")
+    study.add_argument("--registry", help="--on sagemaker: where catalogue images live")
+    study.set_defaults(handler=_study)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: must be >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: must be >= 1")
+    return value
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(_count(part) for part in text.split(","))
+
+
+def channels(texts: list[str]) -> dict[str, Path]:
+    found, problems = {}, []
+    for text in texts:
+        name, sep, folder = text.partition("=")
+        if not sep or not Path(folder).is_dir():
+            problems.append(f"--channel {text!r}: must be NAME=DIR with an existing DIR")
+            continue
+        found[name] = Path(folder).resolve()
+    if problems:
+        raise ValueError("\n".join(problems))
+    return found
+
+
+def _study(args: argparse.Namespace) -> int:
+    from tuning.study.model import read
+    from tuning.study.run import check_inputs
+
+    study = read(args.study)
+    given = channels(args.channel)
+    sizes = args.sizes or study.sizes
+    if args.on == "sagemaker":
+        from tuning.study.sagemaker import run_on_sagemaker
+
+        return run_on_sagemaker(study, sizes, args)
+    check_inputs(study, given, sizes)
+    return _local(args, study, given, sizes)
+
+
+def _resume(args: argparse.Namespace) -> str:
+    return (
+        f"Continue with: smtune study {args.study} --out {args.out} --resume (and the same "
+        "--channel options); finished steps and jobs are kept"
+    )
+
+
+def _local(
+    args: argparse.Namespace, study: Study, given: dict[str, Path], sizes: tuple[int, ...]
+) -> int:
+    from containers.cli import backend
+    from tuning.study import report
+    from tuning.study.run import StudyRun, open_journal
+    from tuning.study.tuning_seam import RehearsalError, exclusive
+
+    runner = backend(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with exclusive(args.out / "study.db"):
+        journal = open_journal(study, args.out, args.resume)
+        try:
+            result = StudyRun(
+                study,
+                given,
+                args.out,
+                journal,
+                runner,
+                sizes,
+                args.max_jobs,
+                on_progress=lambda line: print(line, flush=True),
+            ).run()
+        except KeyboardInterrupt:
+            print(f"smtune: interrupted; nothing is left running. {_resume(args)}", file=sys.stderr)
+            return 130
+        except RehearsalError as error:  # what SageMaker would have wasted money on
+            print(f"smtune: study stopped: {error}\n{_resume(args)}", file=sys.stderr)
+            return 1
+        finally:
+            journal.close()
+    for path in report.write(study, result, args.out):
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
