@@ -259,6 +259,34 @@ def _definition(definition: TrainingDefinition) -> dict[str, Any]:
     return rendered
 
 
+def baseline_training_job(
+    plan: TuningPlan, name: str, hyperparameters: Mapping[str, str]
+) -> dict[str, Any]:
+    """CreateTrainingJob for one untuned job of `plan`'s definition (a study's baseline): its
+    image, metrics, channels, instances and limits, with `hyperparameters` instead of the
+    tuning job's."""
+    rendered = _definition(plan.definition)
+    request: dict[str, Any] = {
+        "TrainingJobName": name,
+        "HyperParameters": dict(hyperparameters),
+        **{
+            key: rendered[key]
+            for key in (
+                "AlgorithmSpecification",
+                "RoleArn",
+                "InputDataConfig",
+                "OutputDataConfig",
+                "ResourceConfig",
+                "StoppingCondition",
+                "EnableManagedSpotTraining",
+            )
+        },
+    }
+    if plan.tags:
+        request["Tags"] = [{"Key": k, "Value": v} for k, v in plan.tags.items()]
+    return request
+
+
 def _text(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 

@@ -9,13 +9,12 @@ SpotSavings SageMaker reports (1 - billable / training time).
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from containers.script import ScriptSpec
-from containers.status import JobStatus
+from containers.status import TuningJobStatus
 from entrypoints.contract.metrics import Direction
 from tuning.hyperband import Choice, FloatRange, IntRange, Range, Scaling
 from tuning.plan import Objective, TuningPlan, require_images
@@ -25,39 +24,8 @@ from tuning.strategies.warm_start import (
     Observation,
     Parent,
     TuningShape,
-    TuningStatus,
     warm_start_problems,
 )
-
-
-class TuningJobStatus(enum.Enum):
-    """A tuning job's status, spelled as the API spells HyperParameterTuningJobStatus (its
-    training jobs' statuses are JobStatus)."""
-
-    IN_PROGRESS = "InProgress"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    STOPPING = "Stopping"
-    STOPPED = "Stopped"
-    DELETING = "Deleting"
-    DELETED = "Deleted"
-
-    @property
-    def ended(self) -> bool:
-        return self in (
-            TuningJobStatus.COMPLETED,
-            TuningJobStatus.FAILED,
-            TuningJobStatus.STOPPED,
-            TuningJobStatus.DELETED,
-        )
-
-    def ended_as(self) -> JobStatus:
-        """How an ended tuning job ended, as a job ends (a deleted one has no results)."""
-        if not self.ended:
-            raise ValueError(f"tuning job status {self.value} has not ended")
-        if self in (TuningJobStatus.COMPLETED, TuningJobStatus.STOPPED):
-            return JobStatus(self.value)
-        return JobStatus.FAILED
 
 
 def status(description: dict[str, Any]) -> TuningJobStatus:
@@ -174,7 +142,7 @@ def parent(sagemaker: Any, name: str) -> Parent:
     )
     given_status = description["HyperParameterTuningJobStatus"]
     try:
-        state = TuningStatus(given_status)
+        state = TuningJobStatus(given_status)
     except ValueError:
         raise NotAParent(f"status {given_status}: a deleted tuning job is no parent") from None
     return Parent(shape, state, jobs)

@@ -44,7 +44,7 @@ from tuning.strategies import warm_start as amt  # AMT's rules, pure
 from tuning.strategies._jobs import Unbracketed
 from tuning.strategies.base import Scheduler
 from tuning.strategies.median_stopping import MedianStoppingRule
-from tuning.strategies.warm_start import Observation, Parent, TuningShape, TuningStatus
+from tuning.strategies.warm_start import Observation, Parent, TuningJobStatus, TuningShape
 
 # The journal's meta keys: its shape, its state, and the parents it was warm-started from.
 SHAPE, STATE, PARENTS = "warm_start_shape", "warm_start_state", "warm_start_parents"
@@ -104,12 +104,12 @@ def record_start(journal: Journal, shape: TuningShape, parents: Sequence[Parent]
             }
         ),
     )
-    journal.set_meta(STATE, TuningStatus.IN_PROGRESS.value)
+    journal.set_meta(STATE, TuningJobStatus.IN_PROGRESS.value)
 
 
 def record_end(journal: Journal) -> None:
     """The rehearsal ran to its end: from now on its journal can be a parent."""
-    journal.set_meta(STATE, TuningStatus.COMPLETED.value)
+    journal.set_meta(STATE, TuningJobStatus.COMPLETED.value)
 
 
 def read_parent(path: Path) -> Parent:
@@ -140,9 +140,9 @@ def read_parent(path: Path) -> Parent:
             channels=data["channels"],
         )
         records = journal.jobs()
-        state = TuningStatus(journal.meta(STATE) or TuningStatus.IN_PROGRESS.value)
+        state = TuningJobStatus(journal.meta(STATE) or TuningJobStatus.IN_PROGRESS.value)
         if any(record.status is JobStatus.IN_PROGRESS for record in records):
-            state = TuningStatus.IN_PROGRESS  # resumed, or killed while the state said ended
+            state = TuningJobStatus.IN_PROGRESS  # resumed, or killed while the state said ended
         curves: dict[str, list[tuple[int, float]]] = {}
         for job, resource, value, _, _ in journal.observations():
             curves.setdefault(job, []).append((resource, value))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from containers.status import JobStatus
-from tuning.sagemaker import TuningJobStatus
+from containers.status import JobStatus, TuningJobStatus
 
 REPO = Path(__file__).resolve().parents[2]
 SPELLINGS = {s.value for s in JobStatus} | {s.value for s in TuningJobStatus}

@@ -33,9 +33,10 @@ from tuning.request import OPERATION, allowed, build_request, plan, service_mode
 from tuning.spec import SpecError, load, parse
 
 REPO = Path(__file__).resolve().parents[2]
-# The request is written by tuning/request.py; tuning/sagemaker.py reads AWS's own answers
-# (DescribeHyperParameterTuningJob, DescribeTrainingJob), which share the request's names.
-WRITES_OR_READS_AWS = {"tuning/request.py", "tuning/sagemaker.py"}
+# The request is written by tuning/request.py; tuning/sagemaker.py and the study's SageMaker
+# path read AWS's own answers (DescribeHyperParameterTuningJob, DescribeTrainingJob), which
+# share the request's names.
+WRITES_OR_READS_AWS = {"tuning/request.py", "tuning/sagemaker.py", "tuning/study/sagemaker.py"}
 # Names too common to tell a request from any other mapping; each sits inside a distinctive one.
 GENERIC = {"Name", "Key", "Value", "Values", "Type", "Mode", "Seed"}
 

@@ -15,7 +15,7 @@ import yaml
 from botocore.stub import Stubber
 
 from containers.local.process import ProcessBackend
-from containers.status import JobStatus
+from containers.status import JobStatus, TuningJobStatus
 from tests.tuning.conftest import SEED
 from tuning import sagemaker, warm_start
 from tuning.hyperband import FloatRange, HyperbandScheduler
@@ -24,7 +24,7 @@ from tuning.plan import TuningPlan
 from tuning.rehearsal import Rehearsal
 from tuning.request import build_request, plan
 from tuning.spec import SpecError, parse, read_data
-from tuning.strategies import MedianStoppingRule, Observation, Parent, TuningStatus
+from tuning.strategies import MedianStoppingRule, Observation, Parent
 
 REPO = Path(__file__).resolve().parents[2]
 PARENT_SPEC = REPO / "tuning" / "jobs" / "synthetic-hyperband.yaml"
@@ -261,7 +261,7 @@ def parent_with(curves: dict[str, list[tuple[int, float]]]) -> Parent:
         Observation(shape.name, job, {}, curve[-1][1], tuple(curve))
         for job, curve in curves.items()
     )
-    return Parent(shape, TuningStatus.COMPLETED, observations)
+    return Parent(shape, TuningJobStatus.COMPLETED, observations)
 
 
 def test_parents_values_at_the_rungs_decide_whether_a_new_job_goes_on() -> None:
@@ -431,7 +431,7 @@ def test_another_objective_another_image_and_a_rehearsal_in_progress_are_refused
     checked = plan(parse(spec_data(CHILD_SPEC)), registry="local")
     shape = parent_with({}).shape
     other = replace(shape, objective_metric="validation:loss", image="local/other:1")
-    journal = crafted_journal(tmp_path / "other.db", Parent(other, TuningStatus.COMPLETED))
+    journal = crafted_journal(tmp_path / "other.db", Parent(other, TuningJobStatus.COMPLETED))
     with pytest.raises(SpecError) as error:
         warm_start.parents_from_journals(checked, {"train": "/data"}, (journal,), "child.yaml")
     assert error.value.problems == [
@@ -452,7 +452,7 @@ def test_another_objective_another_image_and_a_rehearsal_in_progress_are_refused
 def test_journals_must_match_the_named_parents(tmp_path: Path) -> None:
     checked = plan(parse(spec_data(CHILD_SPEC)), registry="local")
     stranger = replace(parent_with({}).shape, name="someone-else")
-    journal = crafted_journal(tmp_path / "stranger.db", Parent(stranger, TuningStatus.COMPLETED))
+    journal = crafted_journal(tmp_path / "stranger.db", Parent(stranger, TuningJobStatus.COMPLETED))
     empty = tmp_path / "empty.db"
     Journal(empty).close()
     with pytest.raises(SpecError) as error:
@@ -492,7 +492,7 @@ def test_the_cli_refuses_a_parent_in_progress_before_any_job(tmp_path: Path) -> 
     spec.write_text(yaml.safe_dump(spec_data(CHILD_SPEC)))
     here = replace(parent_with({}).shape, channels={"train": str((tmp_path / "train").resolve())})
     running = crafted_journal(
-        tmp_path / "running.db", Parent(here, TuningStatus.COMPLETED), ended=False
+        tmp_path / "running.db", Parent(here, TuningJobStatus.COMPLETED), ended=False
     )
     done = subprocess.run(
         [*command, "--warm-start-from", str(running)], capture_output=True, text=True, timeout=120

@@ -33,6 +33,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from containers.status import TuningJobStatus
 from tuning.hyperband.space import Choice, FloatRange, IntRange, Range
 from tuning.strategies.base import score
 
@@ -46,17 +47,7 @@ class WarmStartType(enum.Enum):
     TRANSFER_LEARNING = "TransferLearning"
 
 
-class TuningStatus(enum.Enum):
-    """HyperParameterTuningJobStatus, as far as warm start cares."""
-
-    COMPLETED = "Completed"
-    IN_PROGRESS = "InProgress"
-    FAILED = "Failed"
-    STOPPED = "Stopped"
-    STOPPING = "Stopping"
-
-
-TERMINAL = frozenset({TuningStatus.COMPLETED, TuningStatus.STOPPED, TuningStatus.FAILED})
+TERMINAL = frozenset({TuningJobStatus.COMPLETED, TuningJobStatus.STOPPED, TuningJobStatus.FAILED})
 
 
 @dataclass(frozen=True)
@@ -92,7 +83,7 @@ class Observation:
 @dataclass(frozen=True)
 class Parent:
     shape: TuningShape
-    status: TuningStatus
+    status: TuningJobStatus
     observations: tuple[Observation, ...] = ()
 
 

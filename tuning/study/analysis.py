@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from containers.status import JobStatus
 from tuning.study.results import BaselineRun, Curve, TunedRun
 
 TRUSTED_RHO = 0.7  # a rung whose ranks agree this well with MaxResource's stops on signal
@@ -48,7 +49,7 @@ def choose(
     Speed is the untuned baseline's wall time at that size: a full training of the same
     rows, which is what a cluster size buys.
     """
-    speed = {b.hosts: b.wall_seconds for b in baselines if b.status == "Completed"}
+    speed = {b.hosts: b.wall_seconds for b in baselines if b.status == JobStatus.COMPLETED.value}
     scored: dict[int, float] = {
         t.hosts: t.best_objective for t in tuned if t.best_objective is not None
     }

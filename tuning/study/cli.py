@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from containers.errors import BadInput
+
 if TYPE_CHECKING:
     from tuning.study.model import Study
 
@@ -80,7 +82,7 @@ def channels(texts: list[str]) -> dict[str, Path]:
             continue
         found[name] = Path(folder).resolve()
     if problems:
-        raise ValueError("\n".join(problems))
+        raise BadInput("\n".join(problems))
     return found
 
 
@@ -134,7 +136,7 @@ def _local(
             return 130
         except RehearsalError as error:  # what SageMaker would have wasted money on
             print(f"smtune: study stopped: {error}\n{_resume(args)}", file=sys.stderr)
-            return 1
+            return int(error.exit_code)  # as `rehearse` exits (containers.errors)
         finally:
             journal.close()
     for path in report.write(study, result, args.out):

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from containers.errors import BadInput
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS study (
     one INTEGER PRIMARY KEY CHECK (one = 1),   -- a single row: whose folder this is
@@ -39,7 +41,7 @@ class StudyJournal:
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as error:
             self.db.close()
-            raise ValueError(
+            raise BadInput(
                 f"the study journal {path} is damaged ({error}): remove it to start over"
             ) from None
 

@@ -26,11 +26,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from containers.catalogue import IMAGES, ImageSpec
+from containers.errors import BadInput
 from entrypoints.contract.errors import UserError
 from tuning.study import tuning_seam as seam
 
 
-class StudyError(ValueError):
+class StudyError(BadInput):
     """A study that cannot run; `problems` lists every reason found."""
 
     def __init__(self, source: str, problems: list[str]) -> None:

@@ -20,12 +20,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from containers.status import JobStatus
 from tuning.study import tuning_seam as seam
 from tuning.study.model import Study
 from tuning.study.results import BaselineRun, Curve, TunedRun
 from tuning.study.run import StudyResult
 
-TERMINAL = {"Completed", "Failed", "Stopped"}
+TERMINAL = {s.value for s in JobStatus if s.ended}
 ESTIMATED = (
     "On SageMaker: resource used and the cost to MaxResource are estimated from each job's "
     "time (AMT reports neither); learning curves and the rung check need the jobs' metric "
@@ -84,7 +85,11 @@ def tuned_run(study: Study, hosts: int, description: dict[str, Any], frame: Any)
     wall = (end - description["CreationTime"]).total_seconds() if end else 0.0
     rows = frame.to_dict("records") if not frame.empty else []
     elapsed = [r["TrainingElapsedTimeSeconds"] or 0.0 for r in rows]
-    full = [e for e, r in zip(elapsed, rows, strict=True) if r["TrainingJobStatus"] == "Completed"]
+    full = [
+        e
+        for e, r in zip(elapsed, rows, strict=True)
+        if r["TrainingJobStatus"] == JobStatus.COMPLETED.value
+    ]
     per_job = sum(full) / len(full) if full else 0.0
     scored = [r for r in rows if r["FinalObjectiveValue"] == r["FinalObjectiveValue"]]  # not NaN
     pick = max if facts.maximize else min

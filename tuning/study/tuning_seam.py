@@ -10,7 +10,6 @@ the study reads name, strategy.type and ranges).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -20,20 +19,20 @@ from typing import Any
 from containers.catalogue import ImageSpec
 from containers.local.job import Backend, JobSpec
 from containers.local.layout import ChannelSource
-from entrypoints.contract.config import S3DistributionType
-from entrypoints.contract.metrics import Direction, cloudwatch_form
+from entrypoints.contract.metrics import Direction, MetricLine, cloudwatch_form
+from tuning.accounting import Summary
 from tuning.hyperband import rungs
 from tuning.journal import Journal
 from tuning.journal import exclusive as journal_lock
-from tuning.rehearsal import Rehearsal, RehearsalError, Summary
-from tuning.request import Plan, plan
+from tuning.plan import TuningPlan as Plan
+from tuning.rehearsal import Rehearsal, RehearsalError
+from tuning.request import baseline_training_job, plan
 from tuning.spec import SpecError, TuningJobSpec, parse, read
 from tuning.study.results import Curve, TunedRun
 
 # The study names these through this module too (seam.Plan, ...).
 __all__ = ["Plan", "RehearsalError", "SpecError", "TuningJobSpec"]
 
-ITERATION = re.compile(r"^\[(\d+)\]")
 # Channels every catalogue image trains from (its training code requires them).
 REQUIRED_CHANNELS = ("train",)
 # Images whose `<channel>:<metric>` is computed on that channel (the synthetic trainer's
@@ -100,22 +99,23 @@ def check(spec: TuningJobSpec, registry: str | None = "local") -> Plan:
 
 
 def facts(checked: Plan) -> TuningFacts:
-    spec = checked.spec
-    low = spec.strategy.min_resource or 1
-    high = checked.max_resource or low
+    """What the study reads of a Hyperband plan (the study file requires Hyperband)."""
+    definition, hyperband = checked.definition, checked.hyperband
+    if hyperband is None or checked.max_jobs is None:
+        raise ValueError(f"{checked.name}: a study's tuning job is Hyperband, with max_jobs")
     return TuningFacts(
-        name=spec.name,
-        image=checked.image,
-        objective=spec.objective.metric,
-        direction=checked.direction,
-        resource=checked.resource,
-        min_resource=low,
-        max_resource=high,
-        rungs=rungs(low, high),
-        channels=tuple(spec.channels),
-        max_parallel=spec.limits.max_parallel_jobs,
-        max_jobs=spec.limits.max_jobs,
-        max_runtime_s=spec.limits.max_runtime_seconds,
+        name=checked.name,
+        image=definition.image,
+        objective=checked.objective.metric,
+        direction=checked.objective.direction,
+        resource=definition.resource,
+        min_resource=hyperband.min_resource,
+        max_resource=hyperband.max_resource,
+        rungs=rungs(hyperband.min_resource, hyperband.max_resource),
+        channels=tuple(c.name for c in definition.channels),
+        max_parallel=checked.limits.max_parallel_jobs,
+        max_jobs=checked.max_jobs,
+        max_runtime_s=definition.max_runtime_s,
     )
 
 
@@ -135,10 +135,8 @@ def channels_needed(image: ImageSpec, objective: str) -> dict[str, str]:
 
 def channel_sources(checked: Plan, channels: Mapping[str, Path]) -> dict[str, ChannelSource]:
     return {
-        name: ChannelSource(
-            name, channels[name], S3DistributionType(c.distribution), c.content_type
-        )
-        for name, c in checked.spec.channels.items()
+        c.name: ChannelSource(c.name, channels[c.name], c.distribution, c.content_type)
+        for c in checked.definition.channels
     }
 
 
@@ -152,12 +150,12 @@ def baseline_job(
     """The untuned job at `hosts`: the tuning job's image and channels, the baseline's
     hyperparameters, its time limit."""
     return JobSpec(
-        image=checked.image,
+        image=checked.definition.image,
         host_count=hosts,
         channels=channel_sources(checked, channels),
         hyperparameters=dict(hyperparameters),
         out=out,
-        max_run_s=checked.spec.limits.max_runtime_seconds,
+        max_run_s=checked.definition.max_runtime_s,
     )
 
 
@@ -166,11 +164,11 @@ def read_curve(checked: Plan, job: str, log: Path) -> Curve:
     points: list[tuple[int, float]] = []
     if log.exists():
         for raw in log.read_text(errors="replace").splitlines():
-            value = checked.objective.read(cloudwatch_form(raw))
+            value = checked.objective_metric.read(cloudwatch_form(raw))
             if value is None:
                 continue
-            tag = ITERATION.match(raw)
-            points.append((int(tag.group(1)) + 1 if tag else len(points) + 1, value))
+            tag = MetricLine.iteration(raw)
+            points.append((tag + 1 if tag is not None else len(points) + 1, value))
     return Curve(job, tuple(points))
 
 
@@ -189,7 +187,7 @@ def rehearse(
         summary = Rehearsal(
             checked, channels, out, journal, backend, max_jobs=max_jobs, on_progress=on_progress
         ).run()
-        return _tuned(checked.spec.instance.count, summary, journal)
+        return _tuned(checked.definition.instance.count, summary, journal)
     finally:
         journal.close()
 
@@ -208,7 +206,7 @@ def _tuned(hosts: int, summary: Summary, journal: Journal) -> TunedRun:
         billable_seconds=summary.billable_seconds,
         billable_seconds_worst_case=summary.billable_seconds_worst_case,
         wall_seconds=summary.wall_seconds,
-        jobs=dict(summary.jobs),
+        jobs=summary.to_json()["jobs"],  # by status value
         curves=tuple(Curve(job, tuple(points)) for job, points in curves.items()),
         best_hyperparameters=chosen.get(summary.best_job or "", {}),
     )
@@ -225,33 +223,8 @@ def exclusive(path: Path) -> AbstractContextManager[None]:
 def training_job_request(
     checked: Plan, name: str, hyperparameters: Mapping[str, str]
 ) -> dict[str, Any]:
-    """CreateTrainingJob for the untuned baseline: the tuning job's definition (image,
-    metrics, channels, instances, limits) with the baseline's hyperparameters."""
-    definition = checked.request["TrainingJobDefinition"]
-    algorithm = definition["AlgorithmSpecification"]
-    request: dict[str, Any] = {
-        "TrainingJobName": name,
-        "HyperParameters": dict(hyperparameters),
-        "AlgorithmSpecification": {
-            "TrainingImage": algorithm["TrainingImage"],
-            "TrainingInputMode": algorithm["TrainingInputMode"],
-            "MetricDefinitions": algorithm["MetricDefinitions"],
-        },
-        **{
-            key: definition[key]
-            for key in (
-                "RoleArn",
-                "InputDataConfig",
-                "OutputDataConfig",
-                "ResourceConfig",
-                "StoppingCondition",
-                "EnableManagedSpotTraining",
-            )
-        },
-    }
-    if "Tags" in checked.request:
-        request["Tags"] = checked.request["Tags"]
-    return request
+    """CreateTrainingJob for the untuned baseline (`tuning.request` writes it)."""
+    return baseline_training_job(checked, name, hyperparameters)
 
 
 def sagemaker_client(region: str | None) -> Any:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from containers.status import TuningJobStatus
 from tuning.hyperband import Choice, FloatRange, IntRange
 from tuning.strategies import (
     Observation,
     Parent,
     TuningShape,
-    TuningStatus,
     WarmStartType,
     overall_best,
     warm_start_problems,
@@ -29,7 +29,7 @@ CHILD = dataclasses.replace(SHAPE, name="child")
 
 
 def parent(
-    shape: TuningShape = SHAPE, jobs: int = 0, status: TuningStatus = TuningStatus.COMPLETED
+    shape: TuningShape = SHAPE, jobs: int = 0, status: TuningJobStatus = TuningJobStatus.COMPLETED
 ) -> Parent:
     observations = tuple(
         Observation(shape.name, f"{shape.name}-{i:03d}", {"eta": 0.1}, 0.7 + i / 100)
@@ -85,7 +85,9 @@ def test_every_broken_rule_of_every_parent_at_once() -> None:
             "booster": Choice(("gbtree", "dart")),
         },
     )
-    running = parent(dataclasses.replace(SHAPE, name="parent-c"), status=TuningStatus.IN_PROGRESS)
+    running = parent(
+        dataclasses.replace(SHAPE, name="parent-c"), status=TuningJobStatus.IN_PROGRESS
+    )
     where_b = "WarmStartConfig.ParentHyperParameterTuningJobs[parent-b]"
     assert warm_start_problems(CHILD, 30, [parent(renamed), running], IDENTICAL) == [
         f"{where_b}: objective Minimize validation:logloss differs from this job's Maximize "

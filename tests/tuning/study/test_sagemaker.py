@@ -19,6 +19,7 @@ from tests.tuning.test_sagemaker import (  # noqa: F401  (stubbed is a fixture)
     summary,
     training_job,
 )
+from tuning.request import build_request
 from tuning.study import sagemaker as study_sagemaker
 from tuning.study import tuning_seam as seam
 from tuning.study.model import read
@@ -164,7 +165,7 @@ def test_the_study_on_sagemaker_submits_waits_and_reports(
             baseline_request(hosts),
         )
     for hosts in (1, 2):
-        request = seam.check(seam.at_size(study.spec, hosts), registry=None).request
+        request = build_request(seam.check(seam.at_size(study.spec, hosts), registry=None))
         assert request["HyperParameterTuningJobName"] == f"xgboost-bank-hyperband-h{hosts}"
         assert request["TrainingJobDefinition"]["ResourceConfig"]["InstanceCount"] == hosts
         stub.add_response(
