@@ -48,17 +48,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "name", metavar="image", choices=sorted(IMAGES), help="the catalogue image to run"
     )
     train.add_argument("--hosts", type=int, default=1, help="number of hosts (InstanceCount)")
-    train.add_argument(
-        "--backend",
-        choices=["process", "docker"],
-        default="process",
-        help="hosts as processes here, or as containers of --image on a private network",
-    )
-    train.add_argument(
-        "--image", dest="reference", help="--backend docker: the image, e.g. smtune-xgboost:0.1.0"
-    )
-    train.add_argument("--cpus", type=float, help="docker: CPUs per container")
-    train.add_argument("--memory", help="docker: memory per container, e.g. 4g")
+    add_backend_options(train)
     train.add_argument("--train", type=Path, help="folder or file: channel train")
     train.add_argument("--validation", type=Path, help="folder or file: channel validation")
     train.add_argument(
@@ -242,6 +232,25 @@ def report(result: JobResult) -> str:
     return "\n".join(lines)
 
 
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """--backend and the docker backend's options, as `backend` reads them: one set for every
+    command that runs local jobs (train, rehearse, study)."""
+    parser.add_argument(
+        "--backend",
+        choices=["process", "docker"],
+        default="process",
+        help="hosts as processes here, or as containers of --image on a private network",
+    )
+    parser.add_argument(
+        "--image",
+        dest="reference",
+        metavar="REF",
+        help="--backend docker: the image, e.g. smtune-xgboost:0.1.0",
+    )
+    parser.add_argument("--cpus", type=float, help="docker: CPUs per container")
+    parser.add_argument("--memory", help="docker: memory per container, e.g. 4g")
+
+
 def backend(args: argparse.Namespace) -> Backend:
     if args.backend == "process":
         from containers.local.process import ProcessBackend
@@ -253,9 +262,7 @@ def backend(args: argparse.Namespace) -> Backend:
         raise BadInput("--image is required with --backend docker: e.g. smtune-xgboost:0.1.0")
     if not engine_available():
         raise BadInput("--backend docker needs a running Docker engine: `docker info` failed")
-    return DockerBackend(
-        args.reference, cpus=getattr(args, "cpus", None), memory=getattr(args, "memory", None)
-    )
+    return DockerBackend(args.reference, cpus=args.cpus, memory=args.memory)
 
 
 def _train(args: argparse.Namespace) -> int:

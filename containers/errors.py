@@ -36,6 +36,18 @@ class BadInput(HostError, ValueError):
     exit_code = ExitCode.BAD_INPUT
 
 
+class Problems(BadInput):
+    """Input with every problem found, one line each in `problems`: a user fixes them all in
+    one go. Subclasses name what the input should have been (`kind`)."""
+
+    kind = "input"
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{source} is not a valid {self.kind}:\n{listed}")
+
+
 class ToolError(HostError):
     """A tool the host side drives (Docker) refused; the message is the tool's own."""
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from containers.cli import add_backend_options
 from containers.errors import BadInput, job_exit_code
 
 if TYPE_CHECKING:
@@ -44,10 +45,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="run the whole tuning job here, as local multi-host jobs, before paying for it",
     )
     rehearse.add_argument("spec", type=Path)
-    rehearse.add_argument("--backend", choices=["process", "docker"], default="process")
-    rehearse.add_argument(
-        "--image", dest="reference", help="--backend docker: the image, e.g. smtune-xgboost:0.1.0"
-    )
+    add_backend_options(rehearse)
     rehearse.add_argument(
         "--channel",
         action="append",

@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from containers.errors import BadInput
+from containers.errors import Problems
 from containers.script import Distribution
 from entrypoints.contract.config import channel_name_problem
 from entrypoints.contract.metrics import Direction
@@ -41,13 +41,10 @@ S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
 MAX_VALUES = 30  # AMT: values of one categorical range
 
 
-class SpecError(BadInput):
+class SpecError(Problems):
     """A spec that cannot become a tuning job; `problems` lists every reason found."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.problems = problems
-        listed = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"{source} is not a valid tuning job:\n{listed}")
+    kind = "tuning job"
 
 
 class Strict(BaseModel):

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from containers.cli import add_backend_options
 from containers.errors import BadInput
 
 if TYPE_CHECKING:
@@ -35,18 +36,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         default="local",
         help="run the jobs here (default), or submit them to SageMaker and wait",
     )
-    study.add_argument(
-        "--backend",
-        choices=["process", "docker"],
-        default="process",
-        help="local hosts as processes here, or as containers of --image",
-    )
-    study.add_argument(
-        "--image",
-        dest="reference",
-        metavar="REF",
-        help="--backend docker: the image, e.g. smtune-xgboost:0.1.0",
-    )
+    add_backend_options(study)
     study.add_argument(
         "--sizes", type=_sizes, metavar="N,N", help="a subset of the study's sizes, e.g. 1,2"
     )

@@ -26,18 +26,15 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from containers.catalogue import IMAGES, ImageSpec
-from containers.errors import BadInput
+from containers.errors import Problems
 from entrypoints.contract.errors import UserError
 from tuning.study import tuning_seam as seam
 
 
-class StudyError(BadInput):
+class StudyError(Problems):
     """A study that cannot run; `problems` lists every reason found."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.problems = problems
-        listed = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"{source} is not a valid study:\n{listed}")
+    kind = "study"
 
 
 class _Strict(BaseModel):
