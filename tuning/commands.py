@@ -182,11 +182,14 @@ def summary(checked: TuningPlan, variables: str = "") -> str:
             f"MinResource {checked.hyperband.min_resource}, "
             f"MaxResource {checked.hyperband.max_resource}:"
         )
+        weights = sum(b.jobs for b in checked.brackets)
         for bracket in checked.brackets:
             rungs = " -> ".join(str(r) for r in bracket.rungs)
+            share = f"{bracket.jobs} of every {weights} jobs with `rehearse --brackets hyperband`"
             lines.append(
-                f"  bracket {bracket.index}: rungs {rungs} (Hyperband would start "
-                f"{bracket.jobs} jobs)"
+                f"  bracket {bracket.index}: rungs {rungs} ("
+                + ("every job by default, ASHA's one bracket; " if bracket.index == 0 else "")
+                + f"{share})"
             )
     if checked.warm_start is not None:
         lines.append(
