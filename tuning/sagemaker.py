@@ -153,7 +153,8 @@ class NotAParent(Exception):
 
 
 def described_ranges(ranges: dict[str, Any]) -> dict[str, Range]:
-    """The typed ranges of a described ParameterRanges."""
+    """The typed ranges of a described ParameterRanges (the inverse of `api_ranges`; a
+    rehearsal's journal keeps its ranges in the same form, `tuning.warm_start`)."""
     found: dict[str, Range] = {}
     for entry in ranges.get("IntegerParameterRanges", []):
         scaling = Scaling(entry.get("ScalingType", "Auto"))

@@ -28,23 +28,20 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from pydantic import TypeAdapter
-
-from containers.status import JobStatus
+from containers.status import JobStatus, TuningJobStatus
 from entrypoints.contract.metrics import Direction
 from tuning.accounting import Summary
-from tuning.hyperband import Choice, HyperbandScheduler, Range
+from tuning.hyperband import HyperbandScheduler, api_ranges
 from tuning.journal import Journal
 from tuning.plan import TuningPlan
-from tuning.spec import Range as WrittenRange
+from tuning.sagemaker import described_ranges
 from tuning.spec import SpecError
 from tuning.strategies import warm_start as amt  # AMT's rules, pure
 from tuning.strategies._jobs import Unbracketed
 from tuning.strategies.base import Scheduler
 from tuning.strategies.median_stopping import MedianStoppingRule
-from tuning.strategies.warm_start import Observation, Parent, TuningJobStatus, TuningShape
+from tuning.strategies.warm_start import Observation, Parent, TuningShape
 
 # The journal's meta keys: its shape, its state, and the parents it was warm-started from.
 SHAPE, STATE, PARENTS = "warm_start_shape", "warm_start_state", "warm_start_parents"
@@ -66,13 +63,6 @@ def shape_of(plan: TuningPlan, channels: Mapping[str, str]) -> TuningShape:
 
 
 # -- the journal side ----------------------------------------------------------------------
-
-
-def _written(rng: Range) -> dict[str, Any]:
-    """A range as a spec writes it (`tuning.spec`), which reads it back."""
-    if isinstance(rng, Choice):
-        return {"type": "categorical", "values": list(rng.values)}
-    return {"type": rng.form.kind, "min": rng.low, "max": rng.high, "scaling": rng.scaling.value}
 
 
 def record_start(journal: Journal, shape: TuningShape, parents: Sequence[Parent]) -> None:
@@ -98,7 +88,7 @@ def record_start(journal: Journal, shape: TuningShape, parents: Sequence[Parent]
                 "objective_metric": shape.objective_metric,
                 "maximize": shape.maximize,
                 "static": dict(shape.static),
-                "tunable": {name: _written(r) for name, r in shape.tunable.items()},
+                "tunable": api_ranges(shape.tunable),  # AMT's form, as a described parent has it
                 "image": shape.image,
                 "channels": dict(shape.channels),
             }
@@ -129,13 +119,12 @@ def read_parent(path: Path) -> Parent:
                 ],
             )
         data = json.loads(written)
-        ranges = TypeAdapter(dict[str, WrittenRange]).validate_python(data["tunable"])
         shape = TuningShape(
             name=data["name"],
             objective_metric=data["objective_metric"],
             maximize=data["maximize"],
             static=data["static"],
-            tunable={name: r.to_range() for name, r in ranges.items()},
+            tunable=described_ranges(data["tunable"]),
             image=data["image"],
             channels=data["channels"],
         )
