@@ -29,6 +29,7 @@ refused (`AutotuneNotExpressible`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from containers.errors import BadInput
@@ -285,9 +286,13 @@ def v3_tuner(plan: TuningPlan, session: Any = None) -> tuple[Any, list[Any]]:
         **arguments,
     )
     if plan.random_seed == 0:
-        _keep_zero_seed(session.boto_session if session is not None else None)
+        _put_back_zero(session, "random_seed", lambda params: keep_random_seed(params, 0))
     if plan.completion is not None and plan.completion.target_objective_metric_value == 0:
-        _keep_zero_target(session.boto_session if session is not None else None)
+        _put_back_zero(
+            session,
+            "completion.target_objective",
+            lambda params: keep_completion_target(params, 0.0),
+        )
     inputs = [
         shapes.Channel(
             channel_name=channel.name,
@@ -324,25 +329,13 @@ def _v3_completion(plan: TuningPlan, shapes: Any) -> Any:
     )
 
 
-def _keep_zero_seed(boto_session: Any) -> None:
+def _put_back_zero(session: Any, field: str, put_back: Callable[[dict[str, Any]], None]) -> None:
+    """v3's request serializer drops every falsy field, a 0 among them: a botocore hook on
+    `session` puts `field` back into the CreateHyperParameterTuningJob call."""
+    boto_session = session.boto_session if session is not None else None
     if boto_session is None:
-        raise ValueError("random_seed=0 with SDK v3 needs an explicit session (v3 would drop it)")
-
-    def put_back(params: dict[str, Any], **_: Any) -> None:
-        keep_random_seed(params, 0)
-
-    boto_session.events.register(
-        "provide-client-params.sagemaker.CreateHyperParameterTuningJob", put_back
-    )
-
-
-def _keep_zero_target(boto_session: Any) -> None:
-    """v3 drops a TargetObjectiveMetricValue of 0 as it drops a seed of 0: put it back."""
-    if boto_session is None:
-        raise ValueError(
-            "completion.target_objective=0 with SDK v3 needs an explicit session (v3 would drop it)"
-        )
+        raise ValueError(f"{field}=0 with SDK v3 needs an explicit session (v3 would drop it)")
     boto_session.events.register(
         "provide-client-params.sagemaker.CreateHyperParameterTuningJob",
-        lambda params, **_: keep_completion_target(params, 0.0),
+        lambda params, **_: put_back(params),
     )
