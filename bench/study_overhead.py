@@ -24,13 +24,14 @@ from tuning.study import report
 from tuning.study import tuning_seam as seam
 from tuning.study.model import read
 from tuning.study.run import StudyRun, check_inputs, open_journal
+from tuning.yaml_files import parse as parse_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = (1, 2)
 
 
 def study_file(folder: Path) -> Path:
-    spec = yaml.safe_load((REPO / "tuning" / "jobs" / "synthetic-hyperband.yaml").read_text())
+    spec = parse_yaml((REPO / "tuning" / "jobs" / "synthetic-hyperband.yaml").read_text())
     spec["static_hyperparameters"]["seconds_per_epoch"] = 0
     data = {
         "name": "overhead-study",

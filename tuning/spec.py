@@ -12,7 +12,6 @@ import os
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,6 +34,7 @@ from containers.errors import Problems
 from containers.script import Distribution
 from entrypoints.contract.config import channel_name_problem
 from entrypoints.contract.metrics import Direction
+from tuning import yaml_files
 from tuning.hyperband.space import Choice, FloatRange, IntRange, Scaling, bound_problems
 
 S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
@@ -364,30 +364,6 @@ def _only_in() -> str:
     return f"variables are expanded only in {', '.join(VARIABLE_FIELDS)}"
 
 
-@cache
-def _unique_key_loader() -> type:
-    import yaml
-
-    class UniqueKeyLoader(yaml.SafeLoader):
-        """SafeLoader that refuses a key given twice in one mapping (else the last wins)."""
-
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            seen: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
-                    continue
-                key, line = self.construct_object(key_node), key_node.start_mark.line + 1
-                if key in seen:
-                    raise yaml.MarkedYAMLError(
-                        problem=f"key {key!r} at line {line} repeats the one at line "
-                        f"{seen[key]}: each key may appear once"
-                    )
-                seen[key] = line
-            return super().construct_mapping(node, deep)
-
-    return UniqueKeyLoader
-
-
 @dataclass(frozen=True)
 class Loaded:
     """A spec and the environment variables its file read (for `plan` to name them)."""
@@ -407,16 +383,14 @@ def read_data(path: Path) -> tuple[Any, tuple[str, ...]]:
 
 
 def _read(path: Path) -> tuple[Any, tuple[str, ...], list[str]]:
-    import yaml
-
     try:
         text = Path(path).read_text()
     except OSError as error:
         raise SpecError(str(path), [f"cannot be read: {error.strerror}"]) from None
     try:
-        data = yaml.load(text, Loader=_unique_key_loader())  # a SafeLoader
-    except yaml.YAMLError as error:
-        raise SpecError(str(path), [f"is not valid YAML: {error}"]) from None
+        data = yaml_files.parse(text)
+    except yaml_files.YamlError as error:
+        raise SpecError(str(path), [str(error)]) from None
     read_names: set[str] = set()
     problems: list[str] = []
     data = _expand_fields(data, (), read_names, problems)

@@ -96,14 +96,12 @@ def _problem(error: Any) -> str:
 
 def read(path: Path) -> Study:
     """Read and check a study file; a StudyError lists every problem."""
-    import yaml
-
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = seam.parse_yaml(Path(path).read_text())
     except OSError as error:
         raise StudyError(str(path), [f"cannot be read: {error.strerror}"]) from None
-    except yaml.YAMLError as error:
-        raise StudyError(str(path), [f"is not valid YAML: {error}"]) from None
+    except seam.YamlError as error:
+        raise StudyError(str(path), [str(error)]) from None
     return parse(data, str(path), Path(path).parent)
 
 

@@ -29,9 +29,11 @@ from tuning.rehearsal import Rehearsal, RehearsalError
 from tuning.request import baseline_training_job, plan
 from tuning.spec import SpecError, TuningJobSpec, parse, read
 from tuning.study.results import Curve, TunedRun
+from tuning.yaml_files import YamlError
+from tuning.yaml_files import parse as parse_yaml
 
 # The study names these through this module too (seam.Plan, ...).
-__all__ = ["Plan", "RehearsalError", "SpecError", "TuningJobSpec"]
+__all__ = ["Plan", "RehearsalError", "SpecError", "TuningJobSpec", "YamlError", "parse_yaml"]
 
 # Channels every catalogue image trains from (its training code requires them).
 REQUIRED_CHANNELS = ("train",)
