@@ -60,10 +60,16 @@ def data_format(channel: Channel) -> DataFormat:
 
 @dataclass(frozen=True)
 class Table:
-    """Rows of one channel on this host: features (dense or CSR) and labels."""
+    """Rows of one channel on this host: features (dense or CSR) and labels; `source` names
+    the file whose width the table has (the widest, for libsvm), for errors."""
 
     features: np.ndarray | sp.csr_matrix
     labels: np.ndarray
+    source: str = ""
+
+    @property
+    def sparse(self) -> bool:
+        return sp.issparse(self.features)
 
     @property
     def rows(self) -> int:
@@ -74,7 +80,7 @@ class Table:
         return int(self.features.shape[1])
 
     def take(self, start: int, stop: int) -> Table:
-        return Table(self.features[start:stop], self.labels[start:stop])
+        return Table(self.features[start:stop], self.labels[start:stop], self.source)
 
 
 def empty_table(kind: DataFormat) -> Table:
@@ -122,7 +128,7 @@ def read_csv(path: Path, channel: str) -> Table:
             f"{channel} file {path.name} has {array.shape[1]} column: CSV needs the label in "
             "the first column and at least one feature after it"
         )
-    return Table(np.ascontiguousarray(array[:, 1:]), array[:, 0].copy())
+    return Table(np.ascontiguousarray(array[:, 1:]), array[:, 0].copy(), path.name)
 
 
 def _csv_error(path: Path, channel: str, exc: ValueError) -> UserError:
@@ -176,7 +182,7 @@ def read_libsvm(path: Path, channel: str) -> Table:
         (np.asarray(values, np.float32), np.asarray(indices), np.asarray(indptr)),
         shape=(len(labels), width),
     )
-    return Table(features, np.asarray(labels, np.float32))
+    return Table(features, np.asarray(labels, np.float32), path.name)
 
 
 def _stack(tables: list[Table], kind: DataFormat) -> Table:
@@ -186,7 +192,8 @@ def _stack(tables: list[Table], kind: DataFormat) -> Table:
     if len(tables) == 1:
         return tables[0]
     if kind is DataFormat.LIBSVM:
-        width = max(t.columns for t in tables)
+        widest = max(tables, key=lambda t: t.columns)
+        width = widest.columns
         blocks = [sp.csr_matrix(t.features, shape=(t.rows, width)) for t in tables]
         features: np.ndarray | sp.csr_matrix = sp.vstack(blocks, format="csr")
     else:
@@ -197,7 +204,8 @@ def _stack(tables: list[Table], kind: DataFormat) -> Table:
                 "every file must have the same columns"
             )
         features = np.vstack([t.features for t in tables])
-    return Table(features, np.concatenate([t.labels for t in tables]))
+        widest = tables[0]
+    return Table(features, np.concatenate([t.labels for t in tables]), widest.source)
 
 
 def read_channel(channel: Channel) -> Table:

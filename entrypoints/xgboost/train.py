@@ -53,12 +53,15 @@ class HostData:
     validation: Table | None
 
     def info(self) -> dict[str, Any]:
-        info = {"train_rows": self.train.rows, "train_columns": self.train.columns}
-        if self.validation is not None:
-            info |= {
-                "validation_rows": self.validation.rows,
-                "validation_columns": self.validation.columns,
-            }
+        info: dict[str, Any] = {}
+        for name, table in (("train", self.train), ("validation", self.validation)):
+            if table is not None:
+                info |= {
+                    f"{name}_rows": table.rows,
+                    f"{name}_columns": table.columns,
+                    f"{name}_file": table.source,
+                    f"{name}_sparse": table.sparse,
+                }
         return info
 
 
@@ -139,6 +142,33 @@ def check_totals(infos: dict[str, dict[str, Any]]) -> None:
             raise UserError(
                 f"channel {channel} has different feature counts on different hosts "
                 f"({described}): every file must have the same columns"
+            )
+    _check_validation_width(infos)
+
+
+def _check_validation_width(infos: dict[str, dict[str, Any]]) -> None:
+    """Validation rows must have train's features, or XGBoost scores rows whose missing columns
+    it takes for absent values: a number a tuning job would optimise. Dense (CSV): the same
+    count. Sparse (libsvm), where a width is only the highest index used: no higher than train's.
+    """
+    train = [i for i in infos.values() if i.get("train_rows")]
+    if not train:
+        return
+    width = max(i["train_columns"] for i in train)  # equal for CSV, checked above
+    for info in infos.values():
+        if not info.get("validation_rows"):
+            continue
+        columns, file = info["validation_columns"], info["validation_file"]
+        if not info["validation_sparse"] and columns != width:
+            raise UserError(
+                f"channel validation file {file} has {columns} feature columns, train has "
+                f"{width}: every channel must have train's columns, in its order"
+            )
+        if info["validation_sparse"] and columns > width:
+            raise UserError(
+                f"channel validation file {file} uses feature index {columns - 1}, train's "
+                f"highest is {width - 1}: a libsvm validation row may leave out features, "
+                "not use one train has none of"
             )
 
 

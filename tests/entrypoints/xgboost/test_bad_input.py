@@ -195,3 +195,39 @@ def test_a_host_that_never_joins_is_named(laid_out: tuple[JobSpec, ContainerPath
     spec, leader = laid_out  # algo-2 is laid out but never started
     assert run_host(spec, leader) == 1
     assert leader.failure.read_text().startswith("host algo-2 did not join the job within 3 s")
+
+
+def test_a_validation_channel_with_other_columns_than_train_is_refused_on_every_host(
+    run_job: RunJob, train: Path, tmp_path: Path
+) -> None:
+    validation = write_csv(tmp_path / "v" / "cut.csv", 50, columns=3)
+    failed(
+        run_job(train.parent, BINARY, hosts=2, validation=validation.parent),
+        "channel validation file cut.csv has 3 feature columns, train has 5: "
+        "every channel must have train's columns, in its order",
+    )
+
+
+def libsvm(path: Path, rows: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_libsvm_validation_may_leave_out_features_but_not_add_one(
+    run_job: RunJob, tmp_path: Path
+) -> None:
+    train = libsvm(
+        tmp_path / "t" / "t.libsvm", [f"{i % 2} 0:{i} 1:{-i} 4:{i % 3}" for i in range(60)]
+    )
+    sparse = libsvm(tmp_path / "v" / "v.libsvm", [f"{i % 2} 0:{i} 1:{-i}" for i in range(20)])
+    fine = run_job(
+        train.parent, BINARY, hosts=2, validation=sparse.parent, content_type="text/libsvm"
+    )
+    assert fine.status is JobStatus.COMPLETED, fine.hosts[0].failure
+    wider = libsvm(tmp_path / "w" / "w.libsvm", [f"{i % 2} 0:{i} 7:{-i}" for i in range(20)])
+    failed(
+        run_job(train.parent, BINARY, hosts=2, validation=wider.parent, content_type="text/libsvm"),
+        "channel validation file w.libsvm uses feature index 7, train's highest is 4: "
+        "a libsvm validation row may leave out features, not use one train has none of",
+    )
