@@ -1,8 +1,9 @@
 """The rehearsal's journal: one SQLite file with every job, observation and decision.
 
-Written as the rehearsal goes (each write is its own transaction), so that a rehearsal
-killed at any moment, even by `kill -9`, leaves a journal to resume from: the scheduler's
-state is rebuilt by replaying suggestions, then observations in the order they were made.
+Written as the rehearsal goes (each write is its own transaction, and the writes of one event
+share one: `Journal.transaction`), so that a rehearsal killed at any moment, even by
+`kill -9`, leaves a journal to resume from: the scheduler's state is rebuilt by replaying
+suggestions, then observations in the order they were made.
 """
 
 from __future__ import annotations
@@ -123,6 +124,22 @@ class Journal:
 
     def close(self) -> None:
         self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The writes made inside are one transaction: a kill, even by `kill -9`, leaves all
+        of them in the journal or none (SQLite drops an uncommitted WAL tail on the next
+        open). Inside another one, it joins that one."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
