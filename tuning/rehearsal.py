@@ -14,8 +14,9 @@ With several training job definitions, each job runs on its definition's hosts, 
 hyperparameters; which definition a job runs is our documented choice (`tuning.allocation`).
 
 Everything is journaled (`tuning.journal`), so a rehearsal killed at any point resumes:
-finished jobs are kept, jobs that were running restart from their checkpoints where the spec
-has a `checkpoint_s3_uri`, else from the start (the lines they repeat are not counted again).
+finished jobs are kept, a job a decision had stopped (its hosts still stopping) ends as
+decided, jobs that were running restart from their checkpoints where the spec has a
+`checkpoint_s3_uri`, else from the start (the lines they repeat are not counted again).
 """
 
 from __future__ import annotations
@@ -176,10 +177,11 @@ class Rehearsal:
                 f"bracket policy (this run: --brackets {self.brackets.value}): use a new "
                 f"--journal, or the spec and --brackets it was made with; it holds {known}"
             )
-        for record in self.journal.jobs():
+        records = self.journal.jobs()
+        for record in records:
             suggestion = self.scheduler.suggest(record.name)
             definition = self.definitions[record.name] = self.allocation.definition(record.number)
-            if definition.name is not None:  # again: a kill may have come before it was
+            if definition.name is not None:  # again: an older journal may lack it
                 self.journal.set_definition(record.name, definition.name)
             drawn = self.allocation.own(record.number, suggestion.hyperparameters)
             if drawn != record.hyperparameters:
@@ -188,19 +190,38 @@ class Rehearsal:
                     "the journal holds: the journal is not this rehearsal's"
                 )
             self.hyperparameters[record.name] = record.hyperparameters
-            if record.status is JobStatus.IN_PROGRESS:
-                self._end_leftovers(record.name)
-                self.restart.append(record.name)
-        for job, resource, value, decision, _ in self.journal.observations():
+        decided: dict[str, tuple[Decision, float]] = {}  # job -> its last decision, and when
+        for job, resource, value, decision, at in self.journal.observations():
             replayed = self.scheduler.on_result(job, resource, value)
             if replayed.value != decision:
                 raise RehearsalError(
                     f"replaying {job} at {resource} decided {replayed.value}, "
                     f"the journal says {decision}"
                 )
-        for record in self.journal.jobs():
+            decided[job] = (replayed, at)
+        for record in records:
             if record.status is not JobStatus.IN_PROGRESS:
                 self.scheduler.on_end(record.name)
+                continue
+            self._end_leftovers(record.name)
+            decision, at = decided.get(record.name, (Decision.CONTINUE, 0.0))
+            if decision is Decision.CONTINUE:
+                self.restart.append(record.name)
+            else:
+                self._end_as_decided(record.name, decision, at)
+
+    def _end_as_decided(self, name: str, decision: Decision, at: float) -> None:
+        """A job stopped by a decision (early, or at MaxResource) whose end the kill kept out
+        of the journal. It ends as decided, not restarted: a restarted job's next line would
+        reach a scheduler that has ended it. Its end is the decision's time: it was sent
+        SIGTERM then, and the time from the kill to this resume was no job's."""
+        final = JobStatus.COMPLETED if decision is Decision.COMPLETE else JobStatus.STOPPED
+        self.journal.end_job(name, final, self._stop_reason(decision), at)
+        self.scheduler.on_end(name)
+        self._progress(
+            f"{name}: {final.value} after {self.scheduler.resource(name)} "
+            f"{self.definitions[name].resource} (decided before the kill; ended on resume)"
+        )
 
     def _end_leftovers(self, name: str) -> None:
         """Hosts a killed rehearsal left running: the backend checks they are that job's."""
@@ -262,16 +283,17 @@ class Rehearsal:
             suggestion = self.scheduler.suggest(name)
             definition = self.definitions[name] = self.allocation.definition(number)
             self.hyperparameters[name] = self.allocation.own(number, suggestion.hyperparameters)
-            self.journal.add_job(
-                number,
-                name,
-                suggestion.bracket,
-                self.hyperparameters[name],
-                definition.instance.count,
-                self.clock(),
-            )
-            if definition.name is not None:
-                self.journal.set_definition(name, definition.name)
+            with self.journal.transaction():  # a job is never journaled without its definition
+                self.journal.add_job(
+                    number,
+                    name,
+                    suggestion.bracket,
+                    self.hyperparameters[name],
+                    definition.instance.count,
+                    self.clock(),
+                )
+                if definition.name is not None:
+                    self.journal.set_definition(name, definition.name)
             self._start(name, resume=False)
 
     def _start(self, name: str, resume: bool) -> None:
@@ -316,11 +338,13 @@ class Rehearsal:
         )
         if decision is not Decision.CONTINUE:
             trial.verdict = decision
-            trial.job.stop(self._stopper if decision is Decision.STOP else "MaxResource")
+            trial.job.stop(self._stop_reason(decision))
 
-    @property
-    def _stopper(self) -> str:
-        """Who stops a job early: Hyperband, or the median rule of early stopping Auto."""
+    def _stop_reason(self, decision: Decision) -> str:
+        """Why a decision stops a job: MaxResource, or who stops jobs early (Hyperband, or
+        the median rule of early stopping Auto)."""
+        if decision is Decision.COMPLETE:
+            return "MaxResource"
         return "Hyperband" if self.plan.hyperband is not None else "early stopping (median rule)"
 
     def _check_non_finite(self, trial: Trial, unread: Unread) -> None:

@@ -1,0 +1,112 @@
+"""Resuming a rehearsal from a journal in the state a kill leaves in a window between two
+writes: the state is built directly (a finished journal, set back to that moment), so the
+window is hit every time, not found by timing a `kill -9`."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from containers.catalogue import image
+from containers.local.job import JobSpec, RunningJob
+from containers.local.process import ProcessBackend
+from containers.status import JobStatus
+from tests.containers.test_leftovers import Sleepers
+from tests.tuning.test_rehearsal import ENDED_WELL, rehearse, spec_data
+from tuning.journal import Journal
+from tuning.rehearsal import Rehearsal
+from tuning.request import plan
+from tuning.spec import parse
+
+JOBS = 4
+
+
+class Recording(ProcessBackend):
+    """The process backend, noting the jobs it starts and, for each job whose leftovers it
+    ends, the job's status in the journal at that moment."""
+
+    def __init__(self, journal: Journal) -> None:
+        super().__init__()
+        self.journal = journal
+        self.started: list[str] = []
+        self.leftovers: dict[str, JobStatus] = {}
+
+    def start(self, spec: JobSpec, echo: bool = False) -> RunningJob:
+        self.started.append(spec.out.name)
+        return super().start(spec, echo)
+
+    def end_leftovers(self, out: Path) -> list[str]:
+        status = {r.name: r.status for r in self.journal.jobs()}
+        self.leftovers[out.name] = status[out.name]
+        return super().end_leftovers(out)
+
+
+def killed_after_the_decision(path: Path, decision: str) -> tuple[str, float]:
+    """Set the finished journal at `path` back to the moment after the last job decided
+    `decision` was journaled as decided, before its end was: that job InProgress, no end,
+    no job after it. Returns the job and its decision's time."""
+    db = sqlite3.connect(path)
+    with db:
+        job, at = db.execute(
+            "SELECT job, time FROM observations o WHERE decision = ? AND sequence = "
+            "(SELECT MAX(sequence) FROM observations WHERE job = o.job) "
+            "ORDER BY sequence DESC LIMIT 1",
+            (decision,),
+        ).fetchone()
+        (number,) = db.execute("SELECT number FROM jobs WHERE name = ?", (job,)).fetchone()
+        later = "SELECT name FROM jobs WHERE number > ?"
+        db.execute(f"DELETE FROM observations WHERE job IN ({later})", (number,))
+        db.execute(f"DELETE FROM job_definitions WHERE job IN ({later})", (number,))
+        db.execute("DELETE FROM jobs WHERE number > ?", (number,))
+        db.execute(
+            "UPDATE jobs SET status = ?, reason = NULL, ended = NULL WHERE name = ?",
+            (JobStatus.IN_PROGRESS.value, job),
+        )
+    db.close()
+    return job, at
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("decision", "status", "reason"),
+    [("Stop", JobStatus.STOPPED, "Hyperband"), ("Complete", JobStatus.COMPLETED, "MaxResource")],
+)
+def test_a_job_decided_but_not_ended_at_the_kill_ends_as_decided_and_is_not_restarted(
+    tmp_path: Path, decision: str, status: JobStatus, reason: str
+) -> None:
+    data = spec_data(seconds_per_epoch=0)
+    _, first = rehearse(tmp_path, data, max_jobs=JOBS, max_parallel=1)  # one at a time: seeded
+    first.close()
+    path = tmp_path / "journal.db"
+    job, decided_at = killed_after_the_decision(path, decision)
+    observed = [o for o in Journal(path).observations() if o[0] == job]
+    # Its hosts may still run when the resume begins: the kill took their runner only.
+    leftover = Sleepers().start(JobSpec(image("synthetic"), 2, {}, {}, tmp_path / "jobs" / job))
+    journal = Journal(path)
+    backend = Recording(journal)
+    try:
+        summary = Rehearsal(
+            plan(parse(data), registry="local"),
+            {"train": tmp_path / "train"},
+            tmp_path / "jobs",
+            journal,
+            backend,
+            max_jobs=JOBS,
+            max_parallel=1,
+        ).run()
+        for process in leftover.processes.values():  # type: ignore[attr-defined]
+            assert process.wait(timeout=10) < 0  # ended by the resume, with a signal
+    finally:
+        leftover.kill()
+    assert job not in backend.started  # ended as decided, not run again
+    assert backend.leftovers[job] is JobStatus.IN_PROGRESS  # its hosts ended before its end
+    record = next(r for r in journal.jobs() if r.name == job)
+    assert (record.status, record.reason, record.ended) == (status, reason, decided_at)
+    assert [o for o in journal.observations() if o[0] == job] == observed
+    jobs = journal.jobs()
+    assert len(jobs) == JOBS and all(r.status in ENDED_WELL for r in jobs)
+    assert sum(summary.jobs[s] for s in ENDED_WELL) == JOBS
+    resources = [(o[0], o[1]) for o in journal.observations()]
+    assert len(resources) == len(set(resources))  # no unit of resource counted twice
