@@ -79,22 +79,25 @@ def record_start(journal: Journal, shape: TuningShape, parents: Sequence[Parent]
                 "--warm-start-from journals it began with"
             ],
         )
-    journal.set_meta(PARENTS, names)
-    journal.set_meta(
-        SHAPE,
-        json.dumps(
-            {
-                "name": shape.name,
-                "objective_metric": shape.objective_metric,
-                "maximize": shape.maximize,
-                "static": dict(shape.static),
-                "tunable": api_ranges(shape.tunable),  # AMT's form, as a described parent has it
-                "image": shape.image,
-                "channels": dict(shape.channels),
-            }
-        ),
-    )
-    journal.set_meta(STATE, TuningJobStatus.IN_PROGRESS.value)
+    # One transaction: a kill between the writes would leave a finished journal saying
+    # Completed beside a shape (or parents) its jobs never had, a parent it is not.
+    with journal.transaction():
+        journal.set_meta(PARENTS, names)
+        journal.set_meta(
+            SHAPE,
+            json.dumps(
+                {
+                    "name": shape.name,
+                    "objective_metric": shape.objective_metric,
+                    "maximize": shape.maximize,
+                    "static": dict(shape.static),
+                    "tunable": api_ranges(shape.tunable),  # AMT's form, as a described parent
+                    "image": shape.image,
+                    "channels": dict(shape.channels),
+                }
+            ),
+        )
+        journal.set_meta(STATE, TuningJobStatus.IN_PROGRESS.value)
 
 
 def record_end(journal: Journal) -> None:

@@ -4,7 +4,10 @@ window is hit every time, not found by timing a `kill -9`."""
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,9 +15,10 @@ import pytest
 from containers.catalogue import image
 from containers.local.job import JobSpec, RunningJob
 from containers.local.process import ProcessBackend
-from containers.status import JobStatus
+from containers.status import JobStatus, TuningJobStatus
 from tests.containers.test_leftovers import Sleepers
-from tests.tuning.test_rehearsal import ENDED_WELL, rehearse, spec_data
+from tests.tuning.test_rehearsal import ENDED_WELL, REPO, rehearse, spec_data
+from tuning import warm_start
 from tuning.journal import Journal
 from tuning.rehearsal import Rehearsal
 from tuning.request import plan
@@ -110,3 +114,43 @@ def test_a_job_decided_but_not_ended_at_the_kill_ends_as_decided_and_is_not_rest
     assert sum(summary.jobs[s] for s in ENDED_WELL) == JOBS
     resources = [(o[0], o[1]) for o in journal.observations()]
     assert len(resources) == len(set(resources))  # no unit of resource counted twice
+
+
+# A resume's record_start, killed right after it wrote the shape, before the state.
+KILLED_IN_RECORD_START = """
+import dataclasses, os, signal, sys
+from pathlib import Path
+from tuning import warm_start
+from tuning.journal import Journal
+path = Path(sys.argv[1])
+shape = warm_start.read_parent(path).shape
+changed = dataclasses.replace(shape, maximize=not shape.maximize)
+set_meta = Journal.set_meta
+def killing(self, key, value):
+    set_meta(self, key, value)
+    if key == warm_start.SHAPE:
+        os.kill(os.getpid(), signal.SIGKILL)
+Journal.set_meta = killing
+warm_start.record_start(Journal(path), changed, ())
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_kill_inside_record_start_leaves_no_completed_parent_of_another_shape(
+    tmp_path: Path,
+) -> None:
+    """A finished rehearsal resumed with a changed objective direction (which its fingerprint
+    does not hold) and killed between record_start's writes: it must not read back as a
+    Completed parent of the new shape, which its jobs never had."""
+    path = tmp_path / "parent.db"
+    journal = Journal(path)
+    checked = plan(parse(spec_data()), registry="local")
+    warm_start.record_start(journal, warm_start.shape_of(checked, {"train": "/data"}), ())
+    warm_start.record_end(journal)
+    journal.close()
+    before = warm_start.read_parent(path)
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_RECORD_START, str(path)], cwd=REPO)
+    assert killed.returncode == -signal.SIGKILL
+    after = warm_start.read_parent(path)
+    assert before.status is TuningJobStatus.COMPLETED
+    assert after.status is not TuningJobStatus.COMPLETED or after.shape == before.shape
