@@ -8,17 +8,14 @@ suggestions, then observations in the order they were made.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from containers import lock
 from containers.errors import BadInput
 from containers.status import JobStatus
 
@@ -72,32 +69,18 @@ class JournalError(BadInput):
     """A journal that cannot be used: damaged, or in use by another rehearsal."""
 
 
-@contextmanager
-def exclusive(path: Path) -> Iterator[None]:
+def exclusive(path: Path) -> AbstractContextManager[None]:
     """Hold the journal at `path` for one rehearsal: a second is refused at once, naming the
     holder, instead of ending the first one's hosts and laying out its jobs' folders again.
 
-    The lock is a flock on `<journal>.lock`, which the kernel lets go of when its holder
-    ends, even by kill -9 (and which the hosts do not inherit: Python opens it close-on-exec).
+    The lock is containers.lock's flock, on `<journal>.lock`: gone with its holder, even by
+    kill -9.
     """
-    lock = path.with_name(f"{path.name}.lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
-            raise JournalError(
-                f"journal {path} is in use by {holder or 'another rehearsal, starting'}: "
-                "a journal takes one rehearsal at a time: wait for it to end, or end it, "
-                "then --resume"
-            ) from None
-        since = datetime.now().astimezone().isoformat(timespec="seconds")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} since {since}\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # and with it the lock
+    return lock.exclusive(
+        path.with_name(f"{path.name}.lock"),
+        f"journal {path}",
+        "a journal takes one rehearsal at a time: wait for it to end, or end it, then --resume",
+    )
 
 
 class Journal:
