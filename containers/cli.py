@@ -12,6 +12,7 @@ from containers.catalogue import IMAGES, image
 from containers.errors import BadInput, ExitCode, job_exit_code
 from containers.local.job import Backend, JobResult, JobSpec, JobStatus
 from containers.local.layout import ChannelSource
+from containers.lock import out_folder
 from containers.script import (
     Distribution,
     ScriptField,
@@ -269,14 +270,17 @@ def _train(args: argparse.Namespace) -> int:
     if args.hosts < 1:
         raise BadInput(f"--hosts={args.hosts} is out of range: must be --hosts >= 1")
     spec = job_spec(args)
-    kept = ContainerPaths(spec.out / spec.hosts[0]).default_checkpoints
-    if spec.resume and not (kept.is_dir() and any(kept.iterdir())):
-        print(
-            f"smtune: warning: --resume found no checkpoint in {kept} (did the earlier run "
-            "have --checkpoints?): the job starts from the beginning",
-            file=sys.stderr,
-        )
-    result = backend(args).run(spec, echo=not args.quiet)
+    runner = backend(args)
+    # Before a host's tree is laid out again: one run into an out folder at a time.
+    with out_folder(spec.out):
+        kept = ContainerPaths(spec.out / spec.hosts[0]).default_checkpoints
+        if spec.resume and not (kept.is_dir() and any(kept.iterdir())):
+            print(
+                f"smtune: warning: --resume found no checkpoint in {kept} (did the earlier run "
+                "have --checkpoints?): the job starts from the beginning",
+                file=sys.stderr,
+            )
+        result = runner.run(spec, echo=not args.quiet)
     print(report(result), file=sys.stderr)
     return job_exit_code(result.status)
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from containers.lock import LOCK_FILE
 from tests.conftest import write_csv
+from tests.containers.test_lock import hold_in_child
+from tuning.cli import main
 
 
 def smtune(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -110,6 +114,66 @@ def test_a_missing_train_folder_is_named(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert f"--train={tmp_path / 'nope'} does not exist" in result.stderr
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` and its bytes, but the lock (whose holder line changes)."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != LOCK_FILE
+    }
+
+
+def test_a_train_into_an_out_folder_in_use_is_refused_at_once_and_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = write_csv(tmp_path / "train" / "a.csv", 50)
+    out = tmp_path / "job"
+    model = out / "algo-1" / "model" / "xgboost-model"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"the first run's 300 rounds")  # what a run still going has written
+    (out / "algo-1.log").write_text("[299]\ttrain-auc:0.99\n")
+    before = files_under(out)
+    first = hold_in_child(out)  # the first run, holding its --out
+    try:
+        began = time.monotonic()
+        code = main(
+            [
+                "train",
+                "xgboost",
+                "--train",
+                str(train.parent),
+                "--hp",
+                "num_round=5",
+                "--out",
+                str(out),
+            ]
+        )
+        took = time.monotonic() - began
+    finally:
+        first.kill()
+        first.wait()
+    error = capsys.readouterr().err
+    assert code == 2, error
+    assert took < 0.5  # at once: it waited for nothing
+    assert f"smtune: error: --out {out} is in use by pid {first.pid} since " in error
+    assert "choose another --out" in error and "Traceback" not in error
+    assert files_under(out) == before  # no host tree laid out again, no model replaced
+
+
+def test_a_train_into_an_out_folder_a_killed_run_held_runs(tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "train" / "a.csv", 50)
+    out = tmp_path / "job"
+    killed = hold_in_child(out)
+    killed.kill()  # SIGKILL: the lock file stays, naming a process that is gone
+    killed.wait()
+    assert (out / LOCK_FILE).read_text().startswith(f"pid {killed.pid} since ")
+    result = smtune(
+        "train", "xgboost", "--train", str(train.parent), "--hp", "num_round=2", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert (out / "algo-1" / "model" / "xgboost-model").is_file()
 
 
 def test_data_bank_marketing_from_the_bundled_zip(tmp_path: Path) -> None:
