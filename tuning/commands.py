@@ -312,6 +312,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _rehearse(args: argparse.Namespace) -> int:
+    from containers.lock import out_folder
     from tuning.journal import exclusive
     from tuning.request import plan
     from tuning.spec import load
@@ -322,8 +323,12 @@ def _rehearse(args: argparse.Namespace) -> int:
     out = args.out / checked.name
     out.mkdir(parents=True, exist_ok=True)
     journal_path = args.journal or out / "journal.db"
-    # Before anything reads the journal or touches a job's folder: one rehearsal at a time.
-    with exclusive(journal_path):
+    # Before anything reads the journal or touches a job's folder: one rehearsal of a
+    # journal at a time, and one run writing this tuning job's folder (another journal's).
+    with (
+        exclusive(journal_path),
+        out_folder(out, f"{out} (this tuning job's folder in --out)"),
+    ):
         if journal_path.exists() and not args.resume:
             raise BadInput(
                 f"--journal {journal_path} exists: pass --resume to continue it, "

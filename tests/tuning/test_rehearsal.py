@@ -338,6 +338,42 @@ def test_a_second_rehearsal_of_a_journal_in_use_refuses_at_once(
         assert (tmp_path / "out" / "synthetic-hyperband" / record.name / "algo-1.log").exists()
 
 
+def test_a_rehearsal_into_an_out_folder_in_use_is_refused_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from containers.lock import LOCK_FILE
+    from tests.containers.test_lock import hold_in_child
+    from tuning.cli import main
+
+    command, journal = cli_rehearsal(tmp_path, seconds_per_epoch=0)
+    folder = tmp_path / "out" / "synthetic-hyperband"  # the tuning job's folder in --out
+    log = folder / "synthetic-hyperband-001" / "algo-1.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("epoch 1: score=0.5\n")  # what the run in it has written so far
+    first = hold_in_child(folder)  # a run with another journal, or none, holding it
+    try:
+        began = time.monotonic()
+        code = main([*command[3:], "--max-jobs", "1"])  # the journal itself is free
+        took = time.monotonic() - began
+    finally:
+        first.kill()
+        first.wait()
+    error = capsys.readouterr().err
+    assert code == 2, error
+    assert took < 1  # at once: it waited for nothing (the spec's checks included)
+    assert f"{folder} (this tuning job's folder in --out) is in use by pid {first.pid} since " in (
+        error
+    )
+    assert "choose another --out" in error and "Traceback" not in error
+    assert not journal.exists()  # nothing read or written
+    assert sorted(p.name for p in folder.rglob("*")) == [
+        LOCK_FILE,
+        "algo-1.log",
+        "synthetic-hyperband-001",
+    ]
+    assert log.read_text() == "epoch 1: score=0.5\n"
+
+
 def run_cli(command: list[str], *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=60)
 
