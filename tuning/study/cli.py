@@ -84,9 +84,11 @@ def _study(args: argparse.Namespace) -> int:
     given = channels(args.channel)
     sizes = args.sizes or study.sizes
     if args.on == "sagemaker":
+        from containers.lock import out_folder
         from tuning.study.sagemaker import run_on_sagemaker
 
-        return run_on_sagemaker(study, sizes, args)
+        with out_folder(args.out):  # its report is written there once the jobs end
+            return run_on_sagemaker(study, sizes, args)
     check_inputs(study, given, sizes)
     return _local(args, study, given, sizes)
 
@@ -102,13 +104,14 @@ def _local(
     args: argparse.Namespace, study: Study, given: dict[str, Path], sizes: tuple[int, ...]
 ) -> int:
     from containers.cli import backend
+    from containers.lock import out_folder
     from tuning.study import report
     from tuning.study.run import StudyRun, open_journal
-    from tuning.study.tuning_seam import RehearsalError, exclusive
+    from tuning.study.tuning_seam import RehearsalError
 
     runner = backend(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with exclusive(args.out / "study.db"):
+    # Before the journal is read or a step's folder touched: one run into --out at a time.
+    with out_folder(args.out):
         journal = open_journal(study, args.out, args.resume)
         try:
             result = StudyRun(

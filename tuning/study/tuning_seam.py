@@ -11,7 +11,6 @@ the study reads name, strategy.type and ranges).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from entrypoints.contract.metrics import Direction, MetricLine, cloudwatch_form
 from tuning.accounting import Summary
 from tuning.hyperband import rungs
 from tuning.journal import Journal
-from tuning.journal import exclusive as journal_lock
 from tuning.plan import TuningPlan as Plan
 from tuning.rehearsal import Rehearsal, RehearsalError
 from tuning.request import baseline_training_job, plan
@@ -212,11 +210,6 @@ def _tuned(hosts: int, summary: Summary, journal: Journal) -> TunedRun:
         curves=tuple(Curve(job, tuple(points)) for job, points in curves.items()),
         best_hyperparameters=chosen.get(summary.best_job or "", {}),
     )
-
-
-def exclusive(path: Path) -> AbstractContextManager[None]:
-    """Hold `path` for one study at a time (the rehearsal journal's lock)."""
-    return journal_lock(path)
 
 
 # -- SageMaker (boto3): what `--on sagemaker` needs -----------------------------------------

@@ -215,3 +215,26 @@ def test_resume_on_sagemaker_creates_nothing_and_reports(
     assert study_sagemaker.run_on_sagemaker(study, (1, 2), args, slept.append) == 0
     assert slept == [60.0]
     assert json.loads((tmp_path / "study.json").read_text())["choice"]["hosts"] in (1, 2)
+
+
+def test_a_study_on_sagemaker_into_an_out_folder_in_use_is_refused_before_any_call(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.containers.test_lock import hold_in_child
+    from tuning.cli import main
+
+    def submitted(*_: Any) -> int:
+        raise AssertionError("SageMaker was called with --out in use")
+
+    monkeypatch.setattr(study_sagemaker, "run_on_sagemaker", submitted)
+    out = tmp_path / "out"
+    first = hold_in_child(out)  # it writes the report there when its jobs end
+    try:
+        study = REPO / "tuning" / "studies" / "xgboost-bank.yaml"
+        code = main(["study", str(study), "--on", "sagemaker", "--out", str(out)])
+    finally:
+        first.kill()
+        first.wait()
+    error = capsys.readouterr().err
+    assert code == 2, error
+    assert f"smtune: error: --out {out} is in use by pid {first.pid} since " in error
