@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,34 @@ class JobRecord:
 
 
 class JournalError(BadInput):
-    """A journal that cannot be used: damaged, or in use by another rehearsal."""
+    """A journal that cannot be used: damaged, or on a disk that takes no more writes."""
+
+
+class JournalUnwritable(JournalError):
+    """A journal its disk would not take a write of (full, or failing)."""
+
+
+# SQLite's primary result codes for a disk that takes no more: full, or failing to write.
+ADVICE = {
+    sqlite3.SQLITE_FULL: ("the disk is full", "free space on its file system"),
+    sqlite3.SQLITE_IOERR: (
+        "its disk failed to write",
+        "check the file system it lies on (room, the device, mounted read-write)",
+    ),
+}
+
+
+def unwritable(path: Path, error: sqlite3.OperationalError) -> JournalUnwritable | None:
+    """The error to give for `error` on the journal at `path`, if its disk refused a write;
+    None for anything else. SQLite rolled the write back: the journal is whole, to resume."""
+    said = ADVICE.get((getattr(error, "sqlite_errorcode", None) or 0) & 0xFF)  # extended: primary
+    if said is None:
+        return None
+    what, fix = said
+    return JournalUnwritable(
+        f"the journal {path} could not be written: {what} ({error}): {fix}, then run the "
+        "same command with --resume: what it recorded is kept"
+    )
 
 
 def exclusive(path: Path) -> AbstractContextManager[None]:
@@ -99,6 +127,8 @@ class Journal:
                 self.db.execute("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
         except sqlite3.DatabaseError as error:
             self.db.close()
+            if isinstance(error, sqlite3.OperationalError) and (refused := unwritable(path, error)):
+                raise refused from None  # a full disk, not a damaged journal
             raise JournalError(
                 f"the journal {path} is damaged ({error}): --resume needs the journal whole: "
                 f"remove it (with any {path.name}-wal and {path.name}-shm beside it) to start "
@@ -116,20 +146,32 @@ class Journal:
         if self.db.in_transaction:
             yield
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        self._execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        self._execute("COMMIT")
+
+    def _execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """Every statement after opening: a disk that refuses a write is named, with what
+        to do, instead of a traceback (outside `transaction`, a statement is its own one)."""
+        try:
+            return self.db.execute(sql, parameters)
+        except sqlite3.OperationalError as error:
+            refused = unwritable(self.path, error)
+            if refused is None:
+                raise
+            raise refused from None
 
     def meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        self._execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def add_job(
         self,
@@ -140,7 +182,7 @@ class Journal:
         hosts: int,
         started: float,
     ) -> None:
-        self.db.execute(
+        self._execute(
             "INSERT INTO jobs (number, name, bracket, hyperparameters, hosts, status, started, "
             "pids) VALUES (?, ?, ?, ?, ?, ?, ?, '[]')",
             (
@@ -156,46 +198,46 @@ class Journal:
 
     def set_definition(self, job: str, definition: str) -> None:
         """Record the training job definition (its DefinitionName) `job` runs."""
-        self.db.execute("INSERT OR REPLACE INTO job_definitions VALUES (?, ?)", (job, definition))
+        self._execute("INSERT OR REPLACE INTO job_definitions VALUES (?, ?)", (job, definition))
 
     def definitions(self) -> dict[str, str]:
         """Each job's definition name, in job order; empty for an unnamed definition."""
         return dict(
-            self.db.execute(
+            self._execute(
                 "SELECT d.job, d.definition FROM job_definitions d "
                 "JOIN jobs j ON j.name = d.job ORDER BY j.number"
             ).fetchall()
         )
 
     def restart_job(self, name: str, started: float) -> None:
-        self.db.execute("UPDATE jobs SET started = ? WHERE name = ?", (started, name))
+        self._execute("UPDATE jobs SET started = ? WHERE name = ?", (started, name))
 
     def retry_job(self, name: str) -> None:
         """Count a retry of `name`: the same job, restarted (its start stays the first's)."""
-        self.db.execute("UPDATE jobs SET attempts = attempts + 1 WHERE name = ?", (name,))
+        self._execute("UPDATE jobs SET attempts = attempts + 1 WHERE name = ?", (name,))
 
     def attempts(self, name: str) -> int:
         """The attempts `name` has had, this one included."""
-        row = self.db.execute("SELECT attempts FROM jobs WHERE name = ?", (name,)).fetchone()
+        row = self._execute("SELECT attempts FROM jobs WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise KeyError(f"{name!r} is not a job of the journal {self.path}")
         return int(row[0])
 
     def end_job(self, name: str, status: JobStatus, reason: str | None, ended: float) -> None:
-        self.db.execute(
+        self._execute(
             "UPDATE jobs SET status = ?, reason = ?, ended = ? WHERE name = ?",
             (status.value, reason, ended, name),
         )
 
     def observe(self, job: str, resource: int, value: float, decision: str, time: float) -> None:
-        self.db.execute(
+        self._execute(
             "INSERT INTO observations (job, resource, value, decision, time) "
             "VALUES (?, ?, ?, ?, ?)",
             (job, resource, value, decision, time),
         )
 
     def jobs(self) -> list[JobRecord]:
-        rows = self.db.execute("SELECT * FROM jobs ORDER BY number").fetchall()
+        rows = self._execute("SELECT * FROM jobs ORDER BY number").fetchall()
         return [
             JobRecord(
                 number=r[0],
@@ -221,6 +263,6 @@ class Journal:
 
     def observations(self) -> list[tuple[str, int, float, str, float]]:
         """(job, resource, value, decision, time), in the order they were made."""
-        return self.db.execute(
+        return self._execute(
             "SELECT job, resource, value, decision, time FROM observations ORDER BY sequence"
         ).fetchall()
