@@ -17,6 +17,7 @@ Everything is journaled (`tuning.journal`), so a rehearsal killed at any point r
 finished jobs are kept, a job a decision had stopped (its hosts still stopping) ends as
 decided, jobs that were running restart from their checkpoints where the spec has a
 `checkpoint_s3_uri`, else from the start (the lines they repeat are not counted again).
+Its wall time is that of all its runs (journaled with each observation), not the resume's.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ from tuning.strategies.warm_start import Parent
 logger = logging.getLogger(__name__)
 
 REGEX_GRACE_S = 60.0  # AMT users learn of a regex that reads nothing only after the job
+# The journal's meta key for the seconds this rehearsal has run, its earlier (killed) runs
+# included: a resumed rehearsal's wall time is theirs and its own, not its own alone.
+WALL_SECONDS = "wall_seconds"
 
 
 class RehearsalError(BadInput):
@@ -146,6 +150,7 @@ class Rehearsal:
         self.restart: list[str] = []
         self.hyperparameters: dict[str, dict[str, Any]] = {}
         self.started = clock()
+        self.earlier_s = 0.0  # what earlier runs of this journal's rehearsal took (run reads it)
 
     # -- resume ----------------------------------------------------------------------------
 
@@ -216,7 +221,9 @@ class Rehearsal:
         reach a scheduler that has ended it. Its end is the decision's time: it was sent
         SIGTERM then, and the time from the kill to this resume was no job's."""
         final = JobStatus.COMPLETED if decision is Decision.COMPLETE else JobStatus.STOPPED
-        self.journal.end_job(name, final, self._stop_reason(decision), at)
+        with self.journal.transaction():
+            self.journal.end_job(name, final, self._stop_reason(decision), at)
+            self._record_wall()
         self.scheduler.on_end(name)
         self._progress(
             f"{name}: {final.value} after {self.scheduler.resource(name)} "
@@ -236,6 +243,7 @@ class Rehearsal:
             sources = {n: str(c.source) for n, c in self.channels.items()}
             shape = warm_start.shape_of(self.plan, sources)
             warm_start.record_start(self.journal, shape, self.parents)  # and what a child needs
+        self.earlier_s = float(self.journal.meta(WALL_SECONDS) or 0.0)
         self._replay()
         self._check_completion()  # resumed: a criterion met before is met again, at once
         try:
@@ -254,7 +262,9 @@ class Rehearsal:
             for trial in self.running.values():
                 trial.job.kill()
             raise
-        warm_start.record_end(self.journal)
+        with self.journal.transaction():
+            self._record_wall()
+            warm_start.record_end(self.journal)
         return self.summary()
 
     def _on(self, trial: Trial, event: Event) -> None:
@@ -333,9 +343,11 @@ class Rehearsal:
             return  # lines printed while it stops: AMT has decided already
         trial.resource = observation.iteration + 1
         decision = self.scheduler.on_result(trial.name, trial.resource, observation.value)
-        self.journal.observe(
-            trial.name, trial.resource, observation.value, decision.value, self.clock()
-        )
+        with self.journal.transaction():
+            self.journal.observe(
+                trial.name, trial.resource, observation.value, decision.value, self.clock()
+            )
+            self._record_wall()
         if decision is not Decision.CONTINUE:
             trial.verdict = decision
             trial.job.stop(self._stop_reason(decision))
@@ -405,7 +417,9 @@ class Rehearsal:
             unread = trial.resource == 0 and trial.watch.tail and not trial.non_finite
             if final is JobStatus.COMPLETED and unread:
                 self._regex_error(trial)
-        self.journal.end_job(trial.name, final, ended.reason, self.clock())
+        with self.journal.transaction():
+            self.journal.end_job(trial.name, final, ended.reason, self.clock())
+            self._record_wall()
         failed = final is JobStatus.FAILED and ended.reason
         self._progress(
             f"{trial.name}: {final.value} after {trial.resource} "
@@ -428,6 +442,15 @@ class Rehearsal:
         if met is not None:
             self._progress(f"{describe(met)}: no new jobs; {len(self.running)} running to finish")
 
+    def _wall(self) -> float:
+        """The seconds this rehearsal has run: this run's and its earlier runs'."""
+        return self.earlier_s + self.clock() - self.started
+
+    def _record_wall(self) -> None:
+        """Journaled with each observation and end, in their transaction: a kill loses at
+        most the time since the last one."""
+        self.journal.set_meta(WALL_SECONDS, repr(self._wall()))
+
     def _progress(self, event: str) -> None:
         counts = accounting.counts(self.journal.jobs())
         best = accounting.best(self.journal.last_observations(), self.plan.objective.direction)
@@ -446,7 +469,7 @@ class Rehearsal:
                 r.name: job_length(self.plan, self.definitions[r.name], r.hyperparameters)
                 for r in self.journal.jobs()
             },
-            self.clock() - self.started,
+            self._wall(),
             self.flags,
             self.completion.details,
         )

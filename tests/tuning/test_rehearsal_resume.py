@@ -20,7 +20,7 @@ from tests.containers.test_leftovers import Sleepers
 from tests.tuning.test_rehearsal import ENDED_WELL, REPO, rehearse, spec_data
 from tuning import warm_start
 from tuning.journal import Journal
-from tuning.rehearsal import Rehearsal
+from tuning.rehearsal import WALL_SECONDS, Rehearsal
 from tuning.request import plan
 from tuning.spec import parse
 
@@ -50,7 +50,8 @@ class Recording(ProcessBackend):
 def killed_after_the_decision(path: Path, decision: str) -> tuple[str, float]:
     """Set the finished journal at `path` back to the moment after the last job decided
     `decision` was journaled as decided, before its end was: that job InProgress, no end,
-    no job after it. Returns the job and its decision's time."""
+    no job after it, the rehearsal's wall time the time it had run then. Returns the job and
+    its decision's time."""
     db = sqlite3.connect(path)
     with db:
         job, at = db.execute(
@@ -68,6 +69,8 @@ def killed_after_the_decision(path: Path, decision: str) -> tuple[str, float]:
             "UPDATE jobs SET status = ?, reason = NULL, ended = NULL WHERE name = ?",
             (JobStatus.IN_PROGRESS.value, job),
         )
+        (began,) = db.execute("SELECT MIN(started) FROM jobs").fetchone()
+        db.execute("UPDATE meta SET value = ? WHERE key = ?", (repr(at - began), WALL_SECONDS))
     db.close()
     return job, at
 
@@ -112,6 +115,7 @@ def test_a_job_decided_but_not_ended_at_the_kill_ends_as_decided_and_is_not_rest
     jobs = journal.jobs()
     assert len(jobs) == JOBS and all(r.status in ENDED_WELL for r in jobs)
     assert sum(summary.jobs[s] for s in ENDED_WELL) == JOBS
+    assert summary.wall_seconds >= decided_at - min(r.started or 0 for r in jobs)  # and ran on
     resources = [(o[0], o[1]) for o in journal.observations()]
     assert len(resources) == len(set(resources))  # no unit of resource counted twice
 
