@@ -196,12 +196,12 @@ class Rehearsal:
                 )
             self.hyperparameters[record.name] = record.hyperparameters
         decided: dict[str, tuple[Decision, float]] = {}  # job -> its last decision, and when
-        for job, resource, value, decision, at in self.journal.observations():
+        for job, resource, value, journaled, at in self.journal.observations():
             replayed = self.scheduler.on_result(job, resource, value)
-            if replayed.value != decision:
+            if replayed.value != journaled:
                 raise RehearsalError(
                     f"replaying {job} at {resource} decided {replayed.value}, "
-                    f"the journal says {decision}"
+                    f"the journal says {journaled}"
                 )
             decided[job] = (replayed, at)
         for record in records:
