@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     started REAL,
     ended REAL,
     pids TEXT,                       -- unused: kept so that older journals still open
-    attempts INTEGER NOT NULL DEFAULT 1  -- a retried job's attempts (tuning.retries)
+    attempts INTEGER NOT NULL DEFAULT 1,  -- a retried job's attempts (tuning.retries)
+    ended_after INTEGER              -- the observations journaled before its end
 );
 CREATE TABLE IF NOT EXISTS observations (
     sequence INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -64,6 +66,9 @@ class JobRecord:
     started: float | None
     ended: float | None
     attempts: int = 1  # more than 1: retried (tuning.retries); still one job
+    # Ended after the first N observations: where a replay ends it (the median rule judges
+    # a result by the jobs ended before it). None: still running, or an older journal.
+    ended_after: int | None = None
 
 
 class JournalError(BadInput):
@@ -125,6 +130,8 @@ class Journal:
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(jobs)")}
             if "attempts" not in columns:  # a journal from before retries: one attempt each
                 self.db.execute("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
+            if "ended_after" not in columns:  # from before: its replay goes by the times
+                self.db.execute("ALTER TABLE jobs ADD COLUMN ended_after INTEGER")
         except sqlite3.DatabaseError as error:
             self.db.close()
             if isinstance(error, sqlite3.OperationalError) and (refused := unwritable(path, error)):
@@ -225,7 +232,8 @@ class Journal:
 
     def end_job(self, name: str, status: JobStatus, reason: str | None, ended: float) -> None:
         self._execute(
-            "UPDATE jobs SET status = ?, reason = ?, ended = ? WHERE name = ?",
+            "UPDATE jobs SET status = ?, reason = ?, ended = ?, "
+            "ended_after = (SELECT COUNT(*) FROM observations) WHERE name = ?",
             (status.value, reason, ended, name),
         )
 
@@ -237,7 +245,10 @@ class Journal:
         )
 
     def jobs(self) -> list[JobRecord]:
-        rows = self._execute("SELECT * FROM jobs ORDER BY number").fetchall()
+        rows = self._execute(
+            "SELECT number, name, bracket, hyperparameters, hosts, status, reason, started, "
+            "ended, attempts, ended_after FROM jobs ORDER BY number"
+        ).fetchall()
         return [
             JobRecord(
                 number=r[0],
@@ -249,10 +260,26 @@ class Journal:
                 reason=r[6],
                 started=r[7],
                 ended=r[8],
-                attempts=r[10],
+                attempts=r[9],
+                ended_after=r[10],
             )
             for r in rows
         ]
+
+    def ends(self) -> list[tuple[int, str]]:
+        """(how many observations were journaled before its end, job) of each ended job, in
+        the order they ended: where a replay ends it. An older journal, without
+        `ended_after`, places an end after the observations journaled by its time."""
+        times = [at for *_, at in self.observations()]
+        ends = []
+        for record in self.jobs():
+            if record.status is JobStatus.IN_PROGRESS:
+                continue
+            after = record.ended_after
+            if after is None:
+                after = len(times) if record.ended is None else bisect_right(times, record.ended)
+            ends.append((after, record.ended or 0.0, record.number, record.name))
+        return [(after, name) for after, *_, name in sorted(ends)]
 
     def last_observations(self) -> dict[str, tuple[int, float]]:
         """Each job's last (resource, value): its resource used and its final objective."""

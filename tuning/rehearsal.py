@@ -195,8 +195,11 @@ class Rehearsal:
                     "the journal holds: the journal is not this rehearsal's"
                 )
             self.hyperparameters[record.name] = record.hyperparameters
+        ends = self.journal.ends()  # the median rule judges a result by the jobs ended before
         decided: dict[str, tuple[Decision, float]] = {}  # job -> its last decision, and when
-        for job, resource, value, journaled, at in self.journal.observations():
+        for index, (job, resource, value, journaled, at) in enumerate(self.journal.observations()):
+            while ends and ends[0][0] <= index:  # the jobs that had ended before this result
+                self.scheduler.on_end(ends.pop(0)[1])
             replayed = self.scheduler.on_result(job, resource, value)
             if replayed.value != journaled:
                 raise RehearsalError(
@@ -204,16 +207,17 @@ class Rehearsal:
                     f"the journal says {journaled}"
                 )
             decided[job] = (replayed, at)
+        for _, name in ends:
+            self.scheduler.on_end(name)
         for record in records:
             if record.status is not JobStatus.IN_PROGRESS:
-                self.scheduler.on_end(record.name)
                 continue
             self._end_leftovers(record.name)
-            decision, at = decided.get(record.name, (Decision.CONTINUE, 0.0))
-            if decision is Decision.CONTINUE:
+            verdict, at = decided.get(record.name, (Decision.CONTINUE, 0.0))
+            if verdict is Decision.CONTINUE:
                 self.restart.append(record.name)
             else:
-                self._end_as_decided(record.name, decision, at)
+                self._end_as_decided(record.name, verdict, at)
 
     def _end_as_decided(self, name: str, decision: Decision, at: float) -> None:
         """A job stopped by a decision (early, or at MaxResource) whose end the kill kept out

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from containers.catalogue import image
 from containers.local.job import JobSpec, RunningJob
@@ -158,3 +159,30 @@ def test_a_kill_inside_record_start_leaves_no_completed_parent_of_another_shape(
     after = warm_start.read_parent(path)
     assert before.status is TuningJobStatus.COMPLETED
     assert after.status is not TuningJobStatus.COMPLETED or after.shape == before.shape
+
+
+RANDOM = REPO / "tuning" / "jobs" / "synthetic-random.yaml"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("journal_kind", ["this", "older"])
+def test_a_resume_replays_the_median_rule_with_the_jobs_ended_before_each_result(
+    tmp_path: Path, journal_kind: str
+) -> None:
+    """Random with early stopping Auto: the median rule judges a result by the jobs that had
+    ended before it, so a replay must end each job where it ended among the results, not
+    after all of them (it then decided Continue where the journal says Stop, and refused to
+    resume). An older journal, which did not say where, is placed by its times."""
+    data = yaml.safe_load(RANDOM.read_text())
+    data["static_hyperparameters"]["seconds_per_epoch"] = 0
+    _, first = rehearse(tmp_path, data, max_parallel=1)  # one at a time: seeded
+    before = first.jobs()
+    reasons = {r.reason for r in before}
+    assert "early stopping (median rule)" in reasons and None in reasons  # stopped; ran out
+    if journal_kind == "older":
+        first.db.execute("UPDATE jobs SET ended_after = NULL")
+    first.close()
+    _, again = rehearse(tmp_path, data, max_parallel=1)
+    assert [(r.name, r.status, r.ended) for r in again.jobs()] == [
+        (r.name, r.status, r.ended) for r in before
+    ]
