@@ -91,6 +91,9 @@ class DockerJob(ProcessJob):
         # rehearsal that polls it): Docker has addresses for only about 30 networks.
         super()._release()
         if not self.released:
+            # `--rm` removes an ended container in the background, and a network with one still
+            # attached refuses `rm` (a loaded machine lost the race): remove them first, here.
+            docker("rm", "--force", *self.names.values(), check=False)
             docker("network", "rm", self.network, check=False)
             self.released = True
 
