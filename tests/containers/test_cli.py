@@ -12,7 +12,7 @@ import pytest
 
 from containers.lock import LOCK_FILE
 from tests.conftest import write_csv
-from tests.containers.test_lock import hold_in_child
+from tests.containers.test_lock import held_in_child
 from tuning.cli import main
 
 
@@ -135,8 +135,7 @@ def test_a_train_into_an_out_folder_in_use_is_refused_at_once_and_changes_nothin
     model.write_bytes(b"the first run's 300 rounds")  # what a run still going has written
     (out / "algo-1.log").write_text("[299]\ttrain-auc:0.99\n")
     before = files_under(out)
-    first = hold_in_child(out)  # the first run, holding its --out
-    try:
+    with held_in_child(out) as first:  # the first run, holding its --out
         began = time.monotonic()
         code = main(
             [
@@ -151,9 +150,6 @@ def test_a_train_into_an_out_folder_in_use_is_refused_at_once_and_changes_nothin
             ]
         )
         took = time.monotonic() - began
-    finally:
-        first.kill()
-        first.wait()
     error = capsys.readouterr().err
     assert code == 2, error
     assert took < 0.5  # at once: it waited for nothing
@@ -165,9 +161,9 @@ def test_a_train_into_an_out_folder_in_use_is_refused_at_once_and_changes_nothin
 def test_a_train_into_an_out_folder_a_killed_run_held_runs(tmp_path: Path) -> None:
     train = write_csv(tmp_path / "train" / "a.csv", 50)
     out = tmp_path / "job"
-    killed = hold_in_child(out)
-    killed.kill()  # SIGKILL: the lock file stays, naming a process that is gone
-    killed.wait()
+    with held_in_child(out) as killed:
+        killed.kill()  # SIGKILL: the lock file stays, naming a process that is gone
+        killed.wait()
     assert (out / LOCK_FILE).read_text().startswith(f"pid {killed.pid} since ")
     result = smtune(
         "train", "xgboost", "--train", str(train.parent), "--hp", "num_round=2", "--out", str(out)

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,9 +20,10 @@ from containers.lock import LOCK_FILE, InUse, exclusive, out_folder
 HOLDER = re.compile(r"pid (\d+) since (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d)")
 
 
-def hold_in_child(folder: Path) -> subprocess.Popen[str]:
-    """A child process that holds `folder` until killed; returned once it holds it (it says
-    so on its stdout: no sleep stands in for that)."""
+@contextmanager
+def held_in_child(folder: Path) -> Iterator[subprocess.Popen[str]]:
+    """A child process that holds `folder`, entered once it holds it (it says so on its
+    stdout: no sleep stands in for that), killed when the block ends, however it ends."""
     child = subprocess.Popen(
         [
             sys.executable,
@@ -36,21 +39,21 @@ def hold_in_child(folder: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert child.stdout is not None and child.stdout.readline() == "held\n"
-    return child
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "held\n"
+        yield child
+    finally:
+        child.kill()  # nothing if the block killed it already
+        child.wait()
 
 
 def test_a_held_folder_is_refused_at_once_naming_the_holder(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    child = hold_in_child(out)
-    try:
+    with held_in_child(out) as child:
         began = time.monotonic()
         with pytest.raises(InUse) as refused, out_folder(out):
             pytest.fail("a held folder was entered")
         assert time.monotonic() - began < 0.5  # it waited for nothing
-    finally:
-        child.kill()
-        child.wait()
     message = str(refused.value)
     assert message.startswith(f"--out {out} is in use by pid {child.pid} since ")
     assert HOLDER.search(message)
@@ -61,9 +64,9 @@ def test_a_held_folder_is_refused_at_once_naming_the_holder(tmp_path: Path) -> N
 
 def test_a_lock_left_by_a_killed_holder_refuses_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    child = hold_in_child(out)
-    os.kill(child.pid, signal.SIGKILL)  # no finally, no atexit: only the kernel lets go
-    child.wait()
+    with held_in_child(out) as child:
+        os.kill(child.pid, signal.SIGKILL)  # no finally, no atexit: only the kernel lets go
+        child.wait()
     left = (out / LOCK_FILE).read_text()
     assert left.startswith(f"pid {child.pid} since ")  # the file stays, naming the dead
     with out_folder(out):

@@ -342,7 +342,7 @@ def test_a_rehearsal_into_an_out_folder_in_use_is_refused_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from containers.lock import LOCK_FILE
-    from tests.containers.test_lock import hold_in_child
+    from tests.containers.test_lock import held_in_child
     from tuning.cli import main
 
     command, journal = cli_rehearsal(tmp_path, seconds_per_epoch=0)
@@ -350,14 +350,10 @@ def test_a_rehearsal_into_an_out_folder_in_use_is_refused_at_once(
     log = folder / "synthetic-hyperband-001" / "algo-1.log"
     log.parent.mkdir(parents=True)
     log.write_text("epoch 1: score=0.5\n")  # what the run in it has written so far
-    first = hold_in_child(folder)  # a run with another journal, or none, holding it
-    try:
+    with held_in_child(folder) as first:  # a run with another journal, or none, holding it
         began = time.monotonic()
         code = main([*command[3:], "--max-jobs", "1"])  # the journal itself is free
         took = time.monotonic() - began
-    finally:
-        first.kill()
-        first.wait()
     error = capsys.readouterr().err
     assert code == 2, error
     assert took < 1  # at once: it waited for nothing (the spec's checks included)

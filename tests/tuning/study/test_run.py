@@ -197,17 +197,13 @@ def test_a_tuning_job_whose_objective_reads_nothing_stops_the_study_cleanly(
 def test_a_study_into_an_out_folder_in_use_is_refused_at_once(
     tmp_path: Path, train: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.containers.test_lock import hold_in_child
+    from tests.containers.test_lock import held_in_child
 
     out = tmp_path / "out"
-    first = hold_in_child(out)  # a study (or a train) writing there still
-    try:
+    with held_in_child(out) as first:  # a study (or a train) writing there still
         began = time.monotonic()
         code = main(command(synthetic_study(tmp_path), train, out, "--max-jobs", "2"))
         took = time.monotonic() - began
-    finally:
-        first.kill()
-        first.wait()
     error = capsys.readouterr().err
     assert code == 2, error
     assert took < 1  # at once (the study file's checks included)

@@ -220,7 +220,7 @@ def test_resume_on_sagemaker_creates_nothing_and_reports(
 def test_a_study_on_sagemaker_into_an_out_folder_in_use_is_refused_before_any_call(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.containers.test_lock import hold_in_child
+    from tests.containers.test_lock import held_in_child
     from tuning.cli import main
 
     def submitted(*_: Any) -> int:
@@ -228,13 +228,9 @@ def test_a_study_on_sagemaker_into_an_out_folder_in_use_is_refused_before_any_ca
 
     monkeypatch.setattr(study_sagemaker, "run_on_sagemaker", submitted)
     out = tmp_path / "out"
-    first = hold_in_child(out)  # it writes the report there when its jobs end
-    try:
+    with held_in_child(out) as first:  # it writes the report there when its jobs end
         study = REPO / "tuning" / "studies" / "xgboost-bank.yaml"
         code = main(["study", str(study), "--on", "sagemaker", "--out", str(out)])
-    finally:
-        first.kill()
-        first.wait()
     error = capsys.readouterr().err
     assert code == 2, error
     assert f"smtune: error: --out {out} is in use by pid {first.pid} since " in error
