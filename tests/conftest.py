@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -173,3 +175,25 @@ def no_leftover_containers() -> Iterator[None]:
         docker("rm", "--force", *new, check=False)
     if new := listed("network", "ls") - networks:
         docker("network", "rm", *new, check=False)
+
+
+@contextmanager
+def tiny_disk(folder: Path, size: str = "64k") -> Iterator[Path]:
+    """A real file system of `size` (a tmpfs of our own, so a full disk fills no one else's):
+    writes past it fail with ENOSPC, as a full disk's do. Unmounted whatever the test does; a
+    file the test left open there fails it, after detaching the mount all the same."""
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        unmounted = subprocess.run(["umount", str(folder)], capture_output=True, text=True)
+        if unmounted.returncode != 0:
+            subprocess.run(["umount", "--lazy", str(folder)], check=True)
+            raise AssertionError(f"{folder} was still in use: {unmounted.stderr.strip()}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from containers.status import JobStatus
+from tests.conftest import tiny_disk
 from tests.tuning.test_rehearsal import ENDED_WELL, cli_rehearsal, hosts_under, run_cli, wait_until
 from tuning.journal import JobRecord, Journal, JournalUnwritable, unwritable
 
@@ -22,26 +22,9 @@ HEADROOM = 256 * 1024
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs of our own (a full disk that fills no one else's), unmounted whatever
-    the test does."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(disk)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"mount -t tmpfs is not permitted here: {mounted.stderr.strip()}")
-    try:
+    """A 2 MiB disk of our own."""
+    with tiny_disk(tmp_path / "disk", size=str(DISK_BYTES)) as disk:
         yield disk
-    finally:
-        unmounted = subprocess.run(["umount", str(disk)], capture_output=True, text=True)
-        if unmounted.returncode != 0:  # a file left open there: detach it all the same
-            subprocess.run(["umount", "--lazy", str(disk)], check=True)
-            raise AssertionError(f"{disk} was still in use: {unmounted.stderr.strip()}")
 
 
 def fill(disk: Path, leave: int) -> Path:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from containers.local.job import JobStatus
 from entrypoints.contract.errors import UserError
 from entrypoints.xgboost import checkpoints
-from tests.conftest import RunJob
+from tests.conftest import RunJob, tiny_disk
 
 
 def truncate(path: Path) -> None:
@@ -77,23 +75,6 @@ def test_a_checkpoint_is_flushed_to_disk_before_and_after_its_rename(
     target = checkpoints.save(tmp_path, 10, b"model" * 50)
     assert synced == [str(tmp_path / ".xgboost-checkpoint.10.partial"), str(tmp_path)]
     assert target.exists()
-
-
-@contextlib.contextmanager
-def tiny_disk(folder: Path, size: str = "64k") -> Iterator[Path]:
-    """A real file system of `size`: writes past it fail with ENOSPC, as a full disk's do."""
-    folder.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_a_full_disk_fails_saying_so_and_where_and_leaves_no_partial_file(
