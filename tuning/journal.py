@@ -266,21 +266,6 @@ class Journal:
             for r in rows
         ]
 
-    def ends(self) -> list[tuple[int, str]]:
-        """(how many observations were journaled before its end, job) of each ended job, in
-        the order they ended: where a replay ends it. An older journal, without
-        `ended_after`, places an end after the observations journaled by its time."""
-        times = [at for *_, at in self.observations()]
-        ends = []
-        for record in self.jobs():
-            if record.status is JobStatus.IN_PROGRESS:
-                continue
-            after = record.ended_after
-            if after is None:
-                after = len(times) if record.ended is None else bisect_right(times, record.ended)
-            ends.append((after, record.ended or 0.0, record.number, record.name))
-        return [(after, name) for after, *_, name in sorted(ends)]
-
     def last_observations(self) -> dict[str, tuple[int, float]]:
         """Each job's last (resource, value): its resource used and its final objective."""
         last = {}
@@ -293,3 +278,21 @@ class Journal:
         return self._execute(
             "SELECT job, resource, value, decision, time FROM observations ORDER BY sequence"
         ).fetchall()
+
+
+def ends_in_order(
+    records: list[JobRecord], observations: list[tuple[str, int, float, str, float]]
+) -> list[tuple[int, str]]:
+    """(how many observations were journaled before its end, job) of each ended job, in the
+    order they ended: where a replay ends it. An older journal, without `ended_after`, places
+    an end after the observations journaled by its time."""
+    times = [at for *_, at in observations]
+    ends = []
+    for record in records:
+        if record.status is JobStatus.IN_PROGRESS:
+            continue
+        after = record.ended_after
+        if after is None:
+            after = len(times) if record.ended is None else bisect_right(times, record.ended)
+        ends.append((after, record.ended or 0.0, record.number, record.name))
+    return [(after, name) for after, *_, name in sorted(ends)]

@@ -43,7 +43,7 @@ from tuning.allocation import Allocation
 from tuning.completion import CompletionWatch, describe
 from tuning.hyperband import Decision
 from tuning.hyperband.policy import BracketPolicy
-from tuning.journal import Journal
+from tuning.journal import Journal, ends_in_order
 from tuning.metrics import Metric
 from tuning.plan import TrainingDefinition, TuningPlan
 from tuning.schedulers import check_lengths, job_length, rehearsed, scheduler_for
@@ -195,9 +195,11 @@ class Rehearsal:
                     "the journal holds: the journal is not this rehearsal's"
                 )
             self.hyperparameters[record.name] = record.hyperparameters
-        ends = self.journal.ends()  # the median rule judges a result by the jobs ended before
+        observations = self.journal.observations()
+        # The median rule judges a result by the jobs ended before it.
+        ends = ends_in_order(records, observations)
         decided: dict[str, tuple[Decision, float]] = {}  # job -> its last decision, and when
-        for index, (job, resource, value, journaled, at) in enumerate(self.journal.observations()):
+        for index, (job, resource, value, journaled, at) in enumerate(observations):
             while ends and ends[0][0] <= index:  # the jobs that had ended before this result
                 self.scheduler.on_end(ends.pop(0)[1])
             replayed = self.scheduler.on_result(job, resource, value)
