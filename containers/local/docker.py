@@ -3,8 +3,9 @@
 The containers share a private (internal) Docker network on which algo-1..N resolve by
 DNS; each mounts its own tree at /opt/ml (its input data read-only) and starts as
 `docker run IMAGE train`, the way SageMaker starts a training container. Stop is SIGTERM
-to each container (what StopTrainingJob does); whatever is left at the end is removed
-with the network, also on failure and Ctrl-C.
+to each container (what StopTrainingJob does). A container stays until the job ends, so
+that its state says why it ended (killed for memory); then it is removed with the network,
+also on failure and Ctrl-C.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from containers.errors import ToolError
 from containers.local.job import Backend, JobSpec, RunningJob
-from containers.local.process import ProcessJob, start_logged
+from containers.local.process import MORE_MEMORY, Ending, ProcessJob, start_logged
 from containers.script import CODE_DIR, ScriptSpec
 from entrypoints.contract.paths import DEFAULT_ROOT, ContainerPaths
 from entrypoints.contract.topology import TIMEOUT_VARIABLE
@@ -72,10 +73,13 @@ def engine_available() -> bool:
 class DockerJob(ProcessJob):
     """A job whose hosts are `docker run` clients attached to their containers."""
 
-    def __init__(self, *args: object, names: dict[str, str], network: str) -> None:
+    def __init__(
+        self, *args: object, names: dict[str, str], network: str, memory: str | None
+    ) -> None:
         super().__init__(*args)  # type: ignore[arg-type]
         self.names = names
         self.network = network
+        self.memory = memory
         self.released = False
 
     def _signal_stop(self) -> None:
@@ -83,16 +87,29 @@ class DockerJob(ProcessJob):
             docker("kill", "--signal", "TERM", name, check=False)
 
     def kill(self) -> None:
+        self.killing = True
         docker("rm", "--force", *self.names.values(), check=False)
         super().kill()  # the attached clients, then _release
+
+    def _ending(self, host: str, code: int) -> Ending | None:
+        # Docker records a kill by the kernel's OOM killer in the container's cgroup (its
+        # --memory), as SageMaker's FailureReason names memory.
+        state = docker("inspect", "--format", "{{.State.OOMKilled}}", self.names[host], check=False)
+        if state.stdout.strip() != "true":
+            return None
+        if self.memory is None:
+            what = "by the kernel's OOM killer (no --memory: this machine's memory ran out)"
+        else:
+            what = f"for exceeding its memory limit ({self.memory})"
+        return Ending(f"{host} was killed {what}: {MORE_MEMORY}", proven=True)
 
     def _release(self) -> None:
         # Called once every host has ended, whoever watches the job (a `with` block or a
         # rehearsal that polls it): Docker has addresses for only about 30 networks.
         super()._release()
         if not self.released:
-            # `--rm` removes an ended container in the background, and a network with one still
-            # attached refuses `rm` (a loaded machine lost the race): remove them first, here.
+            # Containers run without `--rm` (their OOMKilled is read after they end), and a network
+            # with one still attached refuses `rm`: remove them first, here.
             docker("rm", "--force", *self.names.values(), check=False)
             docker("network", "rm", self.network, check=False)
             self.released = True
@@ -136,12 +153,14 @@ class DockerBackend(Backend):
         if self.cpus is not None:
             limits += ["--cpus", str(self.cpus)]
         if self.memory is not None:
-            limits += ["--memory", self.memory]
+            # As much with swap as without: SageMaker's instances have none, and a container
+            # that may swap crawls on past its limit instead of being killed.
+            limits += ["--memory", self.memory, "--memory-swap", self.memory]
         code = []
         if spec.script is not None:  # read-only: a job never changes the user's files
             code = ["--volume", f"{spec.script.source_dir}:{CODE_DIR}:ro"]
         return [
-            DOCKER, "run", "--rm",
+            DOCKER, "run",  # no --rm: _release removes it, once _ending has read its state
             "--name", name, "--hostname", host,
             "--network", network, "--network-alias", host,
             "--volume", f"{tree.root}:{DEFAULT_ROOT}",
@@ -180,7 +199,9 @@ class DockerBackend(Backend):
             docker("rm", "--force", *names.values(), check=False)
             docker("network", "rm", network, check=False)
             raise
-        return DockerJob(spec, trees, processes, pumps, None, names=names, network=network)
+        return DockerJob(
+            spec, trees, processes, pumps, None, names=names, network=network, memory=self.memory
+        )
 
     def end_leftovers(self, out: Path) -> list[str]:
         """Remove the containers and network labelled with `out`: a label names the job."""

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -55,6 +56,8 @@ JOB_DIR_VARIABLE = "SMTUNE_JOB_DIR"
 #: In a job's folder: each host's pid and start time, for end_leftovers after a crash.
 HOSTS_FILE = "hosts.json"
 _LEFTOVER_WAIT_S = 5.0
+#: What to do about a host killed for memory, as SageMaker's FailureReason advises.
+MORE_MEMORY = "give it more memory or a larger instance type"
 
 
 def _free(port: int) -> bool:
@@ -95,6 +98,15 @@ def _pump(stream: IO[bytes], log: Path, echo: bool) -> None:
     stream.close()
 
 
+@dataclass(frozen=True)
+class Ending:
+    """Why a host ended, as the platform knows it beyond its exit code. `proven`: the platform
+    saw the cause (a kill for memory), which then outranks what any host wrote."""
+
+    text: str
+    proven: bool = False
+
+
 class ProcessJob(RunningJob):
     def __init__(
         self,
@@ -111,6 +123,8 @@ class ProcessJob(RunningJob):
         self.exit_order: list[str] = []
         self.notes: list[str] = []
         self.failed_at: float | None = None
+        self.endings: dict[str, Ending] = {}
+        self.killing = False  # from here on, hosts end by our SIGKILL
         self.exits = ExitWatch(processes)
 
     def _signal_stop(self) -> None:
@@ -120,6 +134,7 @@ class ProcessJob(RunningJob):
                 process.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
+        self.killing = True
         for process in self.processes.values():
             # The whole group, even when the host's main process is gone: what it started
             # must not outlive the job, as nothing outlives a container.
@@ -139,8 +154,8 @@ class ProcessJob(RunningJob):
         for host, process in self.processes.items():
             if host not in self.exit_order and process.poll() is not None:
                 self.exit_order.append(host)
-                if process.returncode != 0 and self.failed_at is None:
-                    self.failed_at = time.monotonic()
+                if process.returncode != 0:
+                    self._failed(host, process.returncode)
         running = [h for h, p in self.processes.items() if p.poll() is None]
         if running:
             now = time.monotonic()
@@ -187,13 +202,31 @@ class ProcessJob(RunningJob):
             return JobResult(JobStatus.COMPLETED, hosts, wall, None, tuple(notes))
         return JobResult(JobStatus.FAILED, hosts, wall, self._failure_reason(hosts), tuple(notes))
 
+    def _failed(self, host: str, code: int) -> None:
+        if self.failed_at is None:
+            self.failed_at = time.monotonic()
+        # Asked now: what tells why may not last (a container, a kernel log's record).
+        if not self.killing and (ending := self._ending(host, code)) is not None:
+            self.endings[host] = ending
+
+    def _ending(self, host: str, code: int) -> Ending | None:
+        """Why `host` ended with `code`, beyond the code; called as its end is seen, while
+        what tells is still there. None: nothing more to say."""
+        return None
+
     def _failure_reason(self, hosts: tuple[HostResult, ...]) -> str:
-        """The leader's reason (it names the host at fault), else the first host's to fail."""
+        """A cause the platform saw (the first host killed for memory); else the leader's
+        reason (it names the host at fault), else the first host's to fail."""
         by_host = {h.host: h for h in hosts}
+        for host in self.exit_order:
+            if (ending := self.endings.get(host)) is not None and ending.proven:
+                return ending.text
         for host in [self.spec.hosts[0], *self.exit_order]:
             if by_host[host].failure:
                 return f"{host}: {by_host[host].failure}"
         first = by_host[self.exit_order[0]] if self.exit_order else hosts[0]
+        if (ending := self.endings.get(first.host)) is not None:
+            return ending.text
         code = first.exit_code
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited {code}"
         return f"{first.host} {how} without writing a failure reason; see {first.log}"

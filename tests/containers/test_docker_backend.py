@@ -20,6 +20,7 @@ from containers.local.job import JobSpec, JobStatus
 from containers.local.layout import ChannelSource
 from containers.local.process import ProcessBackend
 from entrypoints.contract.config import S3DistributionType
+from entrypoints.contract.paths import ContainerPaths
 from entrypoints.xgboost import checkpoints
 from tests.entrypoints.xgboost.test_distributed import (
     NOTEBOOK,
@@ -275,3 +276,51 @@ def test_end_leftovers_removes_a_crashed_runs_containers_and_network(
         ended = DockerBackend(docker_image).end_leftovers(spec.out)
         assert sorted(ended) == sorted([*names.values(), job.network])  # type: ignore[attr-defined]
         assert leftovers(list(names.values())) == []
+
+
+ALLOCATE = """
+import socket, time
+if socket.gethostname() == "algo-2":
+    hoard = b"x" * (200 * 2**20)  # written, so resident: far over the limit
+time.sleep(600)
+"""
+
+
+class Allocator(DockerBackend):
+    """The image, running a script with which algo-2 takes 200 MB; algo-1 waits."""
+
+    def command(self, *args: object) -> list[str]:
+        run = super().command(*args)  # type: ignore[arg-type]
+        return [*run[:-2], "--entrypoint", "python", run[-2], "-c", ALLOCATE]
+
+
+def test_docker_limits_memory_without_swap(docker_image: str, tmp_path: Path) -> None:
+    spec = JobSpec(image("xgboost"), 1, {}, {}, tmp_path / "job")
+    tree = ContainerPaths(tmp_path / "job" / "algo-1")
+    run = DockerBackend(docker_image, memory="48m").command(spec, "n", "algo-1", tree, "net")
+    # SageMaker's instances have no swap: a container that may swap outlives its limit.
+    assert run[run.index("--memory") :][:4] == ["--memory", "48m", "--memory-swap", "48m"]
+
+
+@pytest.mark.timeout(120)
+def test_a_container_killed_for_memory_is_named_with_its_limit(
+    docker_image: str, toy: Path, tmp_path: Path
+) -> None:
+    spec = JobSpec(
+        image("xgboost"),
+        2,
+        {"train": ChannelSource("train", toy / "train")},
+        {},
+        tmp_path / "job",
+        failure_grace_s=2,
+    )
+    with Allocator(docker_image, memory="48m").start(spec) as job:
+        names = list(job.names.values())  # type: ignore[attr-defined]
+        result = job.wait()
+    assert result.status is JobStatus.FAILED
+    assert result.reason == (
+        "algo-2 was killed for exceeding its memory limit (48m): "
+        "give it more memory or a larger instance type"
+    )
+    assert [h.exit_code for h in result.hosts] == [137, 137]  # algo-1 ended by the grace
+    assert leftovers([*names, job.network]) == []  # type: ignore[attr-defined]
