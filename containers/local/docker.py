@@ -18,7 +18,8 @@ from pathlib import Path
 
 from containers.errors import ToolError
 from containers.local.job import Backend, JobSpec, RunningJob
-from containers.local.process import MORE_MEMORY, Ending, ProcessJob, start_logged
+from containers.local.oom import MORE_MEMORY, Ending
+from containers.local.process import ProcessJob, start_logged
 from containers.script import CODE_DIR, ScriptSpec
 from entrypoints.contract.paths import DEFAULT_ROOT, ContainerPaths
 from entrypoints.contract.topology import TIMEOUT_VARIABLE

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +31,7 @@ from containers.local.job import (
     RunningJob,
     read_failure,
 )
+from containers.local.oom import Ending, OomWitness
 from entrypoints.contract.paths import BASE_DIR_VARIABLE, ContainerPaths
 from entrypoints.contract.topology import (
     HOST_ADDRESSES_VARIABLE,
@@ -56,8 +56,6 @@ JOB_DIR_VARIABLE = "SMTUNE_JOB_DIR"
 #: In a job's folder: each host's pid and start time, for end_leftovers after a crash.
 HOSTS_FILE = "hosts.json"
 _LEFTOVER_WAIT_S = 5.0
-#: What to do about a host killed for memory, as SageMaker's FailureReason advises.
-MORE_MEMORY = "give it more memory or a larger instance type"
 
 
 def _free(port: int) -> bool:
@@ -98,15 +96,6 @@ def _pump(stream: IO[bytes], log: Path, echo: bool) -> None:
     stream.close()
 
 
-@dataclass(frozen=True)
-class Ending:
-    """Why a host ended, as the platform knows it beyond its exit code. `proven`: the platform
-    saw the cause (a kill for memory), which then outranks what any host wrote."""
-
-    text: str
-    proven: bool = False
-
-
 class ProcessJob(RunningJob):
     def __init__(
         self,
@@ -115,8 +104,10 @@ class ProcessJob(RunningJob):
         processes: dict[str, subprocess.Popen[bytes]],
         pumps: list[threading.Thread],
         port_base: int | None,
+        witness: OomWitness | None = None,
     ) -> None:
         super().__init__(spec, trees)
+        self.witness = witness
         self.processes = processes
         self.pumps = pumps
         self.port_base = port_base
@@ -181,6 +172,8 @@ class ProcessJob(RunningJob):
 
     def _release(self) -> None:
         self.exits.close()
+        if self.witness is not None:
+            self.witness.close()
         if self.port_base is not None:
             release_port_block(self.port_base)
             self.port_base = None
@@ -212,7 +205,10 @@ class ProcessJob(RunningJob):
     def _ending(self, host: str, code: int) -> Ending | None:
         """Why `host` ended with `code`, beyond the code; called as its end is seen, while
         what tells is still there. None: nothing more to say."""
-        return None
+        if self.witness is None:
+            return None
+        pid = self.processes[host].pid
+        return self.witness.ending(host, pid, code, self.spec.log_path(host))
 
     def _failure_reason(self, hosts: tuple[HostResult, ...]) -> str:
         """A cause the platform saw (the first host killed for memory); else the leader's
@@ -310,6 +306,7 @@ class ProcessBackend(Backend):
 
     def _launch(self, spec: JobSpec, trees: dict[str, ContainerPaths], echo: bool) -> RunningJob:
         port_base = reserve_port_block()
+        witness = OomWitness()  # before the hosts: what the kernel says from their start on
         processes, pumps = {}, []
         try:
             for host in spec.hosts:
@@ -326,8 +323,9 @@ class ProcessBackend(Backend):
             for process in processes.values():
                 os.killpg(process.pid, signal.SIGKILL)
             release_port_block(port_base)
+            witness.close()
             raise
-        return ProcessJob(spec, trees, processes, pumps, port_base)
+        return ProcessJob(spec, trees, processes, pumps, port_base, witness)
 
     def end_leftovers(self, out: Path) -> list[str]:
         """Kill the process group of each host recorded in `out`'s hosts file that is still
