@@ -249,7 +249,9 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         help="--backend docker: the image, e.g. smtune-xgboost:0.1.0",
     )
     parser.add_argument("--cpus", type=float, help="docker: CPUs per container")
-    parser.add_argument("--memory", help="docker: memory per container, e.g. 4g")
+    parser.add_argument(
+        "--memory", help="docker: memory per container, no swap (as on SageMaker), e.g. 4g"
+    )
 
 
 def backend(args: argparse.Namespace) -> Backend:
