@@ -33,6 +33,12 @@ from entrypoints.contract.lifecycle import StopFlag, Stopped, stoppable
 logger = logging.getLogger(__name__)
 
 FAILED_PEERS_GRACE_S = 10.0  # the other local processes' time to end after one failed
+# A host told of a lost peer lets its processes end on their own this long before SIGTERM:
+# one may already be ending with its own failure (a script's exit runs Horovod's shutdown,
+# which fails the peer, whose loss is heard here before the exit is), and a SIGTERM then
+# would turn its exit code into -15. Processes stuck in a collective with the peer fail
+# by themselves sooner than this, or get the SIGTERM.
+PEER_LOSS_GRACE_S = 3.0
 _POLL_S = 0.1
 
 
@@ -218,12 +224,14 @@ def supervise(
     `stop_grace_s`; a process that then ends in any way is no failure (with
     `any_exit_after_stop` False, only one our SIGTERM found before its handler was in place
     is excused: for processes that handle it and exit 0). `interrupted` says that something
-    else (a lost peer host) means the processes should end as on a failure. `poll_s`: how
+    else (a lost peer host) means the processes should end as on a failure, after
+    PEER_LOSS_GRACE_S in which an exit of their own still counts as theirs. `poll_s`: how
     often the processes are looked at (how late a failure may be seen); `on_failure` is
     called as soon as a failure is seen, before the others have ended.
     """
     failure: WorkerExit | None = None
     stop_sent = ended_at = None  # when our SIGTERM went out: for a stop, for a failure
+    interrupted_at: float | None = None
     killed = False
     while True:
         now = time.monotonic()
@@ -243,8 +251,12 @@ def supervise(
             )
             if failure is not None:
                 on_failure(failure)
-            # The others would only wait for the failed one in a collective.
-            if failure is not None or (stop_sent is None and interrupted()):
+            elif stop_sent is None and interrupted_at is None and interrupted():
+                interrupted_at = now
+            # The others would only wait for the failed one (or the lost peer) in a collective.
+            if failure is not None or (
+                interrupted_at is not None and now - interrupted_at >= PEER_LOSS_GRACE_S
+            ):
                 ended_at = now
                 _signal_all(workers, signal.SIGTERM)
         if all(code is not None for code in codes.values()):
