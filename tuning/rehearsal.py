@@ -26,6 +26,7 @@ import json
 import logging
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -197,11 +198,11 @@ class Rehearsal:
             self.hyperparameters[record.name] = record.hyperparameters
         observations = self.journal.observations()
         # The median rule judges a result by the jobs ended before it.
-        ends = ends_in_order(records, observations)
+        ends = deque(ends_in_order(records, observations))
         decided: dict[str, tuple[Decision, float]] = {}  # job -> its last decision, and when
         for index, (job, resource, value, journaled, at) in enumerate(observations):
             while ends and ends[0][0] <= index:  # the jobs that had ended before this result
-                self.scheduler.on_end(ends.pop(0)[1])
+                self.scheduler.on_end(ends.popleft()[1])
             replayed = self.scheduler.on_result(job, resource, value)
             if replayed.value != journaled:
                 raise RehearsalError(
