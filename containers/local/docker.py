@@ -88,7 +88,7 @@ class DockerJob(ProcessJob):
             docker("kill", "--signal", "TERM", name, check=False)
 
     def kill(self) -> None:
-        self.killing = True
+        self.killing = True  # before the rm, which ends the clients: their ends are ours
         docker("rm", "--force", *self.names.values(), check=False)
         super().kill()  # the attached clients, then _release
 
