@@ -49,7 +49,7 @@ DNN_WHEELS_NEED := torch 2.13.0's CUDA build and NVIDIA's runtime wheels (about 
 # That wheelhouse stays out of the repository's build context (.dockerignore), which every
 # image's build sends: this build gets its own, a tar of what its Dockerfile copies.
 BUILD_PIPE_dnn = tar -c --dereference --exclude=__pycache__ --exclude='*.pyc' \
-	entrypoints docker/pytorch $(WHEELHOUSE_dnn) |
+	smtune/__init__.py entrypoints docker/pytorch $(WHEELHOUSE_dnn) |
 BUILD_CONTEXT_dnn := -
 else
 $(error DNN_VARIANT=$(DNN_VARIANT): must be cpu or cuda)
@@ -185,7 +185,7 @@ $(addprefix build-,$(IMAGES)): build-%: base-image wheels-%
 .PHONY: push
 push: venv ## Tag and push every image to REGISTRY (ECR: logs in and creates repositories).
 	@test -n "$(REGISTRY)" || { echo "REGISTRY is not set: make push REGISTRY=host[:port][/path]"; exit 2; }
-	$(BIN)/python -m containers.registry push --registry $(REGISTRY) --tag $(TAG) \
+	$(BIN)/python -m smtune.containers.registry push --registry $(REGISTRY) --tag $(TAG) \
 		--tool $(CONTAINER_TOOL) $(IMAGES)
 
 ##@ Development

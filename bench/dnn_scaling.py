@@ -20,13 +20,13 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from containers.catalogue import image
-from containers.data.mnist import prepare
-from containers.local.job import JobSpec, JobStatus
-from containers.local.layout import ChannelSource
-from containers.local.process import ProcessBackend
-from entrypoints.contract.config import S3DistributionType
-from entrypoints.dnn.metrics import VALIDATION_ACCURACY
+from smtune.containers.catalogue import image
+from smtune.containers.data.mnist import prepare
+from smtune.containers.local.job import JobSpec, JobStatus
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.process import ProcessBackend
+from smtune.entrypoints.contract.config import S3DistributionType
+from smtune.entrypoints.dnn.metrics import VALIDATION_ACCURACY
 
 BASE = {"batch_size": 64, "momentum": 0.9, "seed": 0}
 VARIANTS: dict[str, tuple[int, int, dict[str, object]]] = {

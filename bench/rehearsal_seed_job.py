@@ -34,17 +34,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from containers.data.bank_marketing import prepare
-from containers.local.job import JobSpec
-from containers.local.process import ProcessBackend
-from tuning.accounting import Summary
-from tuning.hyperband import BracketPolicy, rungs
-from tuning.journal import Journal
-from tuning.plan import TuningPlan
-from tuning.rehearsal import Rehearsal
-from tuning.report import rehearsal_report
-from tuning.request import plan
-from tuning.spec import parse, read_data
+from smtune.containers.data.bank_marketing import prepare
+from smtune.containers.local.job import JobSpec
+from smtune.containers.local.process import ProcessBackend
+from smtune.tuning.accounting import Summary
+from smtune.tuning.hyperband import BracketPolicy, rungs
+from smtune.tuning.journal import Journal
+from smtune.tuning.plan import TuningPlan
+from smtune.tuning.rehearsal import Rehearsal
+from smtune.tuning.report import rehearsal_report
+from smtune.tuning.request import plan
+from smtune.tuning.spec import parse, read_data
 
 SEED_SPEC = Path(__file__).resolve().parents[1] / "tuning" / "jobs" / "xgboost-bank-hyperband.yaml"
 

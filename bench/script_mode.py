@@ -240,7 +240,7 @@ def one(arm: str, script: str, setup: Setup, name: str) -> Run:
     pattern = METRIC_LINE if script == "example" else TINY_LINE
     label = None
     if arm == "docker":
-        from containers.local.docker import job_label
+        from smtune.containers.local.docker import job_label
 
         label = job_label(out)
     return run(command, env, out, pattern, None if arm == "torchrun" else out, label)

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import yaml
 
-from containers.local.process import ProcessBackend
-from tuning.study import report
-from tuning.study import tuning_seam as seam
-from tuning.study.model import read
-from tuning.study.run import StudyRun, check_inputs, open_journal
-from tuning.yaml_files import parse as parse_yaml
+from smtune.containers.local.process import ProcessBackend
+from smtune.tuning.study import report
+from smtune.tuning.study import tuning_seam as seam
+from smtune.tuning.study.model import read
+from smtune.tuning.study.run import StudyRun, check_inputs, open_journal
+from smtune.tuning.yaml_files import parse as parse_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = (1, 2)

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from containers.demo import NOTEBOOK_HYPERPARAMETERS
+from smtune.containers.demo import NOTEBOOK_HYPERPARAMETERS
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from containers.errors import BadInput
+from smtune.containers.errors import BadInput
 
 if TYPE_CHECKING:  # the CLI imports the catalogue at start-up: keep it light
-    from entrypoints.contract.hyperparameters import HyperparameterSchema
-    from entrypoints.contract.metrics import MetricSpec
+    from smtune.entrypoints.contract.hyperparameters import HyperparameterSchema
+    from smtune.entrypoints.contract.metrics import MetricSpec
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,12 @@ class ImageSpec:
 
 IMAGES = {
     "xgboost": ImageSpec(
-        "xgboost", "entrypoints.xgboost", "docker/xgboost/Dockerfile", resource="num_round"
+        "xgboost", "smtune.entrypoints.xgboost", "docker/xgboost/Dockerfile", resource="num_round"
     ),
-    "dnn": ImageSpec("dnn", "entrypoints.dnn", "docker/pytorch/Dockerfile", resource="epochs"),
+    "dnn": ImageSpec("dnn", "smtune.entrypoints.dnn", "docker/pytorch/Dockerfile", resource="epochs"),
     # A learning curve from its hyperparameters: tests tuners in seconds. Runs as processes.
     "synthetic": ImageSpec(
-        "synthetic", "entrypoints.synthetic", dockerfile=None, resource="epochs"
+        "synthetic", "smtune.entrypoints.synthetic", dockerfile=None, resource="epochs"
     ),
 }
 

@@ -8,12 +8,12 @@ import os
 import sys
 from pathlib import Path
 
-from containers.catalogue import IMAGES, image
-from containers.errors import BadInput, ExitCode, job_exit_code
-from containers.local.job import Backend, JobResult, JobSpec, JobStatus
-from containers.local.layout import ChannelSource
-from containers.lock import out_folder
-from containers.script import (
+from smtune.containers.catalogue import IMAGES, image
+from smtune.containers.errors import BadInput, ExitCode, job_exit_code
+from smtune.containers.local.job import Backend, JobResult, JobSpec, JobStatus
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.lock import out_folder
+from smtune.containers.script import (
     Distribution,
     ScriptField,
     ScriptSpec,
@@ -21,8 +21,8 @@ from containers.script import (
     hyperparameter_name_problem,
     script_problems,
 )
-from entrypoints.contract.config import S3DistributionType, channel_name_problem
-from entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.config import S3DistributionType, channel_name_problem
+from smtune.entrypoints.contract.paths import ContainerPaths
 
 logger = logging.getLogger(__name__)
 
@@ -256,10 +256,10 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
 
 def backend(args: argparse.Namespace) -> Backend:
     if args.backend == "process":
-        from containers.local.process import ProcessBackend
+        from smtune.containers.local.process import ProcessBackend
 
         return ProcessBackend()
-    from containers.local.docker import DockerBackend, engine_available
+    from smtune.containers.local.docker import DockerBackend, engine_available
 
     if not args.reference:
         raise BadInput("--image is required with --backend docker: e.g. smtune-xgboost:0.1.0")
@@ -288,7 +288,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from containers.demo import run_demo, table
+    from smtune.containers.demo import run_demo, table
 
     print("Bank marketing, the seed notebook's hyperparameters, 150 rounds:", flush=True)
     rows = run_demo(args.out)
@@ -299,7 +299,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _bank_marketing(args: argparse.Namespace) -> int:
-    from containers.data.bank_marketing import prepare
+    from smtune.containers.data.bank_marketing import prepare
 
     prepared = prepare(args.source, args.out, shards=args.shards)
     print(
@@ -311,7 +311,7 @@ def _bank_marketing(args: argparse.Namespace) -> int:
 
 
 def _mnist(args: argparse.Namespace) -> int:
-    from containers.data.mnist import prepare
+    from smtune.containers.data.mnist import prepare
 
     for name in ("train_limit", "validation_limit"):
         value = getattr(args, name)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from containers.catalogue import image
-from containers.data.bank_marketing import prepare
-from containers.local.job import JobSpec, JobStatus
-from containers.local.layout import ChannelSource
-from containers.local.process import ProcessBackend
-from entrypoints.contract.config import S3DistributionType
+from smtune.containers.catalogue import image
+from smtune.containers.data.bank_marketing import prepare
+from smtune.containers.local.job import JobSpec, JobStatus
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.process import ProcessBackend
+from smtune.entrypoints.contract.config import S3DistributionType
 
 # The seed notebook's static hyperparameters.
 NOTEBOOK_HYPERPARAMETERS = {

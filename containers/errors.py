@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import sys
 
-from containers.status import JobStatus
+from smtune.containers.status import JobStatus
 
 
 class ExitCode(enum.IntEnum):

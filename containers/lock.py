@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from containers.errors import BadInput
+from smtune.containers.errors import BadInput
 
 #: The file in an out folder that its run holds.
 LOCK_FILE = ".smtune.lock"

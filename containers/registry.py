@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from containers.errors import BadInput, ExitCode
+from smtune.containers.errors import BadInput, ExitCode
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from containers.errors import BadInput
-from entrypoints.contract.paths import DEFAULT_ROOT, ContainerPaths
+from smtune.containers.errors import BadInput
+from smtune.entrypoints.contract.paths import DEFAULT_ROOT, ContainerPaths
 
 # The hyperparameter names SageMaker's SDK v2 and its framework containers share.
 PROGRAM = "sagemaker_program"

@@ -1,6 +1,6 @@
 """Start and supervise one host's training processes: torchrun's agent, or Horovod over gloo.
 
-Shared by the built-in DNN (`entrypoints.dnn.launch`) and script mode (`entrypoints.script`),
+Shared by the built-in DNN (`smtune.entrypoints.dnn.launch`) and script mode (`smtune.entrypoints.script`),
 which differ only in what the processes run and how a failure is told:
 
 - torchrun: torch's elastic agent (what the `torchrun` command runs) in this process, with a
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from entrypoints.contract.config import ResourceConfig
-from entrypoints.contract.lifecycle import StopFlag, Stopped, stoppable
+from smtune.entrypoints.contract.config import ResourceConfig
+from smtune.entrypoints.contract.lifecycle import StopFlag, Stopped, stoppable
 
 logger = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from containers.catalogue import image
-from containers.local.job import JobResult, JobSpec
-from containers.local.layout import ChannelSource
-from containers.local.process import ProcessBackend
-from entrypoints.contract.config import S3DistributionType
+from smtune.containers.catalogue import image
+from smtune.containers.local.job import JobResult, JobSpec
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.process import ProcessBackend
+from smtune.entrypoints.contract.config import S3DistributionType
 
 REPO = Path(__file__).resolve().parents[1]
 HOROVOD_REQUIRED_VARIABLE = "SMTUNE_REQUIRE_HOROVOD"
@@ -64,7 +64,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Bank marketing from the zip the project carries, train split in 3 shard files."""
-    from containers.data.bank_marketing import prepare
+    from smtune.containers.data.bank_marketing import prepare
 
     out = tmp_path_factory.mktemp("bank")
     prepare(None, out, shards=3)
@@ -134,7 +134,7 @@ DNN_IMAGE = os.environ.get("SMTUNE_TEST_DNN_IMAGE", "smtune-dnn:0.1.0")
 def built_image(reference: str) -> str:
     """`reference` if it is built; skipped without an engine or the image, unless
     SMTUNE_REQUIRE_DOCKER=1 (CI), where either is missing is a failure."""
-    from containers.local.docker import docker, engine_available
+    from smtune.containers.local.docker import docker, engine_available
 
     required = os.environ.get("SMTUNE_REQUIRE_DOCKER") == "1"
     if not engine_available():
@@ -164,7 +164,7 @@ def dnn_image() -> str:
 def no_leftover_containers() -> Iterator[None]:
     """Remove the containers and networks a test created, whatever happens: SDK local mode's
     docker-compose leaves its exited containers behind."""
-    from containers.local.docker import docker
+    from smtune.containers.local.docker import docker
 
     def listed(*command: str) -> set[str]:
         return set(docker(*command, "--quiet", check=False).stdout.split())

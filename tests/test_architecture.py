@@ -13,8 +13,17 @@ REPO = Path(__file__).resolve().parents[1]
 HEAVY = {"torch", "xgboost", "boto3", "botocore", "docker", "sagemaker", "matplotlib", "pandas"}
 
 
+ROOMS = ("entrypoints", "containers", "tuning")  # smtune.<room>: the one import name
+
+
 def imports(path: Path, top_level_only: bool = False) -> set[str]:
-    """Modules a file imports; with top_level_only, only those run at import time."""
+    """Modules a file imports, the project's own named by room (`tuning.plan` for
+    `smtune.tuning.plan`); with top_level_only, only those run at import time."""
+    return {m.removeprefix("smtune.") for m in imported(path, top_level_only)}
+
+
+def imported(path: Path, top_level_only: bool = False) -> set[str]:
+    """Modules a file imports, as written."""
     tree = ast.parse(path.read_text())
     nodes = tree.body if top_level_only else list(ast.walk(tree))
     found = set()
@@ -32,6 +41,20 @@ def modules(package: str) -> list[Path]:
 
 def test_every_package_is_checked() -> None:
     assert modules("entrypoints") and modules("containers") and modules("tuning")
+
+
+def test_the_project_imports_itself_only_as_smtune() -> None:
+    # A bare `entrypoints`, `containers` or `tuning` is another module on a user's machine
+    # (PyPI's `entrypoints`, their own project's folder), or the same file loaded twice.
+    paths = [*modules("entrypoints"), *modules("containers"), *modules("tuning")]
+    paths += [*modules("tests"), *modules("bench"), *modules("examples")]
+    offenders = {
+        str(path.relative_to(REPO)): sorted(
+            m for m in imported(path) if m.split(".")[0] in ROOMS
+        )
+        for path in paths
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
 
 
 @pytest.mark.parametrize(
@@ -127,11 +150,12 @@ def test_heavy_libraries_are_imported_where_they_are_used() -> None:
 
 def test_cli_help_and_the_contract_stay_light() -> None:
     probe = (
-        "import sys, tuning.cli, entrypoints.contract, entrypoints.contract.rendezvous;"
+        "import sys, smtune.tuning.cli, smtune.entrypoints.contract;"
+        "import smtune.entrypoints.contract.rendezvous;"
         # The helper library a user's script imports, whether it trains with torch or not.
-        "import entrypoints.toolkit;"
+        "import smtune.entrypoints.toolkit;"
         # What `smtune tune plan` reads of every image: its hyperparameters and metrics.
-        "from containers.catalogue import IMAGES;"
+        "from smtune.containers.catalogue import IMAGES;"
         "[(i.hyperparameters, i.metric_specs) for i in IMAGES.values()];"
         f"print(sorted(m for m in {sorted(HEAVY)!r} if m in sys.modules))"
     )

@@ -1,7 +1,7 @@
 """What a rehearsal cost and found, computed from its journal alone: counts by status, the
 best job, resource and billable seconds, and the worst case had no job stopped early.
 
-A job's worst case is its own length (`tuning.schedulers.job_length`): MaxResource with
+A job's worst case is its own length (`smtune.tuning.schedulers.job_length`): MaxResource with
 Hyperband, which completes every job there; with Random or Grid search, which have no
 MaxResource, the job's own epochs or num_round."""
 
@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from containers.status import JobStatus
-from entrypoints.contract.metrics import Direction
-from tuning.completion import details_json
-from tuning.journal import JobRecord, Journal
-from tuning.retries import status_counter
-from tuning.strategies.completion import CompletionDetails
+from smtune.containers.status import JobStatus
+from smtune.entrypoints.contract.metrics import Direction
+from smtune.tuning.completion import details_json
+from smtune.tuning.journal import JobRecord, Journal
+from smtune.tuning.retries import status_counter
+from smtune.tuning.strategies.completion import CompletionDetails
 
 #: The statuses a rehearsal's jobs take, in the order they are shown.
 SHOWN = (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED, JobStatus.IN_PROGRESS)

@@ -25,9 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tuning.definitions import the_only
-from tuning.hyperband import Range, api_ranges
-from tuning.plan import TrainingDefinition
+from smtune.tuning.definitions import the_only
+from smtune.tuning.hyperband import Range, api_ranges
+from smtune.tuning.plan import TrainingDefinition
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ import logging
 import sys
 from typing import NoReturn
 
-from containers import cli as containers_cli
-from containers.errors import exit_for
-from entrypoints.contract.lifecycle import exit_process
-from tuning import commands as tuning_commands
-from tuning.study import cli as study_cli
+from smtune.containers import cli as containers_cli
+from smtune.containers.errors import exit_for
+from smtune.entrypoints.contract.lifecycle import exit_process
+from smtune.tuning import commands as tuning_commands
+from smtune.tuning.study import cli as study_cli
 
 
 def parser() -> argparse.ArgumentParser:

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from containers.cli import add_backend_options
-from containers.errors import BadInput, job_exit_code
+from smtune.containers.cli import add_backend_options
+from smtune.containers.errors import BadInput, job_exit_code
 
 if TYPE_CHECKING:
-    from tuning.plan import TuningPlan
+    from smtune.tuning.plan import TuningPlan
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -107,8 +107,8 @@ def _count(text: str) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from tuning.request import build_request, plan
-    from tuning.spec import read
+    from smtune.tuning.request import build_request, plan
+    from smtune.tuning.spec import read
 
     loaded = read(args.spec)
     region, region_variable = _region(args.region)
@@ -212,7 +212,7 @@ def _worst_case(checked: TuningPlan) -> str:
 
 
 def _completion_lines(checked: TuningPlan) -> list[str]:
-    from tuning.completion import plan_lines
+    from smtune.tuning.completion import plan_lines
 
     return plan_lines(checked.completion, checked.definitions[0].retry)  # retry: every one's
 
@@ -244,9 +244,9 @@ def _several_summary(checked: TuningPlan, variables: str) -> str:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from tuning import sagemaker
-    from tuning.request import plan
-    from tuning.spec import load
+    from smtune.tuning import sagemaker
+    from smtune.tuning.request import plan
+    from smtune.tuning.spec import load
 
     region, _ = _region(args.region)
     checked = plan(
@@ -267,14 +267,14 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from tuning import sagemaker
+    from smtune.tuning import sagemaker
 
     print(sagemaker.status_line(sagemaker.describe(sagemaker.client(args.region), args.name)))
     return 0
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from tuning import sagemaker
+    from smtune.tuning import sagemaker
 
     sagemaker.stop(sagemaker.client(args.region), args.name)
     print(f"stopping {args.name}")
@@ -282,7 +282,7 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from tuning import report, sagemaker
+    from smtune.tuning import report, sagemaker
 
     sm = sagemaker.client(args.region)
     description = sagemaker.describe(sm, args.name)
@@ -312,10 +312,10 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _rehearse(args: argparse.Namespace) -> int:
-    from containers.lock import out_folder
-    from tuning.journal import exclusive
-    from tuning.request import plan
-    from tuning.spec import load
+    from smtune.containers.lock import out_folder
+    from smtune.tuning.journal import exclusive
+    from smtune.tuning.request import plan
+    from smtune.tuning.spec import load
 
     channels = _channels(args.channel)
     # A rehearsal runs the image's code here: any registry name serves the catalogue lookup.
@@ -338,7 +338,7 @@ def _rehearse(args: argparse.Namespace) -> int:
 
 
 def _channels(texts: list[str]) -> dict[str, Path]:
-    from entrypoints.contract.config import channel_name_problem
+    from smtune.entrypoints.contract.config import channel_name_problem
 
     channels = {}
     for text in texts:
@@ -359,11 +359,11 @@ def _rehearse_journaled(
     out: Path,
     journal_path: Path,
 ) -> int:
-    from containers.cli import backend
-    from tuning import warm_start
-    from tuning.hyperband import BracketPolicy
-    from tuning.journal import Journal
-    from tuning.rehearsal import Rehearsal
+    from smtune.containers.cli import backend
+    from smtune.tuning import warm_start
+    from smtune.tuning.hyperband import BracketPolicy
+    from smtune.tuning.journal import Journal
+    from smtune.tuning.rehearsal import Rehearsal
 
     sources = {name: str(folder) for name, folder in channels.items()}
     parents = warm_start.parents_from_journals(
@@ -385,10 +385,10 @@ def _rehearse_journaled(
         )
         summary = rehearsal.run()
         if args.report:
-            from entrypoints.contract.metrics import Direction
-            from tuning.completion import report_lines
-            from tuning.hyperband import rungs
-            from tuning.report import rehearsal_report
+            from smtune.entrypoints.contract.metrics import Direction
+            from smtune.tuning.completion import report_lines
+            from smtune.tuning.hyperband import rungs
+            from smtune.tuning.report import rehearsal_report
 
             hyperband = checked.hyperband  # rungs are Hyperband's; other strategies have none
             for path in rehearsal_report(

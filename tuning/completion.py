@@ -1,7 +1,7 @@
 """Completion criteria (TuningJobCompletionCriteria): planned from the spec, and evaluated by
 the rehearsal each time a job ends.
 
-The rules are `tuning.strategies.completion`'s (each cites its AWS source); this module
+The rules are `smtune.tuning.strategies.completion`'s (each cites its AWS source); this module
 joins them to the spec and to the journal. What a rehearsal does once a criterion is met
 follows how AWS describes it: AMT "stops the tuning job" when a criterion is met, exactly as
 its list of completion criteria has MaxNumberOfTrainingJobs stop it ("the maximum number of
@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from containers.status import JobStatus
-from entrypoints.contract.metrics import Direction
-from tuning.strategies.completion import (
+from smtune.containers.status import JobStatus
+from smtune.entrypoints.contract.metrics import Direction
+from smtune.tuning.strategies.completion import (
     CompletionCriteria,
     CompletionDetails,
     FinalObjective,
@@ -32,9 +32,9 @@ from tuning.strategies.completion import (
 )
 
 if TYPE_CHECKING:
-    from tuning.journal import Journal
-    from tuning.spec import TuningJobSpec
-    from tuning.strategies.retry import RetryStrategy
+    from smtune.tuning.journal import Journal
+    from smtune.tuning.spec import TuningJobSpec
+    from smtune.tuning.strategies.retry import RetryStrategy
 
 NOT_IMPROVING = "completion.max_jobs_not_improving"
 TARGET = "completion.target_objective"

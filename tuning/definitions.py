@@ -19,7 +19,7 @@ Each definition is planned as a spec of its own (`effective_spec`), so every che
 single definition applies to each, against its own image and ranges. A problem that every
 definition has comes from the shared fields and is listed once, as they name it; one that
 only some have is listed for each of those, after `definitions[i] (name):`. AMT's rules on
-several definitions (`tuning.strategies.definitions`) and the tuning job's Hyperband config,
+several definitions (`smtune.tuning.strategies.definitions`) and the tuning job's Hyperband config,
 which all definitions share, are checked on top.
 """
 
@@ -29,10 +29,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from tuning.plan import TrainingDefinition, TuningPlan
-from tuning.spec import DefinitionSpec, SpecError, TuningJobSpec
-from tuning.strategies.base import EarlyStopping
-from tuning.strategies.definitions import Definition, definitions_problems
+from smtune.tuning.plan import TrainingDefinition, TuningPlan
+from smtune.tuning.spec import DefinitionSpec, SpecError, TuningJobSpec
+from smtune.tuning.strategies.base import EarlyStopping
+from smtune.tuning.strategies.definitions import Definition, definitions_problems
 
 Planner = Callable[[TuningJobSpec], TuningPlan]
 _API_NAME = re.compile(r"TrainingJobDefinitions\[(\d+)\]\.DefinitionName")

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from containers import lock
-from containers.errors import BadInput
-from containers.status import JobStatus
+from smtune.containers import lock
+from smtune.containers.errors import BadInput
+from smtune.containers.status import JobStatus
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from entrypoints.contract.metrics import (
+from smtune.entrypoints.contract.metrics import (
     MAX_REGEX_LENGTH,
     Direction,
     MetricLine,

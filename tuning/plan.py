@@ -1,7 +1,7 @@
 """TuningPlan: a checked tuning job, typed; the one model the request, the SDK tuners and the
 rehearsal are each derived from.
 
-`tuning.request.plan` makes one from a spec; `tuning.request.build_request` renders it as
+`smtune.tuning.request.plan` makes one from a spec; `smtune.tuning.request.build_request` renders it as
 the CreateHyperParameterTuningJob request, which nothing reads back. AMT's vocabulary is kept
 (strategies, ResourceLimits, a training job definition) so that each part maps to one block
 of the request and of the SDKs' tuners.
@@ -10,7 +10,7 @@ A plan holds its training job definitions as a tuple: AMT's TrainingJobDefinitio
 tuning job run several (each with its own name, instances, static hyperparameters and
 ranges). A spec without `definitions` plans one, unnamed, sent as TrainingJobDefinition;
 `definition` is that one, for readers that handle one only, and refuses a plan with several
-(`tuning.definitions` plans several, sent as TrainingJobDefinitions).
+(`smtune.tuning.definitions` plans several, sent as TrainingJobDefinitions).
 """
 
 from __future__ import annotations
@@ -19,20 +19,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from containers.catalogue import ImageSpec
-from containers.errors import BadInput
-from containers.script import ScriptSpec
-from entrypoints.contract.config import S3DistributionType
-from entrypoints.contract.metrics import Direction
-from tuning.hyperband import Bracket, Range
-from tuning.metrics import Metric
-from tuning.strategies.base import EarlyStopping, Strategy  # the one of each, re-exported
-from tuning.strategies.grid import grid_size
-from tuning.strategies.warm_start import WarmStartType
+from smtune.containers.catalogue import ImageSpec
+from smtune.containers.errors import BadInput
+from smtune.containers.script import ScriptSpec
+from smtune.entrypoints.contract.config import S3DistributionType
+from smtune.entrypoints.contract.metrics import Direction
+from smtune.tuning.hyperband import Bracket, Range
+from smtune.tuning.metrics import Metric
+from smtune.tuning.strategies.base import EarlyStopping, Strategy  # the one of each, re-exported
+from smtune.tuning.strategies.grid import grid_size
+from smtune.tuning.strategies.warm_start import WarmStartType
 
 if TYPE_CHECKING:  # annotations only: tuning.strategies may come to import this module
-    from tuning.strategies.completion import CompletionCriteria
-    from tuning.strategies.retry import RetryStrategy
+    from smtune.tuning.strategies.completion import CompletionCriteria
+    from smtune.tuning.strategies.retry import RetryStrategy
 
 #: Stands for the registry in a catalogue image's URI when none is known: `plan` shows it,
 #: `submit` refuses it. "<" is in no image reference, so no real URI starts with it.
@@ -188,7 +188,7 @@ class TuningPlan:
         warnings: What a person should know before sending it.
         completion: TuningJobCompletionCriteria; None: the job runs to its limits.
         warm_start: The earlier tuning jobs this one starts from; None: a cold start.
-        autotune: AMT's Autotune: AMT chooses what the request leaves out (`tuning.autotune`).
+        autotune: AMT's Autotune: AMT chooses what the request leaves out (`smtune.tuning.autotune`).
     """
 
     name: str

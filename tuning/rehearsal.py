@@ -1,9 +1,9 @@
 """Rehearse a whole AMT tuning job on this machine: same spec, image and regexes.
 
 This approximates AMT, whose internals are not public: the Hyperband decisions are those of
-`tuning.hyperband` (η = 3, ASHA-style rungs, one bracket unless `brackets` says otherwise;
+`smtune.tuning.hyperband` (η = 3, ASHA-style rungs, one bracket unless `brackets` says otherwise;
 see there); Random and Grid search choose as AMT documents, with the median rule for
-`early_stopping: Auto`; Bayesian is refused (`tuning.schedulers` builds the scheduler of each
+`early_stopping: Auto`; Bayesian is refused (`smtune.tuning.schedulers` builds the scheduler of each
 strategy). What it reproduces exactly is what
 SageMaker documents: every training job is an N-host job of the spec's image; metrics are
 read from the leader's log as CloudWatch shows it (tab as #011) with the spec's
@@ -11,9 +11,9 @@ MetricDefinitions; one objective line is one unit of resource; a job is never st
 MinResource; a job that reaches MaxResource is stopped and counts as Completed; a stopped job
 gets SIGTERM, as StopTrainingJob sends; a job's final objective is its last reported value.
 With several training job definitions, each job runs on its definition's hosts, image and
-hyperparameters; which definition a job runs is our documented choice (`tuning.allocation`).
+hyperparameters; which definition a job runs is our documented choice (`smtune.tuning.allocation`).
 
-Everything is journaled (`tuning.journal`), so a rehearsal killed at any point resumes:
+Everything is journaled (`smtune.tuning.journal`), so a rehearsal killed at any point resumes:
 finished jobs are kept, a job a decision had stopped (its hosts still stopping) ends as
 decided, jobs that were running restart from their checkpoints where the spec has a
 `checkpoint_s3_uri`, else from the start (the lines they repeat are not counted again).
@@ -32,25 +32,25 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from containers.errors import BadInput
-from containers.local.job import Backend, JobSpec, RunningJob
-from containers.local.layout import ChannelSource
-from containers.local.watch import Event, JobEnded, LogWatch, Observation, Unread
-from containers.script import RESERVED_PREFIX, ScriptSpec
-from containers.status import JobStatus
-from tuning import accounting, retries, warm_start
-from tuning.accounting import Summary
-from tuning.allocation import Allocation
-from tuning.completion import CompletionWatch, describe
-from tuning.hyperband import Decision
-from tuning.hyperband.policy import BracketPolicy
-from tuning.journal import Journal, ends_in_order
-from tuning.metrics import Metric
-from tuning.plan import TrainingDefinition, TuningPlan
-from tuning.schedulers import check_lengths, job_length, rehearsed, scheduler_for
-from tuning.strategies import NotRehearsable
-from tuning.strategies.retry import RetryDecision
-from tuning.strategies.warm_start import Parent
+from smtune.containers.errors import BadInput
+from smtune.containers.local.job import Backend, JobSpec, RunningJob
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.watch import Event, JobEnded, LogWatch, Observation, Unread
+from smtune.containers.script import RESERVED_PREFIX, ScriptSpec
+from smtune.containers.status import JobStatus
+from smtune.tuning import accounting, retries, warm_start
+from smtune.tuning.accounting import Summary
+from smtune.tuning.allocation import Allocation
+from smtune.tuning.completion import CompletionWatch, describe
+from smtune.tuning.hyperband import Decision
+from smtune.tuning.hyperband.policy import BracketPolicy
+from smtune.tuning.journal import Journal, ends_in_order
+from smtune.tuning.metrics import Metric
+from smtune.tuning.plan import TrainingDefinition, TuningPlan
+from smtune.tuning.schedulers import check_lengths, job_length, rehearsed, scheduler_for
+from smtune.tuning.strategies import NotRehearsable
+from smtune.tuning.strategies.retry import RetryDecision
+from smtune.tuning.strategies.warm_start import Parent
 
 logger = logging.getLogger(__name__)
 

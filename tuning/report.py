@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from containers.status import JobStatus
+from smtune.containers.status import JobStatus
 
 if TYPE_CHECKING:
-    from tuning.journal import Journal
+    from smtune.tuning.journal import Journal
 
 COLUMNS = [
     "TrainingJobName",

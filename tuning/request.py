@@ -18,16 +18,16 @@ from dataclasses import replace
 from functools import cache
 from typing import Any, TypeVar
 
-from containers.catalogue import IMAGES, ImageSpec
-from containers.script import ScriptSpec
-from entrypoints.contract.config import S3DistributionType
-from entrypoints.contract.errors import UserError
-from entrypoints.contract.metrics import Direction, MetricSpec
-from tuning.completion import completion_of
-from tuning.definitions import plan_several, the_only
-from tuning.hyperband import Range, api_ranges, brackets
-from tuning.metrics import MAX_NAME_LENGTH, Metric, reads_its_own_line
-from tuning.plan import (
+from smtune.containers.catalogue import IMAGES, ImageSpec
+from smtune.containers.script import ScriptSpec
+from smtune.entrypoints.contract.config import S3DistributionType
+from smtune.entrypoints.contract.errors import UserError
+from smtune.entrypoints.contract.metrics import Direction, MetricSpec
+from smtune.tuning.completion import completion_of
+from smtune.tuning.definitions import plan_several, the_only
+from smtune.tuning.hyperband import Range, api_ranges, brackets
+from smtune.tuning.metrics import MAX_NAME_LENGTH, Metric, reads_its_own_line
+from smtune.tuning.plan import (
     UNSET_REGISTRY,
     Channel,
     EarlyStopping,
@@ -41,19 +41,19 @@ from tuning.plan import (
     TuningPlan,
     WarmStart,
 )
-from tuning.retries import retry_of
-from tuning.script import (
+from smtune.tuning.retries import retry_of
+from smtune.tuning.script import (
     check_script_hyperparameters,
     declared_metrics,
     script_of,
     source_uri,
 )
-from tuning.script import static_hyperparameters as script_static
-from tuning.spec import SpecError, TuningJobSpec
-from tuning.strategies.autotune import auto_parameter_problems, autotune_warning
-from tuning.strategies.completion import CompletionCriteria
-from tuning.strategies.grid import grid_problems
-from tuning.strategies.warm_start import WarmStartType
+from smtune.tuning.script import static_hyperparameters as script_static
+from smtune.tuning.spec import SpecError, TuningJobSpec
+from smtune.tuning.strategies.autotune import auto_parameter_problems, autotune_warning
+from smtune.tuning.strategies.completion import CompletionCriteria
+from smtune.tuning.strategies.grid import grid_problems
+from smtune.tuning.strategies.warm_start import WarmStartType
 
 E = TypeVar("E", bound=enum.Enum)
 OPERATION = "CreateHyperParameterTuningJob"

@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from containers.script import ScriptSpec
-from containers.status import TuningJobStatus
-from entrypoints.contract.metrics import Direction
-from tuning.hyperband import Choice, FloatRange, IntRange, Range, Scaling
-from tuning.plan import Objective, TuningPlan, require_images
-from tuning.request import build_request
-from tuning.spec import SpecError
-from tuning.strategies.warm_start import (
+from smtune.containers.script import ScriptSpec
+from smtune.containers.status import TuningJobStatus
+from smtune.entrypoints.contract.metrics import Direction
+from smtune.tuning.hyperband import Choice, FloatRange, IntRange, Range, Scaling
+from smtune.tuning.plan import Objective, TuningPlan, require_images
+from smtune.tuning.request import build_request
+from smtune.tuning.spec import SpecError
+from smtune.tuning.strategies.warm_start import (
     Observation,
     Parent,
     TuningShape,
@@ -83,7 +83,7 @@ def parents_problems(sagemaker: Any, plan: TuningPlan) -> list[str]:
     AWS describes them (tuning.strategies.warm_start has the rules)."""
     from botocore.exceptions import ClientError
 
-    from tuning.warm_start import shape_of
+    from smtune.tuning.warm_start import shape_of
 
     if plan.warm_start is None:
         return []
@@ -154,7 +154,7 @@ class NotAParent(Exception):
 
 def described_ranges(ranges: dict[str, Any]) -> dict[str, Range]:
     """The typed ranges of a described ParameterRanges (the inverse of `api_ranges`; a
-    rehearsal's journal keeps its ranges in the same form, `tuning.warm_start`)."""
+    rehearsal's journal keeps its ranges in the same form, `smtune.tuning.warm_start`)."""
     found: dict[str, Range] = {}
     for entry in ranges.get("IntegerParameterRanges", []):
         scaling = Scaling(entry.get("ScalingType", "Auto"))

@@ -3,7 +3,7 @@
 One factory, so the rehearsal never names a strategy: Hyperband gets its brackets over
 [MinResource, MaxResource]; Random and Grid have no MaxResource (AMT defines it for Hyperband
 only), so their jobs run to their own end (the image's epochs or num_round), or until the median
-rule of `early_stopping: Auto` stops them; Bayesian is refused (`tuning.strategies.bayesian`
+rule of `early_stopping: Auto` stops them; Bayesian is refused (`smtune.tuning.strategies.bayesian`
 argues why). An autotuned plan is rehearsed only when it gives what the rehearsal needs: the
 number of jobs, the early stopping and every range, which AMT would otherwise choose out of
 sight.
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from entrypoints.contract.metrics import Direction
-from tuning.hyperband import BracketPolicy, HyperbandScheduler, Range
-from tuning.plan import TrainingDefinition, TuningPlan
-from tuning.strategies.autotune import left_to_amt
-from tuning.strategies.base import EarlyStopping, Scheduler, Strategy
-from tuning.strategies.bayesian import NotRehearsable, check_rehearsable
-from tuning.strategies.grid import GridSearch
-from tuning.strategies.random_search import RandomSearch
+from smtune.entrypoints.contract.metrics import Direction
+from smtune.tuning.hyperband import BracketPolicy, HyperbandScheduler, Range
+from smtune.tuning.plan import TrainingDefinition, TuningPlan
+from smtune.tuning.strategies.autotune import left_to_amt
+from smtune.tuning.strategies.base import EarlyStopping, Scheduler, Strategy
+from smtune.tuning.strategies.bayesian import NotRehearsable, check_rehearsable
+from smtune.tuning.strategies.grid import GridSearch
+from smtune.tuning.strategies.random_search import RandomSearch
 
 
 def rehearsed(plan: TuningPlan) -> tuple[int, EarlyStopping]:
@@ -56,7 +56,7 @@ def scheduler_for(
     clock: Callable[[], float],
 ) -> Scheduler:
     """The scheduler that rehearses `plan`, drawing from `space` (every definition's ranges,
-    `tuning.allocation`); `brackets` is Hyperband's policy. NotRehearsable says why there is
+    `smtune.tuning.allocation`); `brackets` is Hyperband's policy. NotRehearsable says why there is
     none."""
     _, early_stopping = rehearsed(plan)
     maximize = plan.objective.direction is Direction.MAXIMIZE

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from containers.script import (
+from smtune.containers.script import (
     ARCHIVE,
     ScriptField,
     ScriptSpec,
@@ -18,9 +18,9 @@ from containers.script import (
     hyperparameter_name_problem,
     script_problems,
 )
-from entrypoints.contract.metrics import MetricSpec
-from tuning.metrics import Metric, PatternMetric, reads_its_own_line, regex_problems
-from tuning.spec import KeyedMetric, ScriptDistribution, TuningJobSpec
+from smtune.entrypoints.contract.metrics import MetricSpec
+from smtune.tuning.metrics import Metric, PatternMetric, reads_its_own_line, regex_problems
+from smtune.tuning.spec import KeyedMetric, ScriptDistribution, TuningJobSpec
 
 SCRIPT_FIELDS = {
     ScriptField.ENTRY_POINT: "entry_point",

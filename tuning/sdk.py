@@ -7,7 +7,7 @@ asked for.
 
 A script's plan (a spec with `entry_point`) gives both SDKs its script-mode hyperparameters
 as static ones; its sagemaker_submit_directory names the archive that neither SDK uploads
-here: put it there first with `tuning.sagemaker.upload_source` (`smtune tune submit` does).
+here: put it there first with `smtune.tuning.sagemaker.upload_source` (`smtune tune submit` does).
 
 Several training job definitions: v2 builds them with `HyperparameterTuner.create` (one
 Estimator, objective and ranges per definition, its DefinitionName as the estimator's name),
@@ -32,11 +32,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from containers.errors import BadInput
-from tuning.definitions import the_only
-from tuning.plan import EarlyStopping, TrainingDefinition, TuningPlan, require_images
-from tuning.request import keep_completion_target, keep_random_seed
-from tuning.strategies.autotune import left_to_amt
+from smtune.containers.errors import BadInput
+from smtune.tuning.definitions import the_only
+from smtune.tuning.plan import EarlyStopping, TrainingDefinition, TuningPlan, require_images
+from smtune.tuning.request import keep_completion_target, keep_random_seed
+from smtune.tuning.strategies.autotune import left_to_amt
 
 # What `_tuner_arguments` gives per definition: `create` takes each as a dict by name.
 PER_DEFINITION = ("objective_metric_name", "hyperparameter_ranges", "metric_definitions")

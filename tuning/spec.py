@@ -1,9 +1,9 @@
 """TuningJobSpec: the typed, validated model of a tuning-job YAML file.
 
 One file says everything a SageMaker AMT tuning job needs. Loading it checks structure and
-types (pydantic names the field path of each problem); `tuning.request.plan` then checks it
+types (pydantic names the field path of each problem); `smtune.tuning.request.plan` then checks it
 against the SageMaker service model and the image's own rules, and turns it into a typed
-`tuning.plan.TuningPlan`, from which everything else is derived: nothing reads a spec after.
+`smtune.tuning.plan.TuningPlan`, from which everything else is derived: nothing reads a spec after.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from containers.errors import Problems
-from containers.script import Distribution
-from entrypoints.contract.config import channel_name_problem
-from entrypoints.contract.metrics import Direction
-from tuning import yaml_files
-from tuning.hyperband.space import Choice, FloatRange, IntRange, Scaling, bound_problems
+from smtune.containers.errors import Problems
+from smtune.containers.script import Distribution
+from smtune.entrypoints.contract.config import channel_name_problem
+from smtune.entrypoints.contract.metrics import Direction
+from smtune.tuning import yaml_files
+from smtune.tuning.hyperband.space import Choice, FloatRange, IntRange, Scaling, bound_problems
 
 S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
 MAX_VALUES = 30  # AMT: values of one categorical range
@@ -205,7 +205,7 @@ class InstanceOverride(Strict):
 
 class DefinitionSpec(Strict):
     """One of several training job definitions (AMT's TrainingJobDefinitions): the spec's
-    training fields, with what this definition changes (see `tuning.definitions`)."""
+    training fields, with what this definition changes (see `smtune.tuning.definitions`)."""
 
     name: str  # AMT's DefinitionName: `plan` checks it (botocore's pattern, unique)
     image: str | None = None  # None: the spec's
@@ -233,7 +233,7 @@ class TuningJobSpec(Strict):
 
     With `entry_point` and `source_dir` the image runs that script instead of its own
     algorithm (SageMaker's script mode): its hyperparameters are its own and its `metrics`
-    are declared here; see `tuning.script`.
+    are declared here; see `smtune.tuning.script`.
     """
 
     name: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
@@ -263,7 +263,7 @@ class TuningJobSpec(Strict):
     # Several training job definitions; None: one, from the fields above.
     definitions: list[DefinitionSpec] | None = None
     warm_start: WarmStart | None = None
-    # AMT's Autotune: AMT chooses what the spec leaves out (`tuning.strategies.autotune`), and
+    # AMT's Autotune: AMT chooses what the spec leaves out (`smtune.tuning.strategies.autotune`), and
     # a range for each auto parameter, from its example value.
     autotune: bool = False
     auto_parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)

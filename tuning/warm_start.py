@@ -1,7 +1,7 @@
 """Warm start on this machine: earlier rehearsals' journals as parents, and what a child
 rehearsal takes from them.
 
-AMT's rules are `tuning.strategies.warm_start`'s, each citing its source; this module gives
+AMT's rules are `smtune.tuning.strategies.warm_start`'s, each citing its source; this module gives
 them their inputs. Each rehearsal records in its journal what it needs to act as a parent:
 its shape (the tuning job's name, objective, static hyperparameters, tunable ranges, image,
 and channels with their local folders, which stand for S3 prefixes here) and its state
@@ -29,19 +29,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from containers.status import JobStatus, TuningJobStatus
-from entrypoints.contract.metrics import Direction
-from tuning.accounting import Summary
-from tuning.hyperband import HyperbandScheduler, api_ranges
-from tuning.journal import Journal
-from tuning.plan import TuningPlan
-from tuning.sagemaker import described_ranges
-from tuning.spec import SpecError
-from tuning.strategies import warm_start as amt  # AMT's rules, pure
-from tuning.strategies._jobs import Unbracketed
-from tuning.strategies.base import Scheduler
-from tuning.strategies.median_stopping import MedianStoppingRule
-from tuning.strategies.warm_start import Observation, Parent, TuningShape
+from smtune.containers.status import JobStatus, TuningJobStatus
+from smtune.entrypoints.contract.metrics import Direction
+from smtune.tuning.accounting import Summary
+from smtune.tuning.hyperband import HyperbandScheduler, api_ranges
+from smtune.tuning.journal import Journal
+from smtune.tuning.plan import TuningPlan
+from smtune.tuning.sagemaker import described_ranges
+from smtune.tuning.spec import SpecError
+from smtune.tuning.strategies import warm_start as amt  # AMT's rules, pure
+from smtune.tuning.strategies._jobs import Unbracketed
+from smtune.tuning.strategies.base import Scheduler
+from smtune.tuning.strategies.median_stopping import MedianStoppingRule
+from smtune.tuning.strategies.warm_start import Observation, Parent, TuningShape
 
 # The journal's meta keys: its shape, its state, and the parents it was warm-started from.
 SHAPE, STATE, PARENTS = "warm_start_shape", "warm_start_state", "warm_start_parents"

@@ -31,14 +31,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from containers.catalogue import image
-from containers.data.mnist import prepare
-from containers.local.job import JobSpec, JobStatus
-from containers.local.layout import ChannelSource
-from containers.local.process import ProcessBackend
-from entrypoints.contract.config import S3DistributionType
-from entrypoints.dnn.gpus import Accelerators
-from entrypoints.dnn.metrics import VALIDATION_ACCURACY
+from smtune.containers.catalogue import image
+from smtune.containers.data.mnist import prepare
+from smtune.containers.local.job import JobSpec, JobStatus
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.process import ProcessBackend
+from smtune.entrypoints.contract.config import S3DistributionType
+from smtune.entrypoints.dnn.gpus import Accelerators
+from smtune.entrypoints.dnn.metrics import VALIDATION_ACCURACY
 
 RESULTS = Path(__file__).with_name("results.json")
 RANK_LINE = re.compile(r"rank (\d+) of (\d+) on (\S+) \((\S+)\)")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from containers.errors import BadInput
+from smtune.containers.errors import BadInput
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,7 +55,7 @@ class PreparedData:
 
 
 def bundled_source() -> Path:
-    """Path of the UCI ``bank-additional.zip`` shipped inside the ``containers.data`` package."""
+    """Path of the UCI ``bank-additional.zip`` shipped inside the ``smtune.containers.data`` package."""
     return Path(__file__).resolve().parent / BUNDLED_ZIP
 
 

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from containers.errors import BadInput
+from smtune.containers.errors import BadInput
 
 #: Where Debian's `dataset-fashion-mnist` package puts Fashion-MNIST.
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -37,7 +37,7 @@ def _split_files(source: Path, prefix: str) -> list[Path]:
 
 def prepare(source: Path | None, out: Path, limits: dict[str, int | None]) -> Prepared:
     # The image's own reader and writer: what a job reads is what was checked here.
-    from entrypoints.dnn.data import read_idx, write_idx
+    from smtune.entrypoints.dnn.data import read_idx, write_idx
 
     if source is None:
         if not DEBIAN_FASHION_MNIST.is_dir():

@@ -16,13 +16,13 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from containers.errors import ToolError
-from containers.local.job import Backend, JobSpec, RunningJob
-from containers.local.oom import MORE_MEMORY, Ending
-from containers.local.process import ProcessJob, start_logged
-from containers.script import CODE_DIR, ScriptSpec
-from entrypoints.contract.paths import DEFAULT_ROOT, ContainerPaths
-from entrypoints.contract.topology import TIMEOUT_VARIABLE
+from smtune.containers.errors import ToolError
+from smtune.containers.local.job import Backend, JobSpec, RunningJob
+from smtune.containers.local.oom import MORE_MEMORY, Ending
+from smtune.containers.local.process import ProcessJob, start_logged
+from smtune.containers.script import CODE_DIR, ScriptSpec
+from smtune.entrypoints.contract.paths import DEFAULT_ROOT, ContainerPaths
+from smtune.entrypoints.contract.topology import TIMEOUT_VARIABLE
 
 logger = logging.getLogger(__name__)
 

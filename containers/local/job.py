@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from containers.catalogue import ImageSpec
-from containers.local.layout import ChannelSource, host_names, lay_out_host
-from containers.script import ScriptSpec, job_name
-from containers.status import JobStatus
-from entrypoints.contract.paths import ContainerPaths
+from smtune.containers.catalogue import ImageSpec
+from smtune.containers.local.layout import ChannelSource, host_names, lay_out_host
+from smtune.containers.script import ScriptSpec, job_name
+from smtune.containers.status import JobStatus
+from smtune.entrypoints.contract.paths import ContainerPaths
 
 logger = logging.getLogger(__name__)
 

@@ -10,14 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from containers.errors import BadInput
-from entrypoints.contract.config import (
+from smtune.containers.errors import BadInput
+from smtune.entrypoints.contract.config import (
     Channel,
     ResourceConfig,
     S3DistributionType,
     channel_name_problem,
 )
-from entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.paths import ContainerPaths
 
 # Linux's ioctl for a copy that shares the source's blocks (btrfs, XFS; fcntl has it in 3.12+).
 _FICLONE = getattr(fcntl, "FICLONE", 0x40049409)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from containers.local.job import (
+from smtune.containers.local.job import (
     Backend,
     HostResult,
     JobResult,
@@ -31,9 +31,9 @@ from containers.local.job import (
     RunningJob,
     read_failure,
 )
-from containers.local.oom import Ending, OomWitness
-from entrypoints.contract.paths import BASE_DIR_VARIABLE, ContainerPaths
-from entrypoints.contract.topology import (
+from smtune.containers.local.oom import Ending, OomWitness
+from smtune.entrypoints.contract.paths import BASE_DIR_VARIABLE, ContainerPaths
+from smtune.entrypoints.contract.topology import (
     HOST_ADDRESSES_VARIABLE,
     PORT_BASE_VARIABLE,
     PORT_BLOCK_SIZE,

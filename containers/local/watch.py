@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from containers.local.job import RunningJob
-from containers.status import JobStatus
-from entrypoints.contract.metrics import MetricLine, cloudwatch_form
+from smtune.containers.local.job import RunningJob
+from smtune.containers.status import JobStatus
+from smtune.entrypoints.contract.metrics import MetricLine, cloudwatch_form
 
 #: Lines `LogWatch.tail` keeps: what an error about the log quotes.
 TAIL_LINES = 5

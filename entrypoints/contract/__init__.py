@@ -1,8 +1,8 @@
 """The SageMaker training-container contract: paths, config files, errors, lifecycle, metrics."""
 
-from entrypoints.contract.errors import AlgorithmError, PlatformError, TrainingError, UserError
-from entrypoints.contract.metrics import Direction, MetricLine, MetricSpec
-from entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.errors import AlgorithmError, PlatformError, TrainingError, UserError
+from smtune.entrypoints.contract.metrics import Direction, MetricLine, MetricSpec
+from smtune.entrypoints.contract.paths import ContainerPaths
 
 __all__ = [
     "AlgorithmError",

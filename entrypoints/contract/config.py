@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from entrypoints.contract.errors import PlatformError, TrainingError, UserError
-from entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.errors import PlatformError, TrainingError, UserError
+from smtune.entrypoints.contract.paths import ContainerPaths
 
 # SageMaker's rule for ChannelName (the API's pattern and length); "." and ".." match the
 # pattern but would name a folder above the channel's, so they are refused too.

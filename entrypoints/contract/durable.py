@@ -12,7 +12,7 @@ import errno
 import os
 from pathlib import Path
 
-from entrypoints.contract.errors import PlatformError, TrainingError, UserError
+from smtune.entrypoints.contract.errors import PlatformError, TrainingError, UserError
 
 # A full disk (or quota) is the user's to fix: the job's volume holds its data channels
 # and its checkpoints, and its size is the job's VolumeSizeInGB; a rerun as it is fails alike.

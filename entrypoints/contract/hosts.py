@@ -10,9 +10,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from entrypoints.contract.errors import ERROR_KINDS, PlatformError, TrainingError
-from entrypoints.contract.lifecycle import fail_now
-from entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.errors import ERROR_KINDS, PlatformError, TrainingError
+from smtune.entrypoints.contract.lifecycle import fail_now
+from smtune.entrypoints.contract.paths import ContainerPaths
 
 logger = logging.getLogger(__name__)
 

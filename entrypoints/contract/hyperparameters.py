@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from entrypoints.contract.errors import UserError
+from smtune.entrypoints.contract.errors import UserError
 
 
 @dataclass(frozen=True)

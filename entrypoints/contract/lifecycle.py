@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import NoReturn
 
-from entrypoints.contract.errors import AlgorithmError, TrainingError
-from entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.errors import AlgorithmError, TrainingError
+from smtune.entrypoints.contract.paths import ContainerPaths
 
 logger = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from entrypoints.contract.errors import PlatformError
-from entrypoints.contract.lifecycle import stoppable
-from entrypoints.contract.topology import Port, Topology
+from smtune.entrypoints.contract.errors import PlatformError
+from smtune.entrypoints.contract.lifecycle import stoppable
+from smtune.entrypoints.contract.topology import Port, Topology
 
 logger = logging.getLogger(__name__)
 

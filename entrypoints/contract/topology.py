@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from entrypoints.contract.config import ResourceConfig
-from entrypoints.contract.errors import PlatformError
+from smtune.entrypoints.contract.config import ResourceConfig
+from smtune.entrypoints.contract.errors import PlatformError
 
 HOST_ADDRESSES_VARIABLE = "SMTUNE_HOST_ADDRESSES"
 PORT_BASE_VARIABLE = "SMTUNE_PORT_BASE"

@@ -1,24 +1,24 @@
 """The DNN image's command: `python -m entrypoints.dnn [train | --check]`.
 
-`train` runs the built-in DNN, or the user's script in script mode (`entrypoints.script`).
+`train` runs the built-in DNN, or the user's script in script mode (`smtune.entrypoints.script`).
 """
 
 import sys
 
-from entrypoints.contract.lifecycle import Main, exit_process, image_command
-from entrypoints.script.dispatch import train
+from smtune.entrypoints.contract.lifecycle import Main, exit_process, image_command
+from smtune.entrypoints.script.dispatch import train
 
 
 def check() -> str:
     import horovod.torch  # noqa: F401  (the image must carry both launchers)
 
-    from entrypoints.dnn.gpus import Accelerators
+    from smtune.entrypoints.dnn.gpus import Accelerators
 
     return Accelerators.here().check_line()
 
 
 def algorithm() -> Main:
-    from entrypoints.dnn.launch import main
+    from smtune.entrypoints.dnn.launch import main
 
     return main
 

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from entrypoints.dnn.gpus import horovod_refusal
+from smtune.entrypoints.dnn.gpus import horovod_refusal
 
 # How long a collective call may wait for a peer before it fails (gloo's own default is
 # 30 minutes); the host's lost-host watch usually ends a dead job much sooner.

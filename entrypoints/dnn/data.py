@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from entrypoints.contract.config import Channel
-from entrypoints.contract.errors import UserError
+from smtune.entrypoints.contract.config import Channel
+from smtune.entrypoints.contract.errors import UserError
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from entrypoints.contract.errors import UserError
+from smtune.entrypoints.contract.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from entrypoints.contract.errors import UserError
-from entrypoints.contract.hyperparameters import (
+from smtune.entrypoints.contract.errors import UserError
+from smtune.entrypoints.contract.hyperparameters import (
     Boolean,
     Categorical,
     Continuous,

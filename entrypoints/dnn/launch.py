@@ -3,7 +3,7 @@
 Every host runs this as the image's `train` command. It validates hyperparameters and data
 itself, so that bad input fails every host at once with one clear reason rather than as N
 worker tracebacks; it joins the job's rendezvous (which names a lost host), then starts
-`processes_per_host` workers with one of two launchers (`entrypoints.workers`, shared with
+`processes_per_host` workers with one of two launchers (`smtune.entrypoints.workers`, shared with
 script mode):
 
 - torchrun: torch's elastic launcher (what the `torchrun` command runs) with a static
@@ -33,31 +33,31 @@ from typing import Any
 
 import torch
 
-from entrypoints import workers
-from entrypoints.contract.config import TrainingEnvironment
-from entrypoints.contract.errors import (
+from smtune.entrypoints import workers
+from smtune.entrypoints.contract.config import TrainingEnvironment
+from smtune.entrypoints.contract.errors import (
     ERROR_KINDS,
     AlgorithmError,
     PlatformError,
     TrainingError,
     UserError,
 )
-from entrypoints.contract.hosts import LostHostWatch, peer_failure
-from entrypoints.contract.lifecycle import StopFlag, crash_error, stoppable
-from entrypoints.contract.paths import ContainerPaths
-from entrypoints.contract.rendezvous import Rendezvous
-from entrypoints.contract.topology import Port, Topology
-from entrypoints.dnn.data import read_channel
-from entrypoints.dnn.gpus import horovod_refusal
-from entrypoints.dnn.hyperparameters import parse, processes_per_host
-from entrypoints.dnn.worker import REPORTS_VARIABLE
-from entrypoints.workers import descendants, kill_descendants
+from smtune.entrypoints.contract.hosts import LostHostWatch, peer_failure
+from smtune.entrypoints.contract.lifecycle import StopFlag, crash_error, stoppable
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.rendezvous import Rendezvous
+from smtune.entrypoints.contract.topology import Port, Topology
+from smtune.entrypoints.dnn.data import read_channel
+from smtune.entrypoints.dnn.gpus import horovod_refusal
+from smtune.entrypoints.dnn.hyperparameters import parse, processes_per_host
+from smtune.entrypoints.dnn.worker import REPORTS_VARIABLE
+from smtune.entrypoints.workers import descendants, kill_descendants
 
 __all__ = ["descendants", "main"]  # descendants: for the tests that look for leftover workers
 
 logger = logging.getLogger(__name__)
 
-WORKER = [sys.executable, "-u", "-m", "entrypoints.dnn.worker"]
+WORKER = [sys.executable, "-u", "-m", "smtune.entrypoints.dnn.worker"]
 STOP_GRACE_S = 100.0  # SageMaker kills 120 s after SIGTERM: workers must have saved by then
 
 

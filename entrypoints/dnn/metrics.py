@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from entrypoints.contract.metrics import Direction, MetricSpec
+from smtune.entrypoints.contract.metrics import Direction, MetricSpec
 
 TRAIN_LOSS = MetricSpec("train:loss", "train-loss", Direction.MINIMIZE)
 VALIDATION_LOSS = MetricSpec("validation:loss", "validation-loss", Direction.MINIMIZE)

@@ -4,7 +4,7 @@ Every worker reads the whole channel and trains on its own shard of each epoch's
 order; gradients are averaged across workers at every step. Global rank 0 prints the metric
 line of each epoch, writes checkpoints (when the job has a CheckpointConfig) and the model.
 
-Built on `entrypoints.toolkit`, the library a user's own script may import: its metric
+Built on `smtune.entrypoints.toolkit`, the library a user's own script may import: its metric
 lines, learning-rate schedule, shards, checkpoints and stop agreement are the toolkit's.
 """
 
@@ -25,21 +25,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from entrypoints.contract.config import TrainingEnvironment
-from entrypoints.contract.errors import AlgorithmError, TrainingError
-from entrypoints.contract.lifecycle import StopFlag, exit_process
-from entrypoints.contract.paths import ContainerPaths
-from entrypoints.dnn.collective import Collective, connect
-from entrypoints.dnn.data import Examples, read_channel
-from entrypoints.dnn.hyperparameters import parse
-from entrypoints.dnn.metrics import TRAIN_LOSS, VALIDATION_ACCURACY, VALIDATION_LOSS
-from entrypoints.dnn.model import ARCHITECTURE, build
-from entrypoints.toolkit import metrics, shard
-from entrypoints.toolkit.checkpoints import Checkpoints
-from entrypoints.toolkit.schedule import LRScaling, LRSchedule, warmup_steps
-from entrypoints.toolkit.stop import StopSignal
+from smtune.entrypoints.contract.config import TrainingEnvironment
+from smtune.entrypoints.contract.errors import AlgorithmError, TrainingError
+from smtune.entrypoints.contract.lifecycle import StopFlag, exit_process
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.dnn.collective import Collective, connect
+from smtune.entrypoints.dnn.data import Examples, read_channel
+from smtune.entrypoints.dnn.hyperparameters import parse
+from smtune.entrypoints.dnn.metrics import TRAIN_LOSS, VALIDATION_ACCURACY, VALIDATION_LOSS
+from smtune.entrypoints.dnn.model import ARCHITECTURE, build
+from smtune.entrypoints.toolkit import metrics, shard
+from smtune.entrypoints.toolkit.checkpoints import Checkpoints
+from smtune.entrypoints.toolkit.schedule import LRScaling, LRSchedule, warmup_steps
+from smtune.entrypoints.toolkit.stop import StopSignal
 
-logger = logging.getLogger("entrypoints.dnn.worker")
+logger = logging.getLogger("smtune.entrypoints.dnn.worker")
 
 #: A folder where a failing worker leaves its reason, `rank-<N>`, for its host to report.
 REPORTS_VARIABLE = "SMTUNE_WORKER_REPORTS"

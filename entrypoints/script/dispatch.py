@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from entrypoints.contract.lifecycle import Main, StopFlag
-from entrypoints.contract.paths import ContainerPaths
-from entrypoints.script.settings import requests_script
+from smtune.entrypoints.contract.lifecycle import Main, StopFlag
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.script.settings import requests_script
 
 
 def train(algorithm: Callable[[], Main], xgboost_collective: bool = False) -> Main:
@@ -19,12 +19,12 @@ def train(algorithm: Callable[[], Main], xgboost_collective: bool = False) -> Ma
     `sagemaker_program`, else the built-in algorithm that `algorithm()` loads.
 
     `xgboost_collective` (the XGBoost image): a script on several hosts may join XGBoost's
-    collective; the leader runs its tracker (`entrypoints.toolkit.collective`).
+    collective; the leader runs its tracker (`smtune.entrypoints.toolkit.collective`).
     """
 
     def main(paths: ContainerPaths, stop: StopFlag) -> None:
         if requests_script(paths):
-            from entrypoints.script.runner import main as run_script
+            from smtune.entrypoints.script.runner import main as run_script
 
             run_script(paths, stop, xgboost_collective)
         else:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from entrypoints.contract.errors import UserError
+from smtune.entrypoints.contract.errors import UserError
 
 logger = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from entrypoints.contract.config import read_json
-from entrypoints.contract.errors import PlatformError
-from entrypoints.contract.paths import ContainerPaths
-from entrypoints.contract.topology import PORT_BASE_VARIABLE, Port, Topology
-from entrypoints.script.distribution import MPI, PYTORCH_DDP, TORCH_DISTRIBUTED
-from entrypoints.script.settings import ScriptSettings
+from smtune.entrypoints.contract.config import read_json
+from smtune.entrypoints.contract.errors import PlatformError
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.topology import PORT_BASE_VARIABLE, Port, Topology
+from smtune.entrypoints.script.distribution import MPI, PYTORCH_DDP, TORCH_DISTRIBUTED
+from smtune.entrypoints.script.settings import ScriptSettings
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from entrypoints.workers import descendants
+from smtune.entrypoints.workers import descendants
 
 TAIL_BYTES = 4096
 _PR_SET_PDEATHSIG = 1

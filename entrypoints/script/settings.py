@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from entrypoints.contract.config import read_hyperparameters_object
-from entrypoints.contract.errors import UserError
-from entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.config import read_hyperparameters_object
+from smtune.entrypoints.contract.errors import UserError
+from smtune.entrypoints.contract.paths import ContainerPaths
 
 PROGRAM = "sagemaker_program"
 SUBMIT_DIRECTORY = "sagemaker_submit_directory"

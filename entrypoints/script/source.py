@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from entrypoints.contract.errors import PlatformError, UserError
-from entrypoints.contract.lifecycle import stoppable
-from entrypoints.script.processes import Child
-from entrypoints.script.settings import PROGRAM, SUBMIT_DIRECTORY
+from smtune.entrypoints.contract.errors import PlatformError, UserError
+from smtune.entrypoints.contract.lifecycle import stoppable
+from smtune.entrypoints.script.processes import Child
+from smtune.entrypoints.script.settings import PROGRAM, SUBMIT_DIRECTORY
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from entrypoints import workers
-from entrypoints.contract.lifecycle import (
+from smtune.entrypoints import workers
+from smtune.entrypoints.contract.lifecycle import (
     StopFlag,
     Stopped,
     configure_logging,

@@ -6,13 +6,13 @@ import json
 import sys
 import time
 
-from entrypoints.contract.config import TrainingEnvironment
-from entrypoints.contract.errors import ERROR_KINDS
-from entrypoints.contract.lifecycle import StopFlag, exit_process, image_command
-from entrypoints.contract.metrics import MetricLine
-from entrypoints.contract.paths import ContainerPaths
-from entrypoints.synthetic.hyperparameters import SCHEMA
-from entrypoints.synthetic.metrics import METRIC_SPECS, SCORE
+from smtune.entrypoints.contract.config import TrainingEnvironment
+from smtune.entrypoints.contract.errors import ERROR_KINDS
+from smtune.entrypoints.contract.lifecycle import StopFlag, exit_process, image_command
+from smtune.entrypoints.contract.metrics import MetricLine
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.synthetic.hyperparameters import SCHEMA
+from smtune.entrypoints.synthetic.metrics import METRIC_SPECS, SCORE
 
 
 def score(x: float, y: float, epoch: int) -> float:

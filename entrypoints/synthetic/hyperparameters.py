@@ -1,7 +1,7 @@
 """What the synthetic trainer accepts: `epochs` (the resource) and two knobs of its curve."""
 
-from entrypoints.contract.errors import ERROR_KINDS
-from entrypoints.contract.hyperparameters import (
+from smtune.entrypoints.contract.errors import ERROR_KINDS
+from smtune.entrypoints.contract.hyperparameters import (
     Boolean,
     Categorical,
     Continuous,

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 
-from entrypoints.contract.metrics import Direction, MetricSpec
+from smtune.entrypoints.contract.metrics import Direction, MetricSpec
 
 SCORE = MetricSpec("validation:score", "validation-score", Direction.MAXIMIZE)
 METRIC_SPECS = (SCORE,)

@@ -17,7 +17,7 @@ under Horovod, and none imports torch until a function needs it:
 
 Example (hyperparameters arrive as `--name value`; torchrun sets RANK and WORLD_SIZE)::
 
-    from entrypoints.toolkit import checkpoints, distributed, metrics, schedule, shard, stop
+    from smtune.entrypoints.toolkit import checkpoints, distributed, metrics, schedule, shard, stop
 
     ACCURACY = metrics.MetricSpec(
         "validation:accuracy", "validation-accuracy", metrics.Direction.MAXIMIZE
@@ -46,7 +46,7 @@ examples/script-mode/train.py is the whole of such a script; examples/script-mod
 is one for the XGBoost image.
 """
 
-from entrypoints.toolkit import (
+from smtune.entrypoints.toolkit import (
     checkpoints,
     collective,
     distributed,

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from entrypoints.contract.config import read_checkpoint_dir
-from entrypoints.contract.durable import write_whole
-from entrypoints.contract.paths import ContainerPaths
-from entrypoints.toolkit import distributed
+from smtune.entrypoints.contract.config import read_checkpoint_dir
+from smtune.entrypoints.contract.durable import write_whole
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.toolkit import distributed
 
 logger = logging.getLogger(__name__)
 

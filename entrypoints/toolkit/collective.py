@@ -13,7 +13,7 @@ algorithm does) and gives every host's script these variables (dmlc's names):
 keywords, in lower case (`init_arguments` gives them). On one host none is set; a script
 then trains alone. `joined()` does it all, and is optional:
 
-    from entrypoints.toolkit import collective
+    from smtune.entrypoints.toolkit import collective
 
     with collective.joined() as place:  # rank and world size
         rows = all_rows[place.rank :: place.world_size]

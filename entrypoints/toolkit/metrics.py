@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TextIO
 
-from entrypoints.contract.metrics import Direction, MetricLine, MetricSpec, cloudwatch_form
-from entrypoints.toolkit import distributed
+from smtune.entrypoints.contract.metrics import Direction, MetricLine, MetricSpec, cloudwatch_form
+from smtune.entrypoints.toolkit import distributed
 
 __all__ = ["Direction", "MetricSpec", "cloudwatch_form", "definitions", "format_line", "report"]
 

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from entrypoints.toolkit import distributed
+from smtune.entrypoints.toolkit import distributed
 
 
 def epoch_indices(

@@ -17,8 +17,8 @@ collective.
 
 from __future__ import annotations
 
-from entrypoints.contract.lifecycle import StopFlag
-from entrypoints.toolkit import distributed
+from smtune.entrypoints.contract.lifecycle import StopFlag
+from smtune.entrypoints.toolkit import distributed
 
 
 class StopSignal:

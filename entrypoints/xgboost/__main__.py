@@ -2,14 +2,14 @@
 
 SageMaker starts a training container as `docker run IMAGE train`; the image's ENTRYPOINT
 is this module, so "train" arrives as its argument. `train` runs the built-in XGBoost, or the
-user's script in script mode (`entrypoints.script`). `--check` is the build-time check that
+user's script in script mode (`smtune.entrypoints.script`). `--check` is the build-time check that
 the image can import what training needs.
 """
 
 import sys
 
-from entrypoints.contract.lifecycle import Main, exit_process, image_command
-from entrypoints.script.dispatch import train
+from smtune.entrypoints.contract.lifecycle import Main, exit_process, image_command
+from smtune.entrypoints.script.dispatch import train
 
 
 def check() -> str:
@@ -19,7 +19,7 @@ def check() -> str:
 
 
 def algorithm() -> Main:
-    from entrypoints.xgboost.train import main
+    from smtune.entrypoints.xgboost.train import main
 
     return main
 

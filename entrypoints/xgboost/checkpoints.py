@@ -19,7 +19,7 @@ import re
 import struct
 from pathlib import Path
 
-from entrypoints.contract.durable import write_whole
+from smtune.entrypoints.contract.durable import write_whole
 
 logger = logging.getLogger(__name__)
 

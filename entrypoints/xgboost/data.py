@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from entrypoints.contract.config import Channel, S3DistributionType
-from entrypoints.contract.errors import UserError
+from smtune.entrypoints.contract.config import Channel, S3DistributionType
+from smtune.entrypoints.contract.errors import UserError
 
 logger = logging.getLogger(__name__)
 

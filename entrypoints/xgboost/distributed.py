@@ -26,18 +26,18 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from entrypoints.contract.errors import (
+from smtune.entrypoints.contract.errors import (
     AlgorithmError,
     PlatformError,
     TrainingError,
     UserError,
 )
-from entrypoints.contract.hosts import LostHostWatch, peer_failure
-from entrypoints.contract.lifecycle import fail_now, sigterm_held
-from entrypoints.contract.paths import ContainerPaths
-from entrypoints.contract.rendezvous import Rendezvous
-from entrypoints.contract.topology import Port, Topology
-from entrypoints.toolkit import collective
+from smtune.entrypoints.contract.hosts import LostHostWatch, peer_failure
+from smtune.entrypoints.contract.lifecycle import fail_now, sigterm_held
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.rendezvous import Rendezvous
+from smtune.entrypoints.contract.topology import Port, Topology
+from smtune.entrypoints.toolkit import collective
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def cluster(
 
 def tracker_variables(topology: Topology) -> dict[str, str]:
     """How this host joins XGBoost's collective, as a script reads it from its environment
-    (`entrypoints.toolkit.collective`): the tracker's address and port, this host's task id
+    (`smtune.entrypoints.toolkit.collective`): the tracker's address and port, this host's task id
     (its rank, zero-padded: the tracker's sort by task id is the order of sorted(hosts)) and
     the number of workers."""
     resource = topology.resource

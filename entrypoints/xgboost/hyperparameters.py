@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from entrypoints.contract.hyperparameters import (
+from smtune.entrypoints.contract.hyperparameters import (
     Boolean,
     Categorical,
     CategoricalList,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from entrypoints.contract.metrics import Direction, MetricSpec
-from entrypoints.xgboost.hyperparameters import EVAL_METRICS, SCHEMA, eval_metrics
+from smtune.entrypoints.contract.metrics import Direction, MetricSpec
+from smtune.entrypoints.xgboost.hyperparameters import EVAL_METRICS, SCHEMA, eval_metrics
 
 CHANNELS = ("train", "validation")
 

@@ -16,23 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from entrypoints.contract.config import Channel, TrainingEnvironment
-from entrypoints.contract.errors import UserError
-from entrypoints.contract.hosts import LostHostWatch
-from entrypoints.contract.lifecycle import StopFlag, crash_error, stoppable
-from entrypoints.contract.metrics import MetricLine
-from entrypoints.contract.paths import ContainerPaths
-from entrypoints.contract.topology import Topology
-from entrypoints.xgboost import checkpoints
-from entrypoints.xgboost.data import Table, host_share, read_channel
-from entrypoints.xgboost.distributed import cluster, collective_error
-from entrypoints.xgboost.hyperparameters import (
+from smtune.entrypoints.contract.config import Channel, TrainingEnvironment
+from smtune.entrypoints.contract.errors import UserError
+from smtune.entrypoints.contract.hosts import LostHostWatch
+from smtune.entrypoints.contract.lifecycle import StopFlag, crash_error, stoppable
+from smtune.entrypoints.contract.metrics import MetricLine
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.topology import Topology
+from smtune.entrypoints.xgboost import checkpoints
+from smtune.entrypoints.xgboost.data import Table, host_share, read_channel
+from smtune.entrypoints.xgboost.distributed import cluster, collective_error
+from smtune.entrypoints.xgboost.hyperparameters import (
     ENTRYPOINT_ONLY,
     EVAL_METRICS,
     SCHEMA,
     eval_metrics,
 )
-from entrypoints.xgboost.metrics import METRIC_SPECS
+from smtune.entrypoints.xgboost.metrics import METRIC_SPECS
 
 logger = logging.getLogger(__name__)
 

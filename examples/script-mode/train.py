@@ -23,7 +23,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from entrypoints.toolkit import checkpoints, metrics, schedule, shard, stop
+from smtune.entrypoints.toolkit import checkpoints, metrics, schedule, shard, stop
 
 # Give a tuning job these: metrics.definitions(METRICS) are its MetricDefinitions.
 TRAIN_LOSS = metrics.MetricSpec("train:loss", "train-loss", metrics.Direction.MINIMIZE)

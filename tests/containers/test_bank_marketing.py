@@ -1,4 +1,4 @@
-"""containers.data.bank_marketing on the real UCI Bank Marketing data (no mocks)."""
+"""smtune.containers.data.bank_marketing on the real UCI Bank Marketing data (no mocks)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from containers.data.bank_marketing import DROPPED, PreparedData, bundled_source, prepare
+from smtune.containers.data.bank_marketing import DROPPED, PreparedData, bundled_source, prepare
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "bank-marketing"
 FULL_CSV = DATA / "bank-additional-full.csv"
@@ -189,7 +189,7 @@ def test_fewer_shards_clears_old_ones(small_csv: Path, tmp_path: Path) -> None:
 def test_logs_instead_of_printing(
     small_csv: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="containers.data.bank_marketing"):
+    with caplog.at_level(logging.INFO, logger="smtune.containers.data.bank_marketing"):
         prepare(small_csv, tmp_path)
     assert "170 train rows" in caplog.text
     assert capsys.readouterr() == ("", "")

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from containers.lock import LOCK_FILE
+from smtune.containers.lock import LOCK_FILE
 from tests.conftest import write_csv
 from tests.containers.test_lock import held_in_child
-from tuning.cli import main
+from smtune.tuning.cli import main
 
 
 def smtune(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tuning.cli", *args],
+        [sys.executable, "-m", "smtune.tuning.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from containers.local.docker import docker, engine_available
-from entrypoints.dnn.metrics import VALIDATION_ACCURACY
+from smtune.containers.local.docker import docker, engine_available
+from smtune.entrypoints.dnn.metrics import VALIDATION_ACCURACY
 from tests.containers.test_cli import smtune
 
 pytestmark = pytest.mark.docker
@@ -43,7 +43,7 @@ def test_it_asks_nvidias_runtime_for_every_gpu(cuda_image: str) -> None:
     assert config["Labels"]["smtune.torch-variant"] == "cuda"
     assert "NVIDIA_VISIBLE_DEVICES=all" in config["Env"]
     assert "NVIDIA_DRIVER_CAPABILITIES=compute,utility" in config["Env"]
-    assert config["Entrypoint"] == ["python", "-m", "entrypoints.dnn"]
+    assert config["Entrypoint"] == ["python", "-m", "smtune.entrypoints.dnn"]
     assert config["Cmd"] == ["train"]
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from containers.local.docker import docker
-from entrypoints.dnn.metrics import METRIC_SPECS, VALIDATION_ACCURACY
+from smtune.containers.local.docker import docker
+from smtune.entrypoints.dnn.metrics import METRIC_SPECS, VALIDATION_ACCURACY
 from tests.containers.test_cli import smtune
 from tests.entrypoints.dnn.conftest import digests
 
@@ -35,7 +35,7 @@ def mnist(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_sagemaker_starts_it_as_docker_run_image_train(dnn_image: str) -> None:
     config = json.loads(docker("image", "inspect", dnn_image).stdout)[0]["Config"]
-    assert config["Entrypoint"] == ["python", "-m", "entrypoints.dnn"]  # exec form
+    assert config["Entrypoint"] == ["python", "-m", "smtune.entrypoints.dnn"]  # exec form
     assert config["Cmd"] == ["train"]
     assert config["User"] in ("", "root")  # SageMaker's /opt/ml is root's
     assert "PYTHONUNBUFFERED=1" in config["Env"]

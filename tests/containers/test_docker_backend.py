@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from containers.catalogue import image
-from containers.local.docker import DockerBackend, docker, job_label, remove_leftovers
-from containers.local.job import JobSpec, JobStatus
-from containers.local.layout import ChannelSource
-from containers.local.process import ProcessBackend
-from entrypoints.contract.config import S3DistributionType
-from entrypoints.contract.paths import ContainerPaths
-from entrypoints.xgboost import checkpoints
+from smtune.containers.catalogue import image
+from smtune.containers.local.docker import DockerBackend, docker, job_label, remove_leftovers
+from smtune.containers.local.job import JobSpec, JobStatus
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.process import ProcessBackend
+from smtune.entrypoints.contract.config import S3DistributionType
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.xgboost import checkpoints
 from tests.entrypoints.xgboost.test_distributed import (
     NOTEBOOK,
     assert_the_others_named_the_lost_host,
@@ -150,7 +150,7 @@ def test_ctrl_c_stops_the_containers_and_leaves_nothing(
     command = [
         sys.executable,
         "-m",
-        "tuning.cli",
+        "smtune.tuning.cli",
         "train",
         "xgboost",
         "--backend",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from containers.local.docker import DOCKER, docker
+from smtune.containers.local.docker import DOCKER, docker
 
 pytestmark = pytest.mark.docker
 
@@ -24,7 +24,7 @@ HOST_CAS = sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))
 
 def test_sagemaker_starts_it_as_docker_run_image_train(docker_image: str) -> None:
     config = json.loads(docker("image", "inspect", docker_image).stdout)[0]["Config"]
-    assert config["Entrypoint"] == ["python", "-m", "entrypoints.xgboost"]  # exec form
+    assert config["Entrypoint"] == ["python", "-m", "smtune.entrypoints.xgboost"]  # exec form
     assert config["Cmd"] == ["train"]
     assert config["User"] in ("", "root")  # SageMaker's /opt/ml is root's
     assert "PYTHONUNBUFFERED=1" in config["Env"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from containers.local.layout import ChannelSource, files_for_host, host_names, lay_out_host
-from entrypoints.contract.config import S3DistributionType
+from smtune.containers.local.layout import ChannelSource, files_for_host, host_names, lay_out_host
+from smtune.entrypoints.contract.config import S3DistributionType
 
 HOSTS = host_names(3)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from containers.catalogue import image
-from containers.local.job import JobSpec, RunningJob
-from containers.local.process import HOSTS_FILE, ProcessBackend, start_time
+from smtune.containers.catalogue import image
+from smtune.containers.local.job import JobSpec, RunningJob
+from smtune.containers.local.process import HOSTS_FILE, ProcessBackend, start_time
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 

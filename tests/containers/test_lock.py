@@ -1,4 +1,4 @@
-"""containers.lock: one run at a time in a folder, refused at once, never stale."""
+"""smtune.containers.lock: one run at a time in a folder, refused at once, never stale."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from containers.errors import BadInput, exit_for
-from containers.lock import LOCK_FILE, InUse, exclusive, out_folder
+from smtune.containers.errors import BadInput, exit_for
+from smtune.containers.lock import LOCK_FILE, InUse, exclusive, out_folder
 
 HOLDER = re.compile(r"pid (\d+) since (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d)")
 

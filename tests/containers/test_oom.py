@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from containers.catalogue import image
-from containers.local import oom
-from containers.local.job import JobSpec, JobStatus
-from containers.local.process import ProcessBackend
+from smtune.containers.catalogue import image
+from smtune.containers.local import oom
+from smtune.containers.local.job import JobSpec, JobStatus
+from smtune.containers.local.process import ProcessBackend
 
 # The host: it counts an OOM kill where the test says (its own), then SIGKILLs itself.
 SIGKILLED = """

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from containers.catalogue import image
-from containers.local.job import JobSpec, JobStatus
-from containers.local.layout import ChannelSource
-from containers.local.process import (
+from smtune.containers.catalogue import image
+from smtune.containers.local.job import JobSpec, JobStatus
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.process import (
     ExitWatch,
     ProcessBackend,
     release_port_block,
@@ -93,10 +93,10 @@ def test_max_runtime_stops_the_job(run_job: RunJob, tmp_path: Path) -> None:
 
 
 def test_killing_a_job_ends_every_host_process(toy: Path, tmp_path: Path) -> None:
-    from containers.catalogue import image
-    from containers.local.job import JobSpec
-    from containers.local.layout import ChannelSource
-    from containers.local.process import ProcessBackend
+    from smtune.containers.catalogue import image
+    from smtune.containers.local.job import JobSpec
+    from smtune.containers.local.layout import ChannelSource
+    from smtune.containers.local.process import ProcessBackend
 
     spec = JobSpec(
         image=image("xgboost"),

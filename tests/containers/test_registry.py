@@ -16,9 +16,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from containers.local.docker import docker
-from containers.local.process import release_port_block, reserve_port_block
-from containers.registry import Registry, ecr_password, ensure_repository, push
+from smtune.containers.local.docker import docker
+from smtune.containers.local.process import release_port_block, reserve_port_block
+from smtune.containers.registry import Registry, ecr_password, ensure_repository, push
 from tests.conftest import REPO
 
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"

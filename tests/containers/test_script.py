@@ -11,19 +11,19 @@ from typing import Any
 
 import pytest
 
-from containers.cli import job_spec
-from containers.local.docker import DockerBackend
-from containers.local.job import Backend, JobSpec, RunningJob
-from containers.local.process import ProcessBackend
-from containers.script import (
+from smtune.containers.cli import job_spec
+from smtune.containers.local.docker import DockerBackend
+from smtune.containers.local.job import Backend, JobSpec, RunningJob
+from smtune.containers.local.process import ProcessBackend
+from smtune.containers.script import (
     CODE_DIR,
     Distribution,
     ScriptSpec,
     encode_text,
     hyperparameter_name_problem,
 )
-from entrypoints.contract.paths import ContainerPaths
-from tuning.cli import main, parser
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.tuning.cli import main, parser
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from containers.local.docker import docker
+from smtune.containers.local.docker import docker
 from tests.containers.test_cli import smtune
 
 pytestmark = pytest.mark.docker

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from containers.cli import job_spec
-from containers.local.job import JobSpec, RunningJob
-from containers.local.process import ProcessBackend
-from containers.script import Distribution, ScriptSpec
-from entrypoints.contract.paths import ContainerPaths
-from tuning.cli import parser
+from smtune.containers.cli import job_spec
+from smtune.containers.local.job import JobSpec, RunningJob
+from smtune.containers.local.process import ProcessBackend
+from smtune.containers.script import Distribution, ScriptSpec
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.tuning.cli import parser
 
 pytestmark = pytest.mark.sdk2
 

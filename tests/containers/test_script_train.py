@@ -29,7 +29,7 @@ if host == sorted(json.loads(os.environ["SM_HOSTS"]))[0]:
 
 # The runner, and the dispatch through which the image's `train` reaches it.
 RUNNER_MISSING = any(
-    importlib.util.find_spec(f"entrypoints.script.{name}") is None
+    importlib.util.find_spec(f"smtune.entrypoints.script.{name}") is None
     for name in ("runner", "dispatch")
 )
 
@@ -50,7 +50,7 @@ def test_a_users_script_runs_once_on_each_of_two_process_hosts(tmp_path: Path) -
     out = tmp_path / "job"
     result = subprocess.run(
         [
-            sys.executable, "-m", "tuning.cli", "train", "dnn", "--hosts", "2",
+            sys.executable, "-m", "smtune.tuning.cli", "train", "dnn", "--hosts", "2",
             "--entry-point", "train.py", "--source-dir", str(source),
             "--distribution-mode", "none", "--channel", f"data={data}",
             "--hp", "epochs=2", "--hp", "optimizer=adam", "--out", str(out),

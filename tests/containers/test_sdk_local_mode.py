@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.contract.metrics import cloudwatch_form
-from entrypoints.xgboost.metrics import metric_spec
+from smtune.entrypoints.contract.metrics import cloudwatch_form
+from smtune.entrypoints.xgboost.metrics import metric_spec
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 pytestmark = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from containers.status import JobStatus, TuningJobStatus
+from smtune.containers.status import JobStatus, TuningJobStatus
 
 REPO = Path(__file__).resolve().parents[2]
 SPELLINGS = {s.value for s in JobStatus} | {s.value for s in TuningJobStatus}
@@ -44,7 +44,7 @@ def test_the_check_sees_a_literal(tmp_path: Path) -> None:
 
 
 def test_the_journal_stores_the_value_and_gives_back_the_enum(tmp_path: Path) -> None:
-    from tuning.journal import Journal
+    from smtune.tuning.journal import Journal
 
     journal = Journal(tmp_path / "j.db")
     journal.add_job(1, "job-1", 0, {"x": 1}, 2, 10.0)

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from containers.catalogue import image
-from containers.local.job import JobSpec
-from containers.local.process import ProcessBackend
-from containers.local.watch import TAIL_LINES, Event, JobEnded, LogWatch, Observation, Unread
-from containers.status import JobStatus
-from entrypoints.contract.metrics import Direction, MetricSpec
-from entrypoints.contract.paths import BASE_DIR_VARIABLE
+from smtune.containers.catalogue import image
+from smtune.containers.local.job import JobSpec
+from smtune.containers.local.process import ProcessBackend
+from smtune.containers.local.watch import TAIL_LINES, Event, JobEnded, LogWatch, Observation, Unread
+from smtune.containers.status import JobStatus
+from smtune.entrypoints.contract.metrics import Direction, MetricSpec
+from smtune.entrypoints.contract.paths import BASE_DIR_VARIABLE
 
 SCORE = MetricSpec("validation:score", "validation-score", Direction.MAXIMIZE)
 
@@ -164,7 +164,7 @@ def test_the_end_says_how_and_which_other_hosts_print_the_metric(tmp_path: Path)
 
 @pytest.mark.parametrize("line", ["[12]\tvalidation-score:1e-05", "[12]#011validation-score:1e-05"])
 def test_the_iteration_comes_from_the_contracts_tag(line: str) -> None:
-    from entrypoints.contract.metrics import MetricLine
+    from smtune.entrypoints.contract.metrics import MetricLine
 
     assert MetricLine.iteration(line) == 12 and MetricLine.iteration("x [12]") is None
     assert MetricLine.iteration(MetricLine([SCORE]).format(7, {SCORE.name: 0.5})) == 7
@@ -175,8 +175,8 @@ def test_the_iteration_comes_from_the_contracts_tag(line: str) -> None:
 @pytest.mark.timeout(300)
 def test_a_job_of_containers_is_watched_the_same_way(docker_image: str, tmp_path: Path) -> None:
     """Behind the backend: the watcher reads a docker job as it reads one of processes."""
-    from containers.local.docker import DockerBackend
-    from containers.local.layout import ChannelSource
+    from smtune.containers.local.docker import DockerBackend
+    from smtune.containers.local.layout import ChannelSource
     from tests.conftest import write_csv
     from tests.entrypoints.xgboost.test_distributed import NOTEBOOK, VALIDATION_AUC
 

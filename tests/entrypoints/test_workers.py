@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from entrypoints import workers
-from entrypoints.contract.lifecycle import StopFlag
+from smtune.entrypoints import workers
+from smtune.entrypoints.contract.lifecycle import StopFlag
 
 
 def _python(code: str) -> workers.PopenWorker:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from containers.status import JobStatus
-from entrypoints.contract.metrics import Direction
-from tuning.accounting import best, counts, summarize
-from tuning.journal import Journal
+from smtune.containers.status import JobStatus
+from smtune.entrypoints.contract.metrics import Direction
+from smtune.tuning.accounting import best, counts, summarize
+from smtune.tuning.journal import Journal
 
 # name: (started, ended, status, [(resource, value), ...]) on 2 hosts each; MaxResource 9.
 JOBS = {

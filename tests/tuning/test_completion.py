@@ -10,11 +10,11 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.tuning.test_request import seed_data
-from tuning.plan import TuningPlan
-from tuning.request import build_request, plan
-from tuning.spec import SpecError, parse
-from tuning.strategies.completion import CompletionCriteria
-from tuning.strategies.retry import RetryStrategy
+from smtune.tuning.plan import TuningPlan
+from smtune.tuning.request import build_request, plan
+from smtune.tuning.spec import SpecError, parse
+from smtune.tuning.strategies.completion import CompletionCriteria
+from smtune.tuning.strategies.retry import RetryStrategy
 
 COMPLETION = {"target_objective": 0.8, "max_jobs_not_improving": 5, "convergence": True}
 RETRY = {"max_attempts": 2}
@@ -154,7 +154,7 @@ def test_a_limit_no_run_can_reach_is_a_warning() -> None:
 
 
 def test_plan_summarizes_both_blocks() -> None:
-    from tuning.commands import summary
+    from smtune.tuning.commands import summary
 
     lines = summary(planned()).splitlines()
     assert lines[-2:] == [

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tuning.request import build_request
+from smtune.tuning.request import build_request
 
 
 def criteria(target: float, limit: int | None, convergence: bool) -> dict[str, Any]:
@@ -23,8 +23,8 @@ def criteria(target: float, limit: int | None, convergence: bool) -> dict[str, A
 def checked_plan(target: float, limit: int | None, convergence: bool) -> Any:
 
     from tests.tuning.test_completion import with_blocks
-    from tuning.request import plan
-    from tuning.spec import parse
+    from smtune.tuning.request import plan
+    from smtune.tuning.spec import parse
 
     return plan(parse(with_blocks(criteria(target, limit, convergence))))
 
@@ -68,7 +68,7 @@ def test_v2_sends_our_completion_criteria_and_retry_strategy(
     import boto3
     from botocore.stub import Stubber
 
-    from tuning.sdk import v2_tuner
+    from smtune.tuning.sdk import v2_tuner
 
     ours = checked_plan(target, limit, convergence)
     boto_session = boto3.Session(region_name="eu-west-1")
@@ -93,7 +93,7 @@ def test_v3_sends_our_completion_criteria_and_retry_strategy(
     from moto import mock_aws
     from sagemaker.core.helper.session_helper import Session
 
-    from tuning.sdk import v3_tuner
+    from smtune.tuning.sdk import v3_tuner
 
     ours = checked_plan(target, limit, convergence)
     monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")  # moto has no such IAM role

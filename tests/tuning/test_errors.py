@@ -14,17 +14,17 @@ import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 from botocore.stub import Stubber
 
-from containers.errors import BadInput, ExitCode, exit_for, job_exit_code
-from containers.local.docker import DockerError
-from containers.status import JobStatus
+from smtune.containers.errors import BadInput, ExitCode, exit_for, job_exit_code
+from smtune.containers.local.docker import DockerError
+from smtune.containers.status import JobStatus
 from tests.tuning.conftest import SEED
 from tests.tuning.test_sagemaker import NAME, description
-from tuning import sagemaker
-from tuning.cli import main
-from tuning.journal import JournalError
-from tuning.rehearsal import RehearsalError
-from tuning.request import build_request, plan
-from tuning.spec import SpecError, load
+from smtune.tuning import sagemaker
+from smtune.tuning.cli import main
+from smtune.tuning.journal import JournalError
+from smtune.tuning.rehearsal import RehearsalError
+from smtune.tuning.request import build_request, plan
+from smtune.tuning.spec import SpecError, load
 
 
 def smtune(*args: str, code: str = "") -> subprocess.CompletedProcess[str]:
@@ -44,15 +44,15 @@ def test_bad_input_exits_2_with_its_message_and_no_traceback(tmp_path: Path) -> 
 def test_a_bug_is_a_traceback_even_a_value_error_of_the_scheduler() -> None:
     # The scheduler's invariants raise ValueError: a bug of ours, never the user's input.
     bug = """
-        import tuning.commands
-        from tuning.hyperband import HyperbandScheduler, IntRange, Scaling
+        import smtune.tuning.commands
+        from smtune.tuning.hyperband import HyperbandScheduler, IntRange, Scaling
 
         def status(args):
             space = {"x": IntRange(1, 9, Scaling.LINEAR)}
             scheduler = HyperbandScheduler(space, 1, 9, maximize=True)
             scheduler.on_result("never-suggested", 1, 0.5)
 
-        tuning.commands._status = status
+        smtune.tuning.commands._status = status
     """
     result = smtune("tune", "status", "some-job", code=bug)
     assert result.returncode == 1

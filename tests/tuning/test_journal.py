@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tuning.journal import Journal
+from smtune.tuning.journal import Journal
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 KILLED = """
 import os, signal, sys
 from pathlib import Path
-from tuning.journal import Journal
+from smtune.tuning.journal import Journal
 journal = Journal(Path(sys.argv[1]))
 {begin}
     journal.add_job(1, "j-001", 0, {{}}, 2, 1.0)

@@ -21,16 +21,16 @@ from botocore.stub import Stubber
 
 from tests.tuning.conftest import SEED
 from tests.tuning.test_request import mutate
-from tuning import sagemaker
-from tuning.hyperband import Choice, FloatRange, IntRange, Scaling, api_ranges
-from tuning.plan import (
+from smtune.tuning import sagemaker
+from smtune.tuning.hyperband import Choice, FloatRange, IntRange, Scaling, api_ranges
+from smtune.tuning.plan import (
     UNSET_REGISTRY,
     HyperbandConfig,
     ImageNotResolved,
     Strategy,
 )
-from tuning.request import OPERATION, allowed, build_request, plan, service_model
-from tuning.spec import SpecError, load, parse
+from smtune.tuning.request import OPERATION, allowed, build_request, plan, service_model
+from smtune.tuning.spec import SpecError, load, parse
 
 REPO = Path(__file__).resolve().parents[2]
 # The request is written by tuning/request.py; tuning/sagemaker.py and the study's SageMaker
@@ -244,7 +244,7 @@ def test_submit_refuses_a_placeholder_before_any_call(monkeypatch: pytest.Monkey
 
 
 def test_the_sdk_tuners_refuse_a_placeholder(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tuning.sdk import v2_tuner, v3_tuner
+    from smtune.tuning.sdk import v2_tuner, v3_tuner
 
     monkeypatch.delenv("REGISTRY")
     checked = plan(load(SEED))
@@ -261,7 +261,7 @@ def bare_environment() -> dict[str, str]:
 
 def smtune(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tuning.cli", *args],
+        [sys.executable, "-m", "smtune.tuning.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
-from containers.local.process import ProcessBackend
-from containers.status import JobStatus
-from tuning.hyperband import BracketPolicy
-from tuning.journal import Journal
-from tuning.rehearsal import Rehearsal, RehearsalError
-from tuning.request import plan
-from tuning.spec import parse, read_data
+from smtune.containers.local.process import ProcessBackend
+from smtune.containers.status import JobStatus
+from smtune.tuning.hyperband import BracketPolicy
+from smtune.tuning.journal import Journal
+from smtune.tuning.rehearsal import Rehearsal, RehearsalError
+from smtune.tuning.request import plan
+from smtune.tuning.spec import parse, read_data
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "tuning" / "jobs" / "synthetic-hyperband.yaml"
@@ -113,7 +113,7 @@ def cli_rehearsal(tmp_path: Path, seconds_per_epoch: float) -> tuple[list[str], 
     command = [
         sys.executable,
         "-m",
-        "tuning.cli",
+        "smtune.tuning.cli",
         "tune",
         "rehearse",
         str(spec),
@@ -199,7 +199,7 @@ def test_kill_9_mid_rehearsal_then_resume_runs_every_job_exactly_once(
 
 
 def test_the_report_uses_analyzes_columns_and_writes_plots(tmp_path: Path) -> None:
-    from tuning.report import COLUMNS, journal_frame, rehearsal_report
+    from smtune.tuning.report import COLUMNS, journal_frame, rehearsal_report
 
     _, journal = rehearse(tmp_path, spec_data(seconds_per_epoch=0), max_jobs=5)
     frame = journal_frame(journal)
@@ -243,7 +243,7 @@ def test_the_whole_seed_job_rehearses_on_the_docker_backend(
         [
             sys.executable,
             "-m",
-            "tuning.cli",
+            "smtune.tuning.cli",
             "tune",
             "rehearse",
             str(spec),
@@ -271,7 +271,7 @@ def test_the_whole_seed_job_rehearses_on_the_docker_backend(
     assert summary["best_objective"] > 0.77 and summary["flags"] == []
     assert summary["resource_used"] < summary["resource_worst_case"] == 30 * 200
     assert summary["sequential_seconds"] > summary["wall_seconds"]  # jobs ran side by side
-    from containers.local.docker import docker
+    from smtune.containers.local.docker import docker
 
     labels = docker("network", "ls", "--format", "{{.Labels}}").stdout
     assert str(tmp_path) not in labels  # no job left its network behind
@@ -341,9 +341,9 @@ def test_a_second_rehearsal_of_a_journal_in_use_refuses_at_once(
 def test_a_rehearsal_into_an_out_folder_in_use_is_refused_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from containers.lock import LOCK_FILE
+    from smtune.containers.lock import LOCK_FILE
     from tests.containers.test_lock import held_in_child
-    from tuning.cli import main
+    from smtune.tuning.cli import main
 
     command, journal = cli_rehearsal(tmp_path, seconds_per_epoch=0)
     folder = tmp_path / "out" / "synthetic-hyperband"  # the tuning job's folder in --out
@@ -401,7 +401,7 @@ def test_a_damaged_journal_is_named_with_what_to_do(tmp_path: Path, damage: str)
 def test_counts_below_one_are_refused(
     option: str, value: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tuning.cli import parser
+    from smtune.tuning.cli import parser
 
     with pytest.raises(SystemExit) as exit:
         parser().parse_args(["tune", "rehearse", "spec.yaml", option, value])
@@ -487,7 +487,7 @@ def test_the_bracket_policy_changes_brackets_not_configurations(tmp_path: Path) 
 
 @pytest.mark.parametrize("policy", list(BracketPolicy))
 def test_every_bracket_policy_is_an_option_of_rehearse(policy: BracketPolicy) -> None:
-    from tuning.cli import parser
+    from smtune.tuning.cli import parser
 
     args = parser().parse_args(["tune", "rehearse", "spec.yaml", "--brackets", policy.value])
     assert BracketPolicy(args.brackets) is policy

@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 import yaml
 
-from containers.status import JobStatus
+from smtune.containers.status import JobStatus
 from tests.tuning.test_rehearsal import rehearse
-from tuning.completion import final_objectives
-from tuning.journal import Journal
-from tuning.request import plan
-from tuning.retries import failure_kind
-from tuning.spec import parse
-from tuning.strategies.completion import Criterion, evaluate
-from tuning.strategies.retry import FailureKind
+from smtune.tuning.completion import final_objectives
+from smtune.tuning.journal import Journal
+from smtune.tuning.request import plan
+from smtune.tuning.retries import failure_kind
+from smtune.tuning.spec import parse
+from smtune.tuning.strategies.completion import Criterion, evaluate
+from smtune.tuning.strategies.retry import FailureKind
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "tuning" / "jobs" / "synthetic-completion.yaml"
@@ -62,7 +62,7 @@ def test_the_example_ends_at_its_target_and_says_so(tmp_path: Path) -> None:
     summary_path = tmp_path / "summary.json"
     report = tmp_path / "report"
     command = [
-        *(sys.executable, "-m", "tuning.cli", "tune", "rehearse", str(EXAMPLE)),
+        *(sys.executable, "-m", "smtune.tuning.cli", "tune", "rehearse", str(EXAMPLE)),
         *("--channel", f"train={tmp_path / 'train'}", "--out", str(tmp_path / "out")),
         *("--summary-json", str(summary_path), "--report", str(report)),
     ]

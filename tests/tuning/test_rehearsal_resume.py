@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from containers.catalogue import image
-from containers.local.job import JobSpec, RunningJob
-from containers.local.process import ProcessBackend
-from containers.status import JobStatus, TuningJobStatus
+from smtune.containers.catalogue import image
+from smtune.containers.local.job import JobSpec, RunningJob
+from smtune.containers.local.process import ProcessBackend
+from smtune.containers.status import JobStatus, TuningJobStatus
 from tests.containers.test_leftovers import Sleepers
 from tests.tuning.test_rehearsal import ENDED_WELL, REPO, rehearse, spec_data
-from tuning import warm_start
-from tuning.journal import Journal
-from tuning.rehearsal import WALL_SECONDS, Rehearsal
-from tuning.request import plan
-from tuning.spec import parse
+from smtune.tuning import warm_start
+from smtune.tuning.journal import Journal
+from smtune.tuning.rehearsal import WALL_SECONDS, Rehearsal
+from smtune.tuning.request import plan
+from smtune.tuning.spec import parse
 
 JOBS = 4
 
@@ -125,8 +125,8 @@ def test_a_job_decided_but_not_ended_at_the_kill_ends_as_decided_and_is_not_rest
 KILLED_IN_RECORD_START = """
 import dataclasses, os, signal, sys
 from pathlib import Path
-from tuning import warm_start
-from tuning.journal import Journal
+from smtune.tuning import warm_start
+from smtune.tuning.journal import Journal
 path = Path(sys.argv[1])
 shape = warm_start.read_parent(path).shape
 changed = dataclasses.replace(shape, maximize=not shape.maximize)

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from tests.tuning.conftest import ECR, SEED
-from tuning.request import build_request, plan
-from tuning.spec import SpecError, load, parse, read_data
+from smtune.tuning.request import build_request, plan
+from smtune.tuning.spec import SpecError, load, parse, read_data
 
 
 def seed_data() -> dict[str, Any]:
@@ -245,7 +245,7 @@ def test_max_resource_is_inferred_from_an_epochs_hyperparameter() -> None:
 
 def smtune(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tuning.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "smtune.tuning.cli", *args], capture_output=True, text=True, timeout=60
     )
 
 
@@ -272,8 +272,8 @@ def test_cli_plan_of_a_bad_spec_exits_2_listing_every_problem(tmp_path: Path) ->
 
 
 def test_metric_definitions_within_sagemaker_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    from containers.catalogue import ImageSpec
-    from entrypoints.contract.metrics import Direction, MetricSpec
+    from smtune.containers.catalogue import ImageSpec
+    from smtune.entrypoints.contract.metrics import Direction, MetricSpec
 
     many = tuple(
         MetricSpec(f"m{i}:x" + "y" * (260 if i == 0 else 0), f"m{i}-x", Direction.MINIMIZE)
@@ -300,8 +300,8 @@ def test_variables_expand_from_the_environment_with_defaults(
 
 
 def test_the_dnn_job_plans_with_epochs_as_the_resource() -> None:
-    from entrypoints.contract.metrics import MetricLine, cloudwatch_form
-    from entrypoints.dnn.metrics import METRIC_SPECS
+    from smtune.entrypoints.contract.metrics import MetricLine, cloudwatch_form
+    from smtune.entrypoints.dnn.metrics import METRIC_SPECS
 
     checked = plan(load(SEED.with_name("dnn-mnist-hyperband.yaml")))
     config = build_request(checked)["HyperParameterTuningJobConfig"]

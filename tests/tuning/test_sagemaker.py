@@ -11,9 +11,9 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.tuning.conftest import SEED
-from tuning import report, sagemaker
-from tuning.request import build_request, plan
-from tuning.spec import load
+from smtune.tuning import report, sagemaker
+from smtune.tuning.request import build_request, plan
+from smtune.tuning.spec import load
 
 NAME = "xgboost-bank-hyperband"
 T0 = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
@@ -217,7 +217,7 @@ def test_cli_reports_an_aws_error_without_a_traceback(monkeypatch: pytest.Monkey
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: refused
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     result = subprocess.run(
-        [sys.executable, "-m", "tuning.cli", "tune", "status", NAME],
+        [sys.executable, "-m", "smtune.tuning.cli", "tune", "status", NAME],
         capture_output=True,
         text=True,
         timeout=60,

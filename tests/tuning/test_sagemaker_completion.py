@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.tuning.test_sagemaker import NAME, T0, description
-from tuning import commands, sagemaker
+from smtune.tuning import commands, sagemaker
 
 JOB = "job-007"
 CRITERIA = {

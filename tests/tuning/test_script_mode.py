@@ -14,22 +14,22 @@ from typing import Any
 
 import pytest
 
-from containers.local.process import ProcessBackend
-from containers.script import ScriptSpec
-from containers.status import JobStatus
-from entrypoints.contract.metrics import Direction
-from tuning.journal import Journal
-from tuning.metrics import PatternMetric
-from tuning.rehearsal import Rehearsal
-from tuning.request import build_request, plan
-from tuning.spec import SpecError, parse, read, read_data
+from smtune.containers.local.process import ProcessBackend
+from smtune.containers.script import ScriptSpec
+from smtune.containers.status import JobStatus
+from smtune.entrypoints.contract.metrics import Direction
+from smtune.tuning.journal import Journal
+from smtune.tuning.metrics import PatternMetric
+from smtune.tuning.rehearsal import Rehearsal
+from smtune.tuning.request import build_request, plan
+from smtune.tuning.spec import SpecError, parse, read, read_data
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "tuning" / "jobs" / "script-mnist-hyperband.yaml"
 EXAMPLE = REPO / "examples" / "script-mode"
 # The image's script-mode runner, and the dispatch through which its `train` reaches it.
 RUNNER_MISSING = any(
-    importlib.util.find_spec(f"entrypoints.script.{name}") is None
+    importlib.util.find_spec(f"smtune.entrypoints.script.{name}") is None
     for name in ("runner", "dispatch")
 )
 ARN = "arn:aws:sagemaker:eu-west-1:123456789012:hyper-parameter-tuning-job/x"
@@ -266,7 +266,7 @@ def test_plan_names_the_region_it_read_from_the_environment(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tuning.cli import main
+    from smtune.tuning.cli import main
 
     monkeypatch.delenv("AWS_REGION", raising=False)  # AWS_DEFAULT_REGION: the conftest's
 
@@ -301,7 +301,7 @@ def test_submit_uploads_the_source_as_the_sdk_packs_it_before_creating_the_job(
     from botocore.stub import Stubber
     from moto import mock_aws
 
-    from tuning import sagemaker
+    from smtune.tuning import sagemaker
 
     checked = plan(parse(script_data(source)))
     with mock_aws():
@@ -337,7 +337,7 @@ def test_submit_uploads_the_source_as_the_sdk_packs_it_before_creating_the_job(
 
 
 def test_submit_of_a_script_without_an_s3_client_is_refused(source: Path) -> None:
-    from tuning import sagemaker
+    from smtune.tuning import sagemaker
 
     with pytest.raises(ValueError, match="runs a script: submit needs an S3 client"):
         sagemaker.submit(object(), plan(parse(script_data(source))))
@@ -443,7 +443,7 @@ def test_the_shipped_script_spec_rehearses_on_mnist(tmp_path: Path, shared_data:
     """examples/script-mode/train.py under torchrun on 2 process hosts, 2 jobs, judged by
     Hyperband on the validation:accuracy its MetricSpec prints."""
     pytest.importorskip("torch")
-    from containers.data.mnist import prepare
+    from smtune.containers.data.mnist import prepare
 
     prepare(shared_data / "mnist", tmp_path / "mnist", {"train": 3000, "validation": 500})
     journal = Journal(tmp_path / "journal.db")
@@ -481,7 +481,7 @@ def test_the_docker_backend_rehearses_a_script_and_reads_its_declared_regex(
 ) -> None:
     """examples/script-mode/xgboost_train.py on 2 containers of the XGBoost image per job (it
     joins XGBoost's collective), 3 jobs, judged on the validation:logloss it prints."""
-    from containers.local.docker import DockerBackend
+    from smtune.containers.local.docker import DockerBackend
     from tests.conftest import write_csv
     from tests.entrypoints.script.test_xgboost_collective import LOGLOSS
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tuning.request import build_request, plan
-from tuning.spec import parse, read_data
+from smtune.tuning.request import build_request, plan
+from smtune.tuning.spec import parse, read_data
 
 pytestmark = pytest.mark.sdk2
 

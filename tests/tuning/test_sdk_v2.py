@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tests.tuning.conftest import SCRIPT, SEED
-from tuning.request import build_request, plan
-from tuning.spec import load
+from smtune.tuning.request import build_request, plan
+from smtune.tuning.spec import load
 
 pytestmark = pytest.mark.sdk2
 
@@ -27,7 +27,7 @@ def sent_by_v2(ours: Any, **fit: Any) -> tuple[dict[str, Any], Any]:
     import boto3
     from botocore.stub import Stubber
 
-    from tuning.sdk import v2_tuner
+    from smtune.tuning.sdk import v2_tuner
 
     client = boto3.client("sagemaker", region_name="eu-west-1")
     sent: dict[str, Any] = {}

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tests.tuning.conftest import SCRIPT, SEED
-from tuning.request import build_request, plan
-from tuning.spec import load, parse, read_data
+from smtune.tuning.request import build_request, plan
+from smtune.tuning.spec import load, parse, read_data
 
 pytestmark = pytest.mark.sdk3
 
@@ -23,7 +23,7 @@ def created_by_v3(monkeypatch: pytest.MonkeyPatch, checked: Any) -> dict[str, An
     from moto import mock_aws
     from sagemaker.core.helper.session_helper import Session
 
-    from tuning.sdk import v3_tuner
+    from smtune.tuning.sdk import v3_tuner
 
     monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")  # moto has no such IAM role
     with mock_aws():
@@ -87,7 +87,7 @@ DEFINITIONS = SEED.with_name("synthetic-definitions.yaml")
 
 def test_several_definitions_are_refused_with_what_to_use() -> None:
     pytest.importorskip("sagemaker.train.tuner", reason="SDK v3 is not installed here")
-    from tuning.sdk import NotExpressible, v3_tuner
+    from smtune.tuning.sdk import NotExpressible, v3_tuner
 
     with pytest.raises(NotExpressible) as error:
         v3_tuner(plan(load(DEFINITIONS)))

@@ -17,19 +17,19 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 
-from containers.status import JobStatus
+from smtune.containers.status import JobStatus
 from tests.tuning.conftest import ECR, SCRIPT, SEED
 from tests.tuning.test_rehearsal import rehearse
 from tests.tuning.test_sagemaker import training_job
-from tuning import commands, report, sagemaker
-from tuning.accounting import DefinitionSummary
-from tuning.allocation import Allocation
-from tuning.definitions import effective_spec
-from tuning.hyperband import FloatRange, IntRange
-from tuning.journal import Journal
-from tuning.rehearsal import RehearsalError
-from tuning.request import allowed, build_request, plan
-from tuning.spec import SpecError, load, parse, read, read_data
+from smtune.tuning import commands, report, sagemaker
+from smtune.tuning.accounting import DefinitionSummary
+from smtune.tuning.allocation import Allocation
+from smtune.tuning.definitions import effective_spec
+from smtune.tuning.hyperband import FloatRange, IntRange
+from smtune.tuning.journal import Journal
+from smtune.tuning.rehearsal import RehearsalError
+from smtune.tuning.request import allowed, build_request, plan
+from smtune.tuning.spec import SpecError, load, parse, read, read_data
 
 SPEC = SEED.with_name("synthetic-definitions.yaml")
 NAMES = ["hosts-1", "hosts-2", "hosts-3"]
@@ -341,8 +341,8 @@ def test_a_journal_of_one_definition_shows_no_comparison(tmp_path: Path) -> None
     journal = Journal(tmp_path / "journal.db")
     journal.add_job(1, "job-1", 0, {"x": 0.5}, 2, 10.0)
     assert journal.definitions() == {} and report.DEFINITION not in report.journal_frame(journal)
-    from entrypoints.contract.metrics import Direction
-    from tuning.accounting import by_definition
+    from smtune.entrypoints.contract.metrics import Direction
+    from smtune.tuning.accounting import by_definition
 
     assert by_definition(journal, Direction.MAXIMIZE) == ()
     journal.set_definition("job-1", "hosts-2")
@@ -533,7 +533,7 @@ def test_the_shipped_example_rehearses_as_shipped_from_the_cli(tmp_path: Path) -
         f"--channel train={tmp_path / 'train'} --out {tmp_path / 'out'} "
         f"--summary-json {tmp_path / 'summary.json'} --report {tmp_path / 'report'}"
     )
-    command = [sys.executable, "-m", "tuning.cli", "tune", "rehearse", str(SPEC), *options.split()]
+    command = [sys.executable, "-m", "smtune.tuning.cli", "tune", "rehearse", str(SPEC), *options.split()]
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=120, cwd=SPEC.parents[2]
     )

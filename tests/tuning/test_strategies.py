@@ -14,15 +14,15 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 
-from containers.local.process import ProcessBackend
-from containers.status import JobStatus
+from smtune.containers.local.process import ProcessBackend
+from smtune.containers.status import JobStatus
 from tests.tuning.conftest import ECR
 from tests.tuning.test_request import mutate
-from tuning.journal import Journal
-from tuning.plan import EarlyStopping, Strategy, TuningPlan
-from tuning.rehearsal import Rehearsal, RehearsalError
-from tuning.request import build_request, plan
-from tuning.spec import SpecError, parse
+from smtune.tuning.journal import Journal
+from smtune.tuning.plan import EarlyStopping, Strategy, TuningPlan
+from smtune.tuning.rehearsal import Rehearsal, RehearsalError
+from smtune.tuning.request import build_request, plan
+from smtune.tuning.spec import SpecError, parse
 
 JOBS = Path(__file__).resolve().parents[2] / "tuning" / "jobs"
 ARN = "arn:aws:sagemaker:eu-west-1:123456789012:hyper-parameter-tuning-job/x"
@@ -45,11 +45,11 @@ def config_of(kind: str) -> dict[str, Any]:
 
 
 def test_there_is_one_strategy_enum_and_one_early_stopping_enum() -> None:
-    import tuning.plan
-    import tuning.strategies
+    import smtune.tuning.plan
+    import smtune.tuning.strategies
 
-    assert tuning.plan.Strategy is tuning.strategies.Strategy
-    assert tuning.plan.EarlyStopping is tuning.strategies.EarlyStopping
+    assert smtune.tuning.plan.Strategy is smtune.tuning.strategies.Strategy
+    assert smtune.tuning.plan.EarlyStopping is smtune.tuning.strategies.EarlyStopping
 
 
 def test_random_plans_with_early_stopping_auto_and_no_strategy_config() -> None:
@@ -303,7 +303,7 @@ def test_cli_rehearse_of_bayesian_exits_2_with_the_way_out(tmp_path: Path) -> No
     spec, out = JOBS / "synthetic-bayesian.yaml", tmp_path / "out"
     command = ["tune", "rehearse", str(spec), "--channel", f"train={tmp_path}", "--out", str(out)]
     result = subprocess.run(
-        [sys.executable, "-m", "tuning.cli", *command], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "smtune.tuning.cli", *command], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2, result.stderr
     assert "Rehearse the same spec with Strategy=Random" in result.stderr
@@ -313,7 +313,7 @@ def test_cli_rehearse_of_bayesian_exits_2_with_the_way_out(tmp_path: Path) -> No
 def test_only_autotune_leaves_fields_unset_in_a_plan() -> None:
     from dataclasses import replace
 
-    from tuning.plan import ResourceLimits
+    from smtune.tuning.plan import ResourceLimits
 
     random = planned("random")
     with pytest.raises(ValueError, match="early_stopping unset with strategy=Random: only"):
@@ -324,7 +324,7 @@ def test_only_autotune_leaves_fields_unset_in_a_plan() -> None:
 
 
 def test_cli_plan_summarizes_what_amt_chooses() -> None:
-    from tuning.commands import summary
+    from smtune.tuning.commands import summary
 
     lines = summary(planned("autotune")).splitlines()
     assert "jobs        chosen by AMT, 2 at a time, at most 600 s each" in lines

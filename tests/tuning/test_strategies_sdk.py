@@ -13,9 +13,9 @@ import pytest
 from tests.tuning.test_sdk_v2 import sent_by_v2
 from tests.tuning.test_sdk_v3 import created_by_v3
 from tests.tuning.test_strategies import planned
-from tuning.plan import TuningPlan
-from tuning.request import build_request
-from tuning.sdk import AutotuneNotExpressible, v2_tuner, v3_tuner
+from smtune.tuning.plan import TuningPlan
+from smtune.tuning.request import build_request
+from smtune.tuning.sdk import AutotuneNotExpressible, v2_tuner, v3_tuner
 
 # The example specs; the autotuned one with the two fields both SDKs always send, and for
 # SDK v3, which drops AutoParameters, without its auto parameter.

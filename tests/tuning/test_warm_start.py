@@ -14,17 +14,17 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 
-from containers.local.process import ProcessBackend
-from containers.status import JobStatus, TuningJobStatus
+from smtune.containers.local.process import ProcessBackend
+from smtune.containers.status import JobStatus, TuningJobStatus
 from tests.tuning.conftest import SEED
-from tuning import sagemaker, warm_start
-from tuning.hyperband import FloatRange, HyperbandScheduler
-from tuning.journal import Journal
-from tuning.plan import TuningPlan
-from tuning.rehearsal import Rehearsal
-from tuning.request import build_request, plan
-from tuning.spec import SpecError, parse, read_data
-from tuning.strategies import MedianStoppingRule, Observation, Parent
+from smtune.tuning import sagemaker, warm_start
+from smtune.tuning.hyperband import FloatRange, HyperbandScheduler
+from smtune.tuning.journal import Journal
+from smtune.tuning.plan import TuningPlan
+from smtune.tuning.rehearsal import Rehearsal
+from smtune.tuning.request import build_request, plan
+from smtune.tuning.spec import SpecError, parse, read_data
+from smtune.tuning.strategies import MedianStoppingRule, Observation, Parent
 
 REPO = Path(__file__).resolve().parents[2]
 PARENT_SPEC = REPO / "tuning" / "jobs" / "synthetic-hyperband.yaml"
@@ -97,7 +97,7 @@ def test_bad_warm_starts_are_refused_offline(given: dict[str, Any], messages: li
 
 
 def test_plan_shows_the_warm_start() -> None:
-    from tuning.commands import summary
+    from smtune.tuning.commands import summary
 
     shown = summary(plan(parse(seed_with())))
     assert "warm start  TransferLearning from earlier-auc (submit and rehearse check them)" in shown

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.tuning.conftest import SEED
-from tuning.plan import TuningPlan
-from tuning.request import build_request, plan
-from tuning.spec import parse, read_data
+from smtune.tuning.plan import TuningPlan
+from smtune.tuning.request import build_request, plan
+from smtune.tuning.spec import parse, read_data
 
 PARENTS = ["earlier-auc", "earlier-auc-2", "other-3"]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tuning.spec import SpecError, load
-from tuning.study.model import StudyError, read
-from tuning.yaml_files import MAX_NODES, YamlError, parse
+from smtune.tuning.spec import SpecError, load
+from smtune.tuning.study.model import StudyError, read
+from smtune.tuning.yaml_files import MAX_NODES, YamlError, parse
 
 
 def bomb(levels: int = 8, width: int = 9) -> str:
@@ -24,7 +24,7 @@ def test_smtune_tune_plan_refuses_an_alias_bomb_naming_the_bound(tmp_path: Path)
     spec = tmp_path / "bomb.yaml"
     spec.write_text(bomb())
     result = subprocess.run(
-        [sys.executable, "-m", "tuning.cli", "tune", "plan", str(spec)],
+        [sys.executable, "-m", "smtune.tuning.cli", "tune", "plan", str(spec)],
         capture_output=True,
         text=True,
         timeout=20,  # it ran past 30 s before the bound

@@ -8,10 +8,10 @@ weighted brackets on request (`BracketPolicy`, in `policy`).
 `space` holds AMT's ranges, which the rest of `tuning` renders from (see there why here).
 """
 
-from tuning.hyperband.bracketing import Bracket, brackets, rungs
-from tuning.hyperband.policy import BracketPolicy, draw_bracket
-from tuning.hyperband.scheduler import Decision, HyperbandScheduler, Suggestion, Verdict
-from tuning.hyperband.space import (
+from smtune.tuning.hyperband.bracketing import Bracket, brackets, rungs
+from smtune.tuning.hyperband.policy import BracketPolicy, draw_bracket
+from smtune.tuning.hyperband.scheduler import Decision, HyperbandScheduler, Suggestion, Verdict
+from smtune.tuning.hyperband.space import (
     Choice,
     FloatRange,
     IntRange,

@@ -37,7 +37,7 @@ import enum
 import random
 from collections.abc import Sequence
 
-from tuning.hyperband.bracketing import Bracket
+from smtune.tuning.hyperband.bracketing import Bracket
 
 
 class BracketPolicy(enum.Enum):

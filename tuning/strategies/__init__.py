@@ -6,21 +6,21 @@ retries, warm start and several training definitions. Each rule cites its source
 does not publish its rule, the module says what stands in for it.
 """
 
-from tuning.strategies.base import EarlyStopping, Scheduler, Strategy, strategy_problems
-from tuning.strategies.bayesian import NotRehearsable, check_rehearsable
-from tuning.strategies.completion import (
+from smtune.tuning.strategies.base import EarlyStopping, Scheduler, Strategy, strategy_problems
+from smtune.tuning.strategies.bayesian import NotRehearsable, check_rehearsable
+from smtune.tuning.strategies.completion import (
     CompletionCriteria,
     CompletionDetails,
     Criterion,
     FinalObjective,
     evaluate,
 )
-from tuning.strategies.definitions import Definition, definitions_problems
-from tuning.strategies.grid import GridSearch, combinations, grid_problems, grid_size
-from tuning.strategies.median_stopping import MedianStoppingRule
-from tuning.strategies.random_search import RandomSearch
-from tuning.strategies.retry import FailureKind, RetryDecision, RetryStrategy, decide
-from tuning.strategies.warm_start import (
+from smtune.tuning.strategies.definitions import Definition, definitions_problems
+from smtune.tuning.strategies.grid import GridSearch, combinations, grid_problems, grid_size
+from smtune.tuning.strategies.median_stopping import MedianStoppingRule
+from smtune.tuning.strategies.random_search import RandomSearch
+from smtune.tuning.strategies.retry import FailureKind, RetryDecision, RetryStrategy, decide
+from smtune.tuning.strategies.warm_start import (
     Observation,
     Parent,
     TuningShape,

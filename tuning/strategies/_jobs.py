@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tuning.hyperband import Decision, Suggestion, Verdict
-from tuning.hyperband.scheduler import checked
-from tuning.strategies.base import EarlyStopping
-from tuning.strategies.median_stopping import MedianStoppingRule
+from smtune.tuning.hyperband import Decision, Suggestion, Verdict
+from smtune.tuning.hyperband.scheduler import checked
+from smtune.tuning.strategies.base import EarlyStopping
+from smtune.tuning.strategies.median_stopping import MedianStoppingRule
 
 
 @dataclass

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tuning.strategies.base import EarlyStopping, Strategy
+from smtune.tuning.strategies.base import EarlyStopping, Strategy
 
 
 def left_to_amt(max_jobs: int | None, early_stopping: EarlyStopping | None) -> list[str]:

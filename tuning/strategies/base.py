@@ -12,7 +12,7 @@ import enum
 import math
 from typing import Protocol
 
-from tuning.hyperband import Decision, Suggestion
+from smtune.tuning.hyperband import Decision, Suggestion
 
 
 class Strategy(enum.Enum):

@@ -22,7 +22,7 @@ with `NotRehearsable`, whose message names the field, the value and what to do i
 
 from __future__ import annotations
 
-from tuning.strategies.base import Strategy
+from smtune.tuning.strategies.base import Strategy
 
 REHEARSABLE = frozenset({Strategy.RANDOM, Strategy.GRID, Strategy.HYPERBAND})
 

@@ -30,7 +30,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tuning.strategies.base import score
+from smtune.tuning.strategies.base import score
 
 IMPROVEMENT = 0.01  # botocore: "by 1% or greater"
 MIN_NOT_IMPROVING = 3  # botocore: MaxNumberOfTrainingJobsNotImproving min 3

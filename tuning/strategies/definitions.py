@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tuning.strategies.base import EarlyStopping
+from smtune.tuning.strategies.base import EarlyStopping
 
 MAX_DEFINITIONS = 10  # botocore: HyperParameterTrainingJobDefinitions max 10
 NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}")  # botocore: DefinitionName pattern

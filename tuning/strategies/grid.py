@@ -19,10 +19,10 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from tuning.hyperband import Suggestion
-from tuning.hyperband.space import Choice, Range
-from tuning.strategies._jobs import JobBook, Unbracketed
-from tuning.strategies.base import EarlyStopping
+from smtune.tuning.hyperband import Suggestion
+from smtune.tuning.hyperband.space import Choice, Range
+from smtune.tuning.strategies._jobs import JobBook, Unbracketed
+from smtune.tuning.strategies.base import EarlyStopping
 
 
 def grid_problems(space: Mapping[str, Range], max_jobs: int | None) -> list[str]:

@@ -20,7 +20,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tuning.strategies.base import score
+from smtune.tuning.strategies.base import score
 
 
 @dataclass

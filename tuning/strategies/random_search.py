@@ -6,7 +6,7 @@ not depend on the results of earlier jobs. So a job is never stopped for its res
 to its own end, or, where the runner gives a MaxResource, is completed there. With
 `TrainingJobEarlyStoppingType: Auto` the median rule (`median_stopping`) may stop it early.
 
-Sampling is the Hyperband scheduler's (`tuning.hyperband.space.sample`): the same seed gives
+Sampling is the Hyperband scheduler's (`smtune.tuning.hyperband.space.sample`): the same seed gives
 the same configurations in the same order, whatever the results.
 """
 
@@ -16,10 +16,10 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from tuning.hyperband import Suggestion
-from tuning.hyperband.space import Range, sample
-from tuning.strategies._jobs import JobBook, Unbracketed
-from tuning.strategies.base import EarlyStopping
+from smtune.tuning.hyperband import Suggestion
+from smtune.tuning.hyperband.space import Range, sample
+from smtune.tuning.strategies._jobs import JobBook, Unbracketed
+from smtune.tuning.strategies.base import EarlyStopping
 
 
 @dataclass

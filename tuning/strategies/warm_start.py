@@ -33,9 +33,9 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from containers.status import TuningJobStatus
-from tuning.hyperband.space import Choice, FloatRange, IntRange, Range
-from tuning.strategies.base import score
+from smtune.containers.status import TuningJobStatus
+from smtune.tuning.hyperband.space import Choice, FloatRange, IntRange, Range
+from smtune.tuning.strategies.base import score
 
 MAX_PARENTS = 5  # botocore: ParentHyperParameterTuningJobs max 5
 MAX_CHANGES = 10  # guide: tunable -> static changes plus static value changes

@@ -7,8 +7,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from containers.status import JobStatus
-from tuning.study.results import BaselineRun, Curve, TunedRun
+from smtune.containers.status import JobStatus
+from smtune.tuning.study.results import BaselineRun, Curve, TunedRun
 
 TRUSTED_RHO = 0.7  # a rung whose ranks agree this well with MaxResource's stops on signal
 MIN_PAIRS = 5  # fewer configurations than this say nothing of a correlation

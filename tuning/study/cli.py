@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from containers.cli import add_backend_options
-from containers.errors import BadInput
+from smtune.containers.cli import add_backend_options
+from smtune.containers.errors import BadInput
 
 if TYPE_CHECKING:
-    from tuning.study.model import Study
+    from smtune.tuning.study.model import Study
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
@@ -77,15 +77,15 @@ def channels(texts: list[str]) -> dict[str, Path]:
 
 
 def _study(args: argparse.Namespace) -> int:
-    from tuning.study.model import read
-    from tuning.study.run import check_inputs
+    from smtune.tuning.study.model import read
+    from smtune.tuning.study.run import check_inputs
 
     study = read(args.study)
     given = channels(args.channel)
     sizes = args.sizes or study.sizes
     if args.on == "sagemaker":
-        from containers.lock import out_folder
-        from tuning.study.sagemaker import run_on_sagemaker
+        from smtune.containers.lock import out_folder
+        from smtune.tuning.study.sagemaker import run_on_sagemaker
 
         with out_folder(args.out):  # its report is written there once the jobs end
             return run_on_sagemaker(study, sizes, args)
@@ -103,11 +103,11 @@ def _resume(args: argparse.Namespace) -> str:
 def _local(
     args: argparse.Namespace, study: Study, given: dict[str, Path], sizes: tuple[int, ...]
 ) -> int:
-    from containers.cli import backend
-    from containers.lock import out_folder
-    from tuning.study import report
-    from tuning.study.run import StudyRun, open_journal
-    from tuning.study.tuning_seam import RehearsalError
+    from smtune.containers.cli import backend
+    from smtune.containers.lock import out_folder
+    from smtune.tuning.study import report
+    from smtune.tuning.study.run import StudyRun, open_journal
+    from smtune.tuning.study.tuning_seam import RehearsalError
 
     runner = backend(args)
     # Before the journal is read or a step's folder touched: one run into --out at a time.

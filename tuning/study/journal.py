@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from containers.errors import BadInput
+from smtune.containers.errors import BadInput
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS study (

@@ -25,10 +25,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from containers.catalogue import IMAGES, ImageSpec
-from containers.errors import Problems
-from entrypoints.contract.errors import UserError
-from tuning.study import tuning_seam as seam
+from smtune.containers.catalogue import IMAGES, ImageSpec
+from smtune.containers.errors import Problems
+from smtune.entrypoints.contract.errors import UserError
+from smtune.tuning.study import tuning_seam as seam
 
 
 class StudyError(Problems):

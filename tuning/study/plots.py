@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuning.study.analysis import hosts_text
+from smtune.tuning.study.analysis import hosts_text
 
 if TYPE_CHECKING:
-    from tuning.study.analysis import Choice
-    from tuning.study.model import Study
-    from tuning.study.run import StudyResult
+    from smtune.tuning.study.analysis import Choice
+    from smtune.tuning.study.model import Study
+    from smtune.tuning.study.run import StudyResult
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuning.report import markdown_table
-from tuning.study.analysis import (
+from smtune.tuning.report import markdown_table
+from smtune.tuning.study.analysis import (
     Choice,
     Recommendation,
     RungTrust,
@@ -25,9 +25,9 @@ from tuning.study.analysis import (
     rung_trust,
     saved_percent,
 )
-from tuning.study.model import Study
-from tuning.study.plots import Image, draw
-from tuning.study.run import StudyResult
+from smtune.tuning.study.model import Study
+from smtune.tuning.study.plots import Image, draw
+from smtune.tuning.study.run import StudyResult
 
 
 @dataclass(frozen=True)

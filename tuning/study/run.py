@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from containers.local.job import Backend
-from tuning.study import tuning_seam as seam
-from tuning.study.analysis import hosts_text
-from tuning.study.journal import FILE, StudyJournal
-from tuning.study.model import Study, StudyError
-from tuning.study.results import BaselineRun, TunedRun
+from smtune.containers.local.job import Backend
+from smtune.tuning.study import tuning_seam as seam
+from smtune.tuning.study.analysis import hosts_text
+from smtune.tuning.study.journal import FILE, StudyJournal
+from smtune.tuning.study.model import Study, StudyError
+from smtune.tuning.study.results import BaselineRun, TunedRun
 
 
 class StepKind(enum.Enum):

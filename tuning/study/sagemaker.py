@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from containers.status import JobStatus
-from tuning.study import tuning_seam as seam
-from tuning.study.model import Study
-from tuning.study.results import BaselineRun, Curve, TunedRun
-from tuning.study.run import StudyResult
+from smtune.containers.status import JobStatus
+from smtune.tuning.study import tuning_seam as seam
+from smtune.tuning.study.model import Study
+from smtune.tuning.study.results import BaselineRun, Curve, TunedRun
+from smtune.tuning.study.run import StudyResult
 
 TERMINAL = {s.value for s in JobStatus if s.ended}
 ESTIMATED = (
@@ -144,7 +144,7 @@ def run_on_sagemaker(
     args: argparse.Namespace,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    from tuning.study import report
+    from smtune.tuning.study import report
 
     sm = seam.sagemaker_client(args.region)
     if not args.resume:  # --resume: the jobs exist already; wait for them and report

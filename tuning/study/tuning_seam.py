@@ -1,8 +1,8 @@
 """The study's one seam into the tuning module: spec, plan, rehearsal, journal.
 
-Everything the study knows of `tuning.spec`, `tuning.request`, `tuning.rehearsal` and
-`tuning.journal` is here, so that a change of their API (a typed plan, several metric
-definitions) is adapted in this module alone (the SageMaker calls, through `tuning.sagemaker`,
+Everything the study knows of `smtune.tuning.spec`, `smtune.tuning.request`, `smtune.tuning.rehearsal` and
+`smtune.tuning.journal` is here, so that a change of their API (a typed plan, several metric
+definitions) is adapted in this module alone (the SageMaker calls, through `smtune.tuning.sagemaker`,
 at its end). What crosses the seam is the study's own typed values (`TuningFacts`,
 `TunedRun`, `Curve`), and the tuning module's `Plan`, passed through unopened (of the spec
 the study reads name, strategy.type and ranges).
@@ -15,20 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from containers.catalogue import ImageSpec
-from containers.local.job import Backend, JobSpec
-from containers.local.layout import ChannelSource
-from entrypoints.contract.metrics import Direction, MetricLine, cloudwatch_form
-from tuning.accounting import Summary
-from tuning.hyperband import rungs
-from tuning.journal import Journal
-from tuning.plan import TuningPlan as Plan
-from tuning.rehearsal import Rehearsal, RehearsalError
-from tuning.request import baseline_training_job, plan
-from tuning.spec import SpecError, TuningJobSpec, parse, read
-from tuning.study.results import Curve, TunedRun
-from tuning.yaml_files import YamlError
-from tuning.yaml_files import parse as parse_yaml
+from smtune.containers.catalogue import ImageSpec
+from smtune.containers.local.job import Backend, JobSpec
+from smtune.containers.local.layout import ChannelSource
+from smtune.entrypoints.contract.metrics import Direction, MetricLine, cloudwatch_form
+from smtune.tuning.accounting import Summary
+from smtune.tuning.hyperband import rungs
+from smtune.tuning.journal import Journal
+from smtune.tuning.plan import TuningPlan as Plan
+from smtune.tuning.rehearsal import Rehearsal, RehearsalError
+from smtune.tuning.request import baseline_training_job, plan
+from smtune.tuning.spec import SpecError, TuningJobSpec, parse, read
+from smtune.tuning.study.results import Curve, TunedRun
+from smtune.tuning.yaml_files import YamlError
+from smtune.tuning.yaml_files import parse as parse_yaml
 
 # The study names these through this module too (seam.Plan, ...).
 __all__ = ["Plan", "RehearsalError", "SpecError", "TuningJobSpec", "YamlError", "parse_yaml"]
@@ -218,18 +218,18 @@ def _tuned(hosts: int, summary: Summary, journal: Journal) -> TunedRun:
 def training_job_request(
     checked: Plan, name: str, hyperparameters: Mapping[str, str]
 ) -> dict[str, Any]:
-    """CreateTrainingJob for the untuned baseline (`tuning.request` writes it)."""
+    """CreateTrainingJob for the untuned baseline (`smtune.tuning.request` writes it)."""
     return baseline_training_job(checked, name, hyperparameters)
 
 
 def sagemaker_client(region: str | None) -> Any:
-    from tuning import sagemaker
+    from smtune.tuning import sagemaker
 
     return sagemaker.client(region)
 
 
 def submit_tuning(sm: Any, checked: Plan) -> str:
-    from tuning import sagemaker
+    from smtune.tuning import sagemaker
 
     return sagemaker.submit(sm, checked)
 
@@ -237,13 +237,13 @@ def submit_tuning(sm: Any, checked: Plan) -> str:
 def wait_tuning(
     sm: Any, name: str, sleep: Callable[[float], None], poll_s: float
 ) -> dict[str, Any]:
-    from tuning import sagemaker
+    from smtune.tuning import sagemaker
 
     return sagemaker.wait(sm, name, poll_s=poll_s, sleep=sleep)
 
 
 def tuning_jobs_frame(sm: Any, name: str) -> Any:
     """One row per training job of a tuning job (`analyze`'s columns)."""
-    from tuning import sagemaker
+    from smtune.tuning import sagemaker
 
     return sagemaker.analytics(sm, name)

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from containers.local.layout import ChannelSource, lay_out_host
-from entrypoints.contract.config import (
+from smtune.containers.local.layout import ChannelSource, lay_out_host
+from smtune.entrypoints.contract.config import (
     S3DistributionType,
     TrainingEnvironment,
     read_hyperparameters,
     read_resource_config,
 )
-from entrypoints.contract.errors import PlatformError, UserError
-from entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.errors import PlatformError, UserError
+from smtune.entrypoints.contract.paths import ContainerPaths
 
 HOSTS = ("algo-1", "algo-2")
 

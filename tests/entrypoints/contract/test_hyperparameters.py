@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoints.contract.errors import UserError
-from entrypoints.contract.hyperparameters import (
+from smtune.entrypoints.contract.errors import UserError
+from smtune.entrypoints.contract.hyperparameters import (
     Boolean,
     Categorical,
     CategoricalList,

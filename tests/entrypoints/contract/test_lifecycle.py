@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.contract.errors import AlgorithmError, PlatformError, UserError
-from entrypoints.contract.lifecycle import MAX_FAILURE_CHARS, crash_error, failure_text
+from smtune.entrypoints.contract.errors import AlgorithmError, PlatformError, UserError
+from smtune.entrypoints.contract.lifecycle import MAX_FAILURE_CHARS, crash_error, failure_text
 
 ALGORITHM = textwrap.dedent(
     """
     import sys, time
-    from entrypoints.contract.errors import UserError
-    from entrypoints.contract.lifecycle import exit_process, run, stoppable
+    from smtune.entrypoints.contract.errors import UserError
+    from smtune.entrypoints.contract.lifecycle import exit_process, run, stoppable
 
     def main(paths, stop):
         mode = sys.argv[1]
@@ -132,7 +132,7 @@ def test_a_burst_of_sigterms_is_logged_once_and_the_job_ends_cleanly(tmp_path: P
 HELD_RECV = textwrap.dedent(
     """
     import ctypes, errno, socket, struct, sys
-    from entrypoints.contract.lifecycle import StopFlag, sigterm_held
+    from smtune.entrypoints.contract.lifecycle import StopFlag, sigterm_held
 
     stop = StopFlag()
     stop.install()
@@ -197,7 +197,7 @@ def test_an_image_process_ends_with_its_output_flushed_despite_a_stray_thread() 
     script = textwrap.dedent(
         """
         import logging, sys, threading, time
-        from entrypoints.contract.lifecycle import exit_process
+        from smtune.entrypoints.contract.lifecycle import exit_process
 
         logging.basicConfig(stream=sys.stderr, level=logging.INFO)
         threading.Thread(target=time.sleep, args=(600,)).start()

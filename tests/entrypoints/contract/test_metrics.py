@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from entrypoints.contract.metrics import (
+from smtune.entrypoints.contract.metrics import (
     MAX_REGEX_LENGTH,
     Direction,
     MetricLine,

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from containers.local.process import release_port_block, reserve_port_block
-from entrypoints.contract.config import ResourceConfig
-from entrypoints.contract.errors import PlatformError
-from entrypoints.contract.rendezvous import Rendezvous
-from entrypoints.contract.topology import Topology
+from smtune.containers.local.process import release_port_block, reserve_port_block
+from smtune.entrypoints.contract.config import ResourceConfig
+from smtune.entrypoints.contract.errors import PlatformError
+from smtune.entrypoints.contract.rendezvous import Rendezvous
+from smtune.entrypoints.contract.topology import Topology
 
 HOSTS = ("algo-1", "algo-2", "algo-3")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from containers.catalogue import image
-from containers.local.job import JobSpec
-from containers.local.layout import ChannelSource
-from entrypoints.contract.config import S3DistributionType
+from smtune.containers.catalogue import image
+from smtune.containers.local.job import JobSpec
+from smtune.containers.local.layout import ChannelSource
+from smtune.entrypoints.contract.config import S3DistributionType
 
 # One epoch of these reaches about 0.94 validation accuracy in seconds on 2 CPUs (batch 64
 # gave 0.907: too near the tests' 0.9 line).
@@ -22,7 +22,7 @@ DIGEST = re.compile(r"rank (\d+) parameters sha256 ([0-9a-f]{64})")
 @pytest.fixture(scope="session")
 def mnist(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """6,000 train and 1,000 validation examples of the real MNIST, as channels."""
-    from containers.data.mnist import prepare
+    from smtune.containers.data.mnist import prepare
 
     out = tmp_path_factory.mktemp("mnist")
     prepare(shared_data / "mnist", out, {"train": 6000, "validation": 1000})

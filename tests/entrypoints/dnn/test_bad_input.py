@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from containers.local.job import JobStatus
-from containers.local.process import ProcessBackend
+from smtune.containers.local.job import JobStatus
+from smtune.containers.local.process import ProcessBackend
 from tests.entrypoints.dnn.conftest import dnn_job
 
 

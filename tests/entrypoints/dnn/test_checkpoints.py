@@ -11,9 +11,9 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the DNN needs torch")
 
-from entrypoints.dnn.model import build  # noqa: E402
-from entrypoints.dnn.worker import CHECKPOINT_KEYS  # noqa: E402
-from entrypoints.toolkit.checkpoints import Checkpoints  # noqa: E402
+from smtune.entrypoints.dnn.model import build  # noqa: E402
+from smtune.entrypoints.dnn.worker import CHECKPOINT_KEYS  # noqa: E402
+from smtune.entrypoints.toolkit.checkpoints import Checkpoints  # noqa: E402
 
 
 def state(epoch: int) -> dict[str, Any]:

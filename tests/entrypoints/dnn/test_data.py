@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from entrypoints.contract.config import Channel, S3DistributionType
-from entrypoints.contract.errors import UserError
-from entrypoints.dnn.data import read_channel, read_idx, write_idx
+from smtune.entrypoints.contract.config import Channel, S3DistributionType
+from smtune.entrypoints.contract.errors import UserError
+from smtune.entrypoints.dnn.data import read_channel, read_idx, write_idx
 
 
 def channel(path: Path) -> Channel:

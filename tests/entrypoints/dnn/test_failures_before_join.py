@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from containers.local.job import JobStatus
-from containers.local.layout import ChannelSource
-from containers.local.process import ProcessBackend
-from entrypoints.contract.config import S3DistributionType
+from smtune.containers.local.job import JobStatus
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.process import ProcessBackend
+from smtune.entrypoints.contract.config import S3DistributionType
 from tests.entrypoints.dnn.conftest import dnn_job
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from containers.local.layout import ChannelSource, lay_out_host
-from entrypoints.contract.config import S3DistributionType
-from entrypoints.contract.errors import UserError
-from entrypoints.dnn.gpus import Accelerators, horovod_refusal
+from smtune.containers.local.layout import ChannelSource, lay_out_host
+from smtune.entrypoints.contract.config import S3DistributionType
+from smtune.entrypoints.contract.errors import UserError
+from smtune.entrypoints.dnn.gpus import Accelerators, horovod_refusal
 
 torch = pytest.importorskip("torch", reason="the launcher imports torch")
 
@@ -72,8 +72,8 @@ def run_host(
     **hyperparameters: object,
 ) -> Launched:
     """launch.main on one host whose torch sees `gpus` GPUs, up to starting its workers."""
-    from entrypoints.contract.lifecycle import StopFlag
-    from entrypoints.dnn import launch
+    from smtune.entrypoints.contract.lifecycle import StopFlag
+    from smtune.entrypoints.dnn import launch
 
     replicated = S3DistributionType.FULLY_REPLICATED
     paths = lay_out_host(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.contract.errors import UserError
-from entrypoints.dnn.hyperparameters import parse, processes_per_host
+from smtune.entrypoints.contract.errors import UserError
+from smtune.entrypoints.dnn.hyperparameters import parse, processes_per_host
 
 
 @pytest.mark.parametrize(
@@ -55,8 +55,8 @@ def test_more_processes_than_cpus_or_gpus_is_refused(cpus: int, gpus: int, rule:
 
 def test_a_failed_worker_is_reported_with_its_own_kind_or_how_it_ended(tmp_path: Path) -> None:
     pytest.importorskip("torch", reason="the launcher imports torch")
-    from entrypoints.contract.errors import AlgorithmError, PlatformError, UserError
-    from entrypoints.dnn.launch import WorkerFailure
+    from smtune.entrypoints.contract.errors import AlgorithmError, PlatformError, UserError
+    from smtune.entrypoints.dnn.launch import WorkerFailure
 
     (tmp_path / "rank-3").write_text(json.dumps({"kind": "UserError", "message": "bad label"}))
     reported = WorkerFailure(rank=3, local_rank=1, exit_code=1).error("algo-2", tmp_path)

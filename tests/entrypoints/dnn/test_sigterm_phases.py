@@ -20,7 +20,7 @@ from tests.entrypoints.xgboost.test_sigterm_phases import STOP_WITHIN_S, lone_le
 SLOW_CHECK = textwrap.dedent(
     """
     import logging, runpy, time
-    import entrypoints.dnn.data as data
+    import smtune.entrypoints.dnn.data as data
 
     read = data.read_channel
     def slow(channel):
@@ -28,7 +28,7 @@ SLOW_CHECK = textwrap.dedent(
         time.sleep(60)
         return read(channel)
     data.read_channel = slow
-    runpy.run_module("entrypoints.dnn", run_name="__main__")
+    runpy.run_module("smtune.entrypoints.dnn", run_name="__main__")
     """
 )
 
@@ -56,7 +56,7 @@ def test_sigterm_stops_the_host_within_10_s(
         mnist, tmp_path / "job", hosts, launcher=launcher, processes_per_host=1, epochs=epochs
     )
     command = (
-        [sys.executable, "-c", SLOW_CHECK] if slow else [sys.executable, "-m", "entrypoints.dnn"]
+        [sys.executable, "-c", SLOW_CHECK] if slow else [sys.executable, "-m", "smtune.entrypoints.dnn"]
     )
     with lone_leader(spec, command) as (process, tree):
         took = stop_and_time(process, spec.log_path("algo-1"), marker)

@@ -13,11 +13,11 @@ import pytest
 # The SDK venvs (`make test`'s sdk2 and sdk3 runs) have no torch; only their tests run there.
 pytest.importorskip("torch", reason="the DNN needs torch (the main venv has it)")
 
-from containers.local.job import JobSpec, JobStatus
-from containers.local.process import ProcessBackend
-from entrypoints.dnn.launch import descendants
-from entrypoints.dnn.metrics import METRIC_SPECS, VALIDATION_ACCURACY
-from entrypoints.toolkit.checkpoints import Checkpoints
+from smtune.containers.local.job import JobSpec, JobStatus
+from smtune.containers.local.process import ProcessBackend
+from smtune.entrypoints.dnn.launch import descendants
+from smtune.entrypoints.dnn.metrics import METRIC_SPECS, VALIDATION_ACCURACY
+from smtune.entrypoints.toolkit.checkpoints import Checkpoints
 from tests.entrypoints.dnn.conftest import digests, dnn_job, wait_for
 
 LAUNCHERS = ["torchrun", pytest.param("horovod", marks=pytest.mark.horovod)]
@@ -53,7 +53,7 @@ def assert_the_saved_models_agree(folder: Path) -> None:
 
     import torch
 
-    from entrypoints.dnn.model import build
+    from smtune.entrypoints.dnn.model import build
 
     model = build(json.loads((folder / "architecture.json").read_text())).eval()
     model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
@@ -67,7 +67,7 @@ def worker_pids(job: object, host: str) -> list[int]:
     return [
         pid
         for pid in descendants(host_pid)
-        if b"entrypoints.dnn.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"smtune.entrypoints.dnn.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
     ]
 
 

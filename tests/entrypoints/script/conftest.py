@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from containers.catalogue import image
-from containers.local.job import JobSpec
-from containers.local.layout import ChannelSource
-from containers.local.process import JOB_DIR_VARIABLE
-from entrypoints.contract.config import S3DistributionType
+from smtune.containers.catalogue import image
+from smtune.containers.local.job import JobSpec
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.process import JOB_DIR_VARIABLE
+from smtune.entrypoints.contract.config import S3DistributionType
 
 USER_SCRIPT = Path(__file__).with_name("user_script.py")
 DISTRIBUTIONS: dict[str, dict[str, str]] = {  # as SDK v2 sends `distribution`

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from containers.catalogue import image
-from containers.local.job import JobSpec, JobStatus
-from containers.local.process import ProcessBackend
-from entrypoints.contract.lifecycle import StopFlag
-from entrypoints.contract.paths import ContainerPaths
-from entrypoints.script import dispatch
+from smtune.containers.catalogue import image
+from smtune.containers.local.job import JobSpec, JobStatus
+from smtune.containers.local.process import ProcessBackend
+from smtune.entrypoints.contract.lifecycle import StopFlag
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.script import dispatch
 from tests.entrypoints.script.conftest import nothing_left
 
 
@@ -29,7 +29,7 @@ def test_the_algorithm_runs_without_sagemaker_program(
 
     paths.hyperparameters.write_text(json.dumps({"sagemaker_program": '"train.py"'}))
     monkeypatch.setattr(
-        "entrypoints.script.runner.main", lambda p, s, xgboost: ran.append(f"script {xgboost}")
+        "smtune.entrypoints.script.runner.main", lambda p, s, xgboost: ran.append(f"script {xgboost}")
     )
     main(paths, StopFlag())
     assert ran == ["algorithm", "script False"]  # and the algorithm was not even loaded
@@ -51,8 +51,8 @@ print(f"rows={rows};", flush=True)
 
 @pytest.mark.timeout(60)
 def test_the_xgboost_image_runs_a_script_too(tmp_path: Path, train_data: Path) -> None:
-    from containers.local.layout import ChannelSource
-    from entrypoints.contract.config import S3DistributionType
+    from smtune.containers.local.layout import ChannelSource
+    from smtune.entrypoints.contract.config import S3DistributionType
 
     source = tmp_path / "source"
     source.mkdir()

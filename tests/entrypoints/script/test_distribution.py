@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from entrypoints.contract.errors import UserError
-from entrypoints.script.distribution import Distribution, DistributionConfig, parse_distribution
+from smtune.entrypoints.contract.errors import UserError
+from smtune.entrypoints.script.distribution import Distribution, DistributionConfig, parse_distribution
 
 
 @pytest.mark.parametrize(

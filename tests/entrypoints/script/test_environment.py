@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from containers.local.layout import ChannelSource, lay_out_host
-from entrypoints.contract.config import S3DistributionType, read_resource_config
-from entrypoints.contract.paths import ContainerPaths
-from entrypoints.contract.topology import Topology
-from entrypoints.script.environment import (
+from smtune.containers.local.layout import ChannelSource, lay_out_host
+from smtune.entrypoints.contract.config import S3DistributionType, read_resource_config
+from smtune.entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.topology import Topology
+from smtune.entrypoints.script.environment import (
     Machine,
     Master,
     launch_variables,
     sm_variables,
     training_env,
 )
-from entrypoints.script.settings import ScriptSettings, read_raw
+from smtune.entrypoints.script.settings import ScriptSettings, read_raw
 
 HOSTS = ("algo-1", "algo-2", "algo-3")
 HYPERPARAMETERS = {  # as SDK v2 writes them

@@ -13,8 +13,8 @@ import pytest
 
 pytest.importorskip("torch", reason="the script uses torch (the main venv has it)")
 
-from containers.local.job import JobResult, JobStatus
-from containers.local.process import ProcessBackend
+from smtune.containers.local.job import JobResult, JobStatus
+from smtune.containers.local.process import ProcessBackend
 from tests.entrypoints.script.conftest import (
     job_processes,
     nothing_left,

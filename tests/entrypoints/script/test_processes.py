@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.script.processes import Child, tail_text
+from smtune.entrypoints.script.processes import Child, tail_text
 
 
 def test_tail_text_keeps_the_last_whole_lines() -> None:

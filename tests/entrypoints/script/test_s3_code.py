@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from containers.local.job import JobStatus
-from containers.local.process import ProcessBackend
-from containers.script import ScriptSpec
+from smtune.containers.local.job import JobStatus
+from smtune.containers.local.process import ProcessBackend
+from smtune.containers.script import ScriptSpec
 from tests.entrypoints.script.conftest import job_processes, nothing_left, script_job
 
 pytest.importorskip("boto3")

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from entrypoints.contract.errors import UserError
-from entrypoints.script.settings import ScriptSettings, decode, flag_name_problem
+from smtune.entrypoints.contract.errors import UserError
+from smtune.entrypoints.script.settings import ScriptSettings, decode, flag_name_problem
 
 SDK = {  # as SDK v2's PyTorch estimator writes them: every value JSON-encoded
     "sagemaker_program": json.dumps("train.py"),

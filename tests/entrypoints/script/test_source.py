@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.contract.errors import PlatformError, UserError
-from entrypoints.script.source import (
+from smtune.entrypoints.contract.errors import PlatformError, UserError
+from smtune.entrypoints.script.source import (
     EntryPoint,
     EntryPointKind,
     fetch_code,

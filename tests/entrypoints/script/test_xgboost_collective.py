@@ -14,13 +14,13 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from containers.catalogue import image
-from containers.local.job import JobResult, JobSpec, JobStatus
-from containers.local.layout import ChannelSource
-from containers.local.process import ProcessBackend
-from containers.script import ScriptSpec
-from entrypoints.contract.config import S3DistributionType
-from entrypoints.contract.metrics import cloudwatch_form
+from smtune.containers.catalogue import image
+from smtune.containers.local.job import JobResult, JobSpec, JobStatus
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.process import ProcessBackend
+from smtune.containers.script import ScriptSpec
+from smtune.entrypoints.contract.config import S3DistributionType
+from smtune.entrypoints.contract.metrics import cloudwatch_form
 from tests.conftest import REPO
 from tests.entrypoints.script.conftest import job_processes, nothing_left, script_job, wait_for
 
@@ -197,7 +197,7 @@ def test_a_stop_while_a_host_waits_in_xgboosts_collective_ends_the_job_stopped(
 
 
 def test_a_script_reads_its_place_in_xgboosts_collective_from_the_environment() -> None:
-    from entrypoints.toolkit import collective, distributed
+    from smtune.entrypoints.toolkit import collective, distributed
 
     assert collective.init_arguments({}) is None  # one host: no tracker, train alone
     environ = {
@@ -243,7 +243,7 @@ def test_two_containers_join_xgboosts_collective_as_two_processes_do(
     source: Path,
     channels: dict[str, ChannelSource],
 ) -> None:
-    from containers.local.docker import DockerBackend
+    from smtune.containers.local.docker import DockerBackend
 
     spec = docker_job(tmp_path / "docker", source, channels, EXAMPLE.name)
     one_out = tmp_path / "one"
@@ -259,7 +259,7 @@ def test_a_leader_container_failing_before_it_joins_ends_the_job_and_its_tracker
     docker_image: str, tmp_path: Path, source: Path, channels: dict[str, ChannelSource]
 ) -> None:
     # The tracker lives in the leader's container; algo-2 waits in XGBoost's collective.
-    from containers.local.docker import DockerBackend
+    from smtune.containers.local.docker import DockerBackend
     from tests.containers.test_docker_backend import leftovers
 
     spec = docker_job(tmp_path / "job", source, channels, "before_join.py", fail_on="algo-1")

@@ -12,9 +12,9 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="checkpoints are torch files")
 
-from entrypoints.contract.errors import UserError  # noqa: E402
-from entrypoints.contract.paths import ContainerPaths  # noqa: E402
-from entrypoints.toolkit.checkpoints import Checkpoints  # noqa: E402
+from smtune.entrypoints.contract.errors import UserError  # noqa: E402
+from smtune.entrypoints.contract.paths import ContainerPaths  # noqa: E402
+from smtune.entrypoints.toolkit.checkpoints import Checkpoints  # noqa: E402
 from tests.conftest import tiny_disk  # noqa: E402
 
 KEYS = frozenset({"epoch", "model", "optimizer"})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.toolkit import distributed
+from smtune.entrypoints.toolkit import distributed
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -22,7 +22,7 @@ RANK = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from entrypoints.toolkit import checkpoints, distributed, metrics, stop
+    from smtune.entrypoints.toolkit import checkpoints, distributed, metrics, stop
 
     rank, port, folder, library = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4]
     stopping = stop.StopSignal.install()
@@ -88,7 +88,7 @@ def test_two_ranks_stop_at_the_same_step_and_resume_from_rank_0s_checkpoint(
     tmp_path: Path, library: str
 ) -> None:
     pytest.importorskip("torch", reason="the ranks talk over torch.distributed or Horovod")
-    from entrypoints.toolkit.checkpoints import Checkpoints
+    from smtune.entrypoints.toolkit.checkpoints import Checkpoints
 
     folders = [tmp_path / "rank-0", tmp_path / "rank-1"]  # as on two hosts
     folders[1].mkdir()

@@ -19,7 +19,7 @@ EXAMPLE = REPO / "examples" / "script-mode" / "train.py"
 
 @pytest.fixture(scope="module")
 def mnist(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from containers.data.mnist import prepare
+    from smtune.containers.data.mnist import prepare
 
     out = tmp_path_factory.mktemp("mnist")
     prepare(shared_data / "mnist", out, {"train": 3000, "validation": 500})

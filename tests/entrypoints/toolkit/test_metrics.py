@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from entrypoints.contract.metrics import cloudwatch_form
-from entrypoints.toolkit import metrics
+from smtune.entrypoints.contract.metrics import cloudwatch_form
+from smtune.entrypoints.toolkit import metrics
 
 ACCURACY = metrics.MetricSpec(
     "validation:accuracy", "validation-accuracy", metrics.Direction.MAXIMIZE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoints.toolkit.schedule import LRScaling, LRSchedule, warmup_steps
+from smtune.entrypoints.toolkit.schedule import LRScaling, LRSchedule, warmup_steps
 
 
 class Optimizer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from entrypoints.toolkit import shard
+from smtune.entrypoints.toolkit import shard
 
 
 def test_every_rank_gets_as_many_examples_and_together_all_of_them() -> None:

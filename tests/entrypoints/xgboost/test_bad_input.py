@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from containers.catalogue import image
-from containers.local.job import JobResult, JobSpec, JobStatus
-from containers.local.layout import ChannelSource
-from containers.local.process import host_environment, release_port_block, reserve_port_block
-from entrypoints.contract.config import S3DistributionType
-from entrypoints.contract.paths import ContainerPaths
+from smtune.containers.catalogue import image
+from smtune.containers.local.job import JobResult, JobSpec, JobStatus
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.process import host_environment, release_port_block, reserve_port_block
+from smtune.entrypoints.contract.config import S3DistributionType
+from smtune.entrypoints.contract.paths import ContainerPaths
 from tests.conftest import RunJob, write_csv
 
 BINARY = {"num_round": 3, "objective": "binary:logistic"}
@@ -141,7 +141,7 @@ def run_host(spec: JobSpec, tree: ContainerPaths, timeout: float = 60) -> int:
     base = reserve_port_block()
     try:
         return subprocess.run(
-            [sys.executable, "-m", "entrypoints.xgboost"],
+            [sys.executable, "-m", "smtune.entrypoints.xgboost"],
             env=host_environment(spec, tree, base),
             capture_output=True,
             timeout=timeout,
@@ -152,7 +152,7 @@ def run_host(spec: JobSpec, tree: ContainerPaths, timeout: float = 60) -> int:
 
 @pytest.fixture
 def laid_out(tmp_path: Path, train: Path) -> tuple[JobSpec, ContainerPaths]:
-    from containers.local.layout import lay_out_host
+    from smtune.containers.local.layout import lay_out_host
 
     spec = JobSpec(
         image=image("xgboost"),

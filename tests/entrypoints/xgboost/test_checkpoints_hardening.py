@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from containers.local.job import JobStatus
-from entrypoints.contract.errors import UserError
-from entrypoints.xgboost import checkpoints
+from smtune.containers.local.job import JobStatus
+from smtune.entrypoints.contract.errors import UserError
+from smtune.entrypoints.xgboost import checkpoints
 from tests.conftest import RunJob, tiny_disk
 
 

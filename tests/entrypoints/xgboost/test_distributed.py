@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from containers.catalogue import image
-from containers.demo import NOTEBOOK_HYPERPARAMETERS
-from containers.local.job import JobResult, JobSpec, JobStatus
-from containers.local.layout import ChannelSource
-from containers.local.process import ProcessBackend
-from entrypoints.contract.config import S3DistributionType
-from entrypoints.contract.metrics import cloudwatch_form
-from entrypoints.xgboost import checkpoints
-from entrypoints.xgboost.metrics import metric_spec
+from smtune.containers.catalogue import image
+from smtune.containers.demo import NOTEBOOK_HYPERPARAMETERS
+from smtune.containers.local.job import JobResult, JobSpec, JobStatus
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.process import ProcessBackend
+from smtune.entrypoints.contract.config import S3DistributionType
+from smtune.entrypoints.contract.metrics import cloudwatch_form
+from smtune.entrypoints.xgboost import checkpoints
+from smtune.entrypoints.xgboost.metrics import metric_spec
 from tests.conftest import RunJob
 
 SHARDED = S3DistributionType.SHARDED_BY_S3_KEY
@@ -241,11 +241,11 @@ HOST = textwrap.dedent(
     import sys
     from pathlib import Path
     from xgboost import collective
-    from entrypoints.contract.config import ResourceConfig
-    from entrypoints.contract.lifecycle import StopFlag
-    from entrypoints.contract.paths import ContainerPaths
-    from entrypoints.contract.topology import Topology
-    from entrypoints.xgboost.distributed import cluster
+    from smtune.entrypoints.contract.config import ResourceConfig
+    from smtune.entrypoints.contract.lifecycle import StopFlag
+    from smtune.entrypoints.contract.paths import ContainerPaths
+    from smtune.entrypoints.contract.topology import Topology
+    from smtune.entrypoints.xgboost.distributed import cluster
 
     host, port_base, hold, root = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "hold", sys.argv[4]
     join = collective.init
@@ -309,7 +309,7 @@ def assert_ended(host: Host, last_line: str) -> None:
 @contextlib.contextmanager
 def two_hosts(root: Path, hold_algo_2: bool) -> Iterator[tuple[Host, Host]]:
     """algo-1 (the leader, with XGBoost's tracker) and algo-2; nothing of them outlives it."""
-    from containers.local.process import release_port_block, reserve_port_block
+    from smtune.containers.local.process import release_port_block, reserve_port_block
 
     port_base = reserve_port_block()
     hosts = Host("algo-1", port_base, False, root), Host("algo-2", port_base, hold_algo_2, root)

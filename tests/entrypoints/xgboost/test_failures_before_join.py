@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from containers.local.job import JobStatus
-from entrypoints.contract.config import S3DistributionType
+from smtune.containers.local.job import JobStatus
+from smtune.entrypoints.contract.config import S3DistributionType
 from tests.conftest import RunJob
 
 BINARY = {"num_round": 3, "objective": "binary:logistic"}
@@ -45,8 +45,8 @@ def test_a_leader_that_cannot_start_the_tracker_fails_both_within_30_s(
     """The leader's port for XGBoost's tracker is taken: it still joins, with its reason."""
     import socket
 
-    from containers.local import process
-    from entrypoints.contract.topology import Port
+    from smtune.containers.local import process
+    from smtune.entrypoints.contract.topology import Port
 
     base = process.reserve_port_block()
     process.release_port_block(base)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from containers.catalogue import image
-from containers.local.job import JobSpec, JobStatus
-from containers.local.layout import ChannelSource
-from containers.local.process import ProcessBackend
-from entrypoints.contract.errors import UserError
-from entrypoints.xgboost.distributed import (
+from smtune.containers.catalogue import image
+from smtune.containers.local.job import JobSpec, JobStatus
+from smtune.containers.local.layout import ChannelSource
+from smtune.containers.local.process import ProcessBackend
+from smtune.entrypoints.contract.errors import UserError
+from smtune.entrypoints.xgboost.distributed import (
     COLLECTIVE_TIMEOUT_VARIABLE,
     DEFAULT_COLLECTIVE_TIMEOUT_S,
     collective_timeout_s,

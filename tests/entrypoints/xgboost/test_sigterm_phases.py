@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from containers.catalogue import image
-from containers.local.job import JobSpec
-from containers.local.layout import ChannelSource, lay_out_host
-from containers.local.process import (
+from smtune.containers.catalogue import image
+from smtune.containers.local.job import JobSpec
+from smtune.containers.local.layout import ChannelSource, lay_out_host
+from smtune.containers.local.process import (
     host_environment,
     release_port_block,
     reserve_port_block,
     start_logged,
 )
-from entrypoints.contract.paths import ContainerPaths
+from smtune.entrypoints.contract.paths import ContainerPaths
 from tests.conftest import write_csv
 
 STOP_WITHIN_S = 10.0
@@ -84,7 +84,7 @@ def test_sigterm_while_waiting_for_a_peer_to_join_stops_within_10_s(tmp_path: Pa
         hyperparameters={"num_round": "3", "objective": "binary:logistic"},
         out=tmp_path / "job",
     )  # algo-2 never starts: the leader would wait the 300-s rendezvous timeout
-    with lone_leader(spec, [sys.executable, "-m", "entrypoints.xgboost"]) as (process, tree):
+    with lone_leader(spec, [sys.executable, "-m", "smtune.entrypoints.xgboost"]) as (process, tree):
         took = stop_and_time(process, spec.log_path("algo-1"), "joining the job's 2 hosts")
         assert took < STOP_WITHIN_S, f"still running {took:.1f} s after SIGTERM"
         assert process.returncode == 0, spec.log_path("algo-1").read_text()[-3000:]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import tuning.hyperband.bracketing as module
-from tuning.hyperband import brackets, rungs
+import smtune.tuning.hyperband.bracketing as module
+from smtune.tuning.hyperband import brackets, rungs
 
 
 def test_doctests() -> None:

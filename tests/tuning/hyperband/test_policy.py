@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from tuning.hyperband import (
+from smtune.tuning.hyperband import (
     BracketPolicy,
     Decision,
     FloatRange,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tuning.hyperband import (
+from smtune.tuning.hyperband import (
     BracketPolicy,
     Choice,
     Decision,

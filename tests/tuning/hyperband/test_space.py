@@ -9,7 +9,7 @@ import statistics
 
 import pytest
 
-from tuning.hyperband import Choice, FloatRange, IntRange, Scaling, sample
+from smtune.tuning.hyperband import Choice, FloatRange, IntRange, Scaling, sample
 
 N = 4000
 

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from tuning.strategies import CompletionCriteria, CompletionDetails, Criterion, FinalObjective
-from tuning.strategies import evaluate as evaluate_criteria
-from tuning.strategies.completion import CONVERGENCE_WINDOW
+from smtune.tuning.strategies import CompletionCriteria, CompletionDetails, Criterion, FinalObjective
+from smtune.tuning.strategies import evaluate as evaluate_criteria
+from smtune.tuning.strategies.completion import CONVERGENCE_WINDOW
 
 
 def finals(*values: float | None) -> list[FinalObjective]:

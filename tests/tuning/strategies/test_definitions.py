@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuning.strategies import Definition, EarlyStopping, definitions_problems
+from smtune.tuning.strategies import Definition, EarlyStopping, definitions_problems
 
 
 def test_one_definition_may_go_without_a_name_and_with_warm_start() -> None:

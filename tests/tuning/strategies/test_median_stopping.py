@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tuning.strategies import MedianStoppingRule
+from smtune.tuning.strategies import MedianStoppingRule
 
 
 def ended(rule: MedianStoppingRule, job: str, values: list[float]) -> None:

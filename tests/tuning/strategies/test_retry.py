@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuning.strategies import FailureKind, RetryDecision, RetryStrategy, decide
+from smtune.tuning.strategies import FailureKind, RetryDecision, RetryStrategy, decide
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tuning.hyperband import Choice, Decision, FloatRange, HyperbandScheduler, IntRange, Scaling
-from tuning.strategies import (
+from smtune.tuning.hyperband import Choice, Decision, FloatRange, HyperbandScheduler, IntRange, Scaling
+from smtune.tuning.strategies import (
     EarlyStopping,
     GridSearch,
     NotRehearsable,

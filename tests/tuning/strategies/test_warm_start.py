@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from containers.status import TuningJobStatus
-from tuning.hyperband import Choice, FloatRange, IntRange
-from tuning.strategies import (
+from smtune.containers.status import TuningJobStatus
+from smtune.tuning.hyperband import Choice, FloatRange, IntRange
+from smtune.tuning.strategies import (
     Observation,
     Parent,
     TuningShape,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuning.study.analysis import (
+from smtune.tuning.study.analysis import (
     candidates,
     choose,
     improvement_percent,
@@ -13,7 +13,7 @@ from tuning.study.analysis import (
     rung_trust,
     spearman,
 )
-from tuning.study.results import BaselineRun, Curve, TunedRun
+from smtune.tuning.study.results import BaselineRun, Curve, TunedRun
 
 
 def test_ranks_share_ties() -> None:

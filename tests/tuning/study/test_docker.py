@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tuning.cli import main
-from tuning.spec import read_data
+from smtune.tuning.cli import main
+from smtune.tuning.spec import read_data
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -52,7 +52,7 @@ def test_the_xgboost_study_runs_on_the_docker_backend(
     assert all(b["objective"] > 0.7 for b in data["baseline"])
     assert [t["hosts"] for t in data["tuned"]] == [1, 2]
     assert all(sum(t["jobs"].values()) == 3 for t in data["tuned"])
-    from containers.local.docker import docker
+    from smtune.containers.local.docker import docker
 
     for listing in (("ps", "--all"), ("network", "ls")):
         labels = docker(*listing, "--format", "{{.Labels}}").stdout

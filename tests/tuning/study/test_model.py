@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tuning.spec import read_data
-from tuning.study.model import StudyError, parse, read
+from smtune.tuning.spec import read_data
+from smtune.tuning.study.model import StudyError, parse, read
 
 REPO = Path(__file__).resolve().parents[3]
 STUDIES = REPO / "tuning" / "studies"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from containers.status import JobStatus
+from smtune.containers.status import JobStatus
 from tests.tuning.study.conftest import synthetic_study
 from tests.tuning.test_rehearsal import (  # noqa: F401  (started is a fixture)
     _default_sigint,
@@ -23,11 +23,11 @@ from tests.tuning.test_rehearsal import (  # noqa: F401  (started is a fixture)
     started,
     wait_until,
 )
-from tuning.cli import main
-from tuning.journal import JobRecord, Journal
-from tuning.study.journal import StudyJournal
-from tuning.study.model import StudyError, read
-from tuning.study.run import open_journal
+from smtune.tuning.cli import main
+from smtune.tuning.journal import JobRecord, Journal
+from smtune.tuning.study.journal import StudyJournal
+from smtune.tuning.study.model import StudyError, read
+from smtune.tuning.study.run import open_journal
 
 
 def command(study: Path, train: Path, out: Path, *extra: str) -> list[str]:
@@ -103,7 +103,7 @@ def test_an_out_folder_of_another_study_is_refused(tmp_path: Path) -> None:
 
 
 def cli(study: Path, train: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "tuning.cli", *command(study, train, out, *extra)]
+    return [sys.executable, "-m", "smtune.tuning.cli", *command(study, train, out, *extra)]
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float = 90) -> None:

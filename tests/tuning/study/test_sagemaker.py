@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from containers.demo import NOTEBOOK_HYPERPARAMETERS as BASELINE  # the seed's, untuned
+from smtune.containers.demo import NOTEBOOK_HYPERPARAMETERS as BASELINE  # the seed's, untuned
 from tests.tuning.conftest import ECR
 from tests.tuning.test_sagemaker import (  # noqa: F401  (stubbed is a fixture)
     T0,
@@ -19,10 +19,10 @@ from tests.tuning.test_sagemaker import (  # noqa: F401  (stubbed is a fixture)
     summary,
     training_job,
 )
-from tuning.request import build_request
-from tuning.study import sagemaker as study_sagemaker
-from tuning.study import tuning_seam as seam
-from tuning.study.model import read
+from smtune.tuning.request import build_request
+from smtune.tuning.study import sagemaker as study_sagemaker
+from smtune.tuning.study import tuning_seam as seam
+from smtune.tuning.study.model import read
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -79,7 +79,7 @@ def baseline_request(hosts: int) -> dict[str, Any]:
 
 
 def _metric_definitions() -> list[dict[str, str]]:
-    from containers.catalogue import image
+    from smtune.containers.catalogue import image
 
     return [m.definition() for m in image("xgboost").emitted_metrics({"eval_metric": "auc"})]
 
@@ -179,7 +179,7 @@ def test_the_study_on_sagemaker_submits_waits_and_reports(
     assert names[-1] == "xgboost-bank-hyperband-h2"
     result = study_sagemaker.collect(sm, study, (1, 2), sleep=slept.append, poll_s=60)
     assert slept == [60]  # one wait: the 1-host baseline's
-    from tuning.study import report
+    from smtune.tuning.study import report
 
     written = report.write(study, result, tmp_path, plots=False)
     data = json.loads(written[2].read_text())
@@ -221,7 +221,7 @@ def test_a_study_on_sagemaker_into_an_out_folder_in_use_is_refused_before_any_ca
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from tests.containers.test_lock import held_in_child
-    from tuning.cli import main
+    from smtune.tuning.cli import main
 
     def submitted(*_: Any) -> int:
         raise AssertionError("SageMaker was called with --out in use")
