@@ -64,10 +64,10 @@ TWICE = f"{PYTHON} -c '{AGENT_IMPORT}'"
 STARTUP = {  # name -> command: what the processes of each arm import before the script runs
     "python -c pass": [PYTHON, "-c", "pass"],
     "smtune --help (the CLI)": [SMTUNE, "--help"],
-    "python -c 'import entrypoints.script.runner' (a host)": [
+    "python -c 'import smtune.entrypoints.script.runner' (a host)": [
         PYTHON,
         "-c",
-        "import entrypoints.script.runner",
+        "import smtune.entrypoints.script.runner",
     ],
     "python -c 'import torch.distributed.run' (torchrun's agent)": [
         PYTHON,

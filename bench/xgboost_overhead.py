@@ -66,11 +66,11 @@ STARTUP = {  # name -> command; what each variant pays before it reads any data
         "-c",
         "import os, xgboost; os._exit(0)",
     ],
-    "python -c 'import tuning.cli' (smtune CLI)": [PYTHON, "-c", "import tuning.cli"],
-    "python -c 'import entrypoints.xgboost.train'": [
+    "python -c 'import smtune.tuning.cli' (smtune CLI)": [PYTHON, "-c", "import smtune.tuning.cli"],
+    "python -c 'import smtune.entrypoints.xgboost.train'": [
         PYTHON,
         "-c",
-        "import entrypoints.xgboost.train",
+        "import smtune.entrypoints.xgboost.train",
     ],
     "smtune --help": [SMTUNE, "--help"],
 }

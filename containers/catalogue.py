@@ -58,7 +58,9 @@ IMAGES = {
     "xgboost": ImageSpec(
         "xgboost", "smtune.entrypoints.xgboost", "docker/xgboost/Dockerfile", resource="num_round"
     ),
-    "dnn": ImageSpec("dnn", "smtune.entrypoints.dnn", "docker/pytorch/Dockerfile", resource="epochs"),
+    "dnn": ImageSpec(
+        "dnn", "smtune.entrypoints.dnn", "docker/pytorch/Dockerfile", resource="epochs"
+    ),
     # A learning curve from its hyperparameters: tests tuners in seconds. Runs as processes.
     "synthetic": ImageSpec(
         "synthetic", "smtune.entrypoints.synthetic", dockerfile=None, resource="epochs"

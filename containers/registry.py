@@ -1,7 +1,7 @@
 """Push images to a registry: Amazon ECR (log in with a token from boto3, create the
 repository if missing) or any other registry (plain `docker push`).
 
-    python -m containers.registry push --registry REGISTRY [--tag TAG] NAME ...
+    python -m smtune.containers.registry push --registry REGISTRY [--tag TAG] NAME ...
 
 pushes the local image smtune-NAME:TAG as REGISTRY/smtune-NAME:TAG and prints each pushed
 reference with its digest, which is what a tuning job's image should name.
@@ -116,7 +116,7 @@ def push(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m containers.registry")
+    parser = argparse.ArgumentParser(prog="python -m smtune.containers.registry")
     commands = parser.add_subparsers(dest="command", required=True)
     push_command = commands.add_parser("push", help="tag and push smtune images")
     push_command.add_argument("--registry", required=True, help="host[:port][/path]")

@@ -1,6 +1,6 @@
 """Start and supervise one host's training processes: torchrun's agent, or Horovod over gloo.
 
-Shared by the built-in DNN (`smtune.entrypoints.dnn.launch`) and script mode (`smtune.entrypoints.script`),
+Shared by the built-in DNN (`entrypoints.dnn.launch`) and script mode (`entrypoints.script`),
 which differ only in what the processes run and how a failure is told:
 
 - torchrun: torch's elastic agent (what the `torchrun` command runs) in this process, with a

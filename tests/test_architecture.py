@@ -18,7 +18,7 @@ ROOMS = ("entrypoints", "containers", "tuning")  # smtune.<room>: the one import
 
 def imports(path: Path, top_level_only: bool = False) -> set[str]:
     """Modules a file imports, the project's own named by room (`tuning.plan` for
-    `smtune.tuning.plan`); with top_level_only, only those run at import time."""
+    `tuning.plan`); with top_level_only, only those run at import time."""
     return {m.removeprefix("smtune.") for m in imported(path, top_level_only)}
 
 
@@ -49,9 +49,7 @@ def test_the_project_imports_itself_only_as_smtune() -> None:
     paths = [*modules("entrypoints"), *modules("containers"), *modules("tuning")]
     paths += [*modules("tests"), *modules("bench"), *modules("examples")]
     offenders = {
-        str(path.relative_to(REPO)): sorted(
-            m for m in imported(path) if m.split(".")[0] in ROOMS
-        )
+        str(path.relative_to(REPO)): sorted(m for m in imported(path) if m.split(".")[0] in ROOMS)
         for path in paths
     }
     assert {k: v for k, v in offenders.items() if v} == {}

@@ -1,7 +1,7 @@
 """What a rehearsal cost and found, computed from its journal alone: counts by status, the
 best job, resource and billable seconds, and the worst case had no job stopped early.
 
-A job's worst case is its own length (`smtune.tuning.schedulers.job_length`): MaxResource with
+A job's worst case is its own length (`tuning.schedulers.job_length`): MaxResource with
 Hyperband, which completes every job there; with Random or Grid search, which have no
 MaxResource, the job's own epochs or num_round."""
 

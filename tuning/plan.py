@@ -1,7 +1,7 @@
 """TuningPlan: a checked tuning job, typed; the one model the request, the SDK tuners and the
 rehearsal are each derived from.
 
-`smtune.tuning.request.plan` makes one from a spec; `smtune.tuning.request.build_request` renders it as
+`tuning.request.plan` makes one from a spec; `tuning.request.build_request` renders it as
 the CreateHyperParameterTuningJob request, which nothing reads back. AMT's vocabulary is kept
 (strategies, ResourceLimits, a training job definition) so that each part maps to one block
 of the request and of the SDKs' tuners.
@@ -10,7 +10,7 @@ A plan holds its training job definitions as a tuple: AMT's TrainingJobDefinitio
 tuning job run several (each with its own name, instances, static hyperparameters and
 ranges). A spec without `definitions` plans one, unnamed, sent as TrainingJobDefinition;
 `definition` is that one, for readers that handle one only, and refuses a plan with several
-(`smtune.tuning.definitions` plans several, sent as TrainingJobDefinitions).
+(`tuning.definitions` plans several, sent as TrainingJobDefinitions).
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ class TuningPlan:
         warnings: What a person should know before sending it.
         completion: TuningJobCompletionCriteria; None: the job runs to its limits.
         warm_start: The earlier tuning jobs this one starts from; None: a cold start.
-        autotune: AMT's Autotune: AMT chooses what the request leaves out (`smtune.tuning.autotune`).
+        autotune: AMT's Autotune: AMT chooses what the request leaves out (`tuning.autotune`).
     """
 
     name: str

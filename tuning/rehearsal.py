@@ -1,9 +1,9 @@
 """Rehearse a whole AMT tuning job on this machine: same spec, image and regexes.
 
 This approximates AMT, whose internals are not public: the Hyperband decisions are those of
-`smtune.tuning.hyperband` (η = 3, ASHA-style rungs, one bracket unless `brackets` says otherwise;
+`tuning.hyperband` (η = 3, ASHA-style rungs, one bracket unless `brackets` says otherwise;
 see there); Random and Grid search choose as AMT documents, with the median rule for
-`early_stopping: Auto`; Bayesian is refused (`smtune.tuning.schedulers` builds the scheduler of each
+`early_stopping: Auto`; Bayesian is refused (`tuning.schedulers` builds the scheduler of each
 strategy). What it reproduces exactly is what
 SageMaker documents: every training job is an N-host job of the spec's image; metrics are
 read from the leader's log as CloudWatch shows it (tab as #011) with the spec's
@@ -11,9 +11,9 @@ MetricDefinitions; one objective line is one unit of resource; a job is never st
 MinResource; a job that reaches MaxResource is stopped and counts as Completed; a stopped job
 gets SIGTERM, as StopTrainingJob sends; a job's final objective is its last reported value.
 With several training job definitions, each job runs on its definition's hosts, image and
-hyperparameters; which definition a job runs is our documented choice (`smtune.tuning.allocation`).
+hyperparameters; which definition a job runs is our documented choice (`tuning.allocation`).
 
-Everything is journaled (`smtune.tuning.journal`), so a rehearsal killed at any point resumes:
+Everything is journaled (`tuning.journal`), so a rehearsal killed at any point resumes:
 finished jobs are kept, a job a decision had stopped (its hosts still stopping) ends as
 decided, jobs that were running restart from their checkpoints where the spec has a
 `checkpoint_s3_uri`, else from the start (the lines they repeat are not counted again).

@@ -1,11 +1,11 @@
 """Retries (RetryStrategy): planned from the spec, and applied by the rehearsal to a job that
 failed.
 
-The rules are `smtune.tuning.strategies.retry`'s: AMT retries only a job that failed for an
+The rules are `tuning.strategies.retry`'s: AMT retries only a job that failed for an
 internal error, restarting the same training job (same name), which stays one job of
 MaxNumberOfTrainingJobs however many attempts it takes. Locally, what kind of failure ended
 a job is read from its FailureReason, which the contract's failure file gives
-(`smtune.entrypoints.contract.errors`): a PlatformError (a host or peer lost, the network, the
+(`entrypoints.contract.errors`): a PlatformError (a host or peer lost, the network, the
 disk) is the platform's, AMT's internal error, and is retried; a UserError or an
 AlgorithmError is the job's own, a client error, and is not. A job that failed without a
 failure file (a host killed by a signal, its reason cut off past 1,024 characters) is taken

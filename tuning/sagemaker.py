@@ -154,7 +154,7 @@ class NotAParent(Exception):
 
 def described_ranges(ranges: dict[str, Any]) -> dict[str, Range]:
     """The typed ranges of a described ParameterRanges (the inverse of `api_ranges`; a
-    rehearsal's journal keeps its ranges in the same form, `smtune.tuning.warm_start`)."""
+    rehearsal's journal keeps its ranges in the same form, `tuning.warm_start`)."""
     found: dict[str, Range] = {}
     for entry in ranges.get("IntegerParameterRanges", []):
         scaling = Scaling(entry.get("ScalingType", "Auto"))

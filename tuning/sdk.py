@@ -7,7 +7,7 @@ asked for.
 
 A script's plan (a spec with `entry_point`) gives both SDKs its script-mode hyperparameters
 as static ones; its sagemaker_submit_directory names the archive that neither SDK uploads
-here: put it there first with `smtune.tuning.sagemaker.upload_source` (`smtune tune submit` does).
+here: put it there first with `tuning.sagemaker.upload_source` (`smtune tune submit` does).
 
 Several training job definitions: v2 builds them with `HyperparameterTuner.create` (one
 Estimator, objective and ranges per definition, its DefinitionName as the estimator's name),

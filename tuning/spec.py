@@ -1,9 +1,9 @@
 """TuningJobSpec: the typed, validated model of a tuning-job YAML file.
 
 One file says everything a SageMaker AMT tuning job needs. Loading it checks structure and
-types (pydantic names the field path of each problem); `smtune.tuning.request.plan` then checks it
+types (pydantic names the field path of each problem); `tuning.request.plan` then checks it
 against the SageMaker service model and the image's own rules, and turns it into a typed
-`smtune.tuning.plan.TuningPlan`, from which everything else is derived: nothing reads a spec after.
+`tuning.plan.TuningPlan`, from which everything else is derived: nothing reads a spec after.
 """
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ class InstanceOverride(Strict):
 
 class DefinitionSpec(Strict):
     """One of several training job definitions (AMT's TrainingJobDefinitions): the spec's
-    training fields, with what this definition changes (see `smtune.tuning.definitions`)."""
+    training fields, with what this definition changes (see `tuning.definitions`)."""
 
     name: str  # AMT's DefinitionName: `plan` checks it (botocore's pattern, unique)
     image: str | None = None  # None: the spec's
@@ -233,7 +233,7 @@ class TuningJobSpec(Strict):
 
     With `entry_point` and `source_dir` the image runs that script instead of its own
     algorithm (SageMaker's script mode): its hyperparameters are its own and its `metrics`
-    are declared here; see `smtune.tuning.script`.
+    are declared here; see `tuning.script`.
     """
 
     name: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
@@ -263,7 +263,7 @@ class TuningJobSpec(Strict):
     # Several training job definitions; None: one, from the fields above.
     definitions: list[DefinitionSpec] | None = None
     warm_start: WarmStart | None = None
-    # AMT's Autotune: AMT chooses what the spec leaves out (`smtune.tuning.strategies.autotune`), and
+    # AMT's Autotune: AMT chooses what the spec leaves out (`tuning.strategies.autotune`), and
     # a range for each auto parameter, from its example value.
     autotune: bool = False
     auto_parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)

@@ -1,7 +1,7 @@
 """Warm start on this machine: earlier rehearsals' journals as parents, and what a child
 rehearsal takes from them.
 
-AMT's rules are `smtune.tuning.strategies.warm_start`'s, each citing its source; this module gives
+AMT's rules are `tuning.strategies.warm_start`'s, each citing its source; this module gives
 them their inputs. Each rehearsal records in its journal what it needs to act as a parent:
 its shape (the tuning job's name, objective, static hyperparameters, tunable ranges, image,
 and channels with their local folders, which stand for S3 prefixes here) and its state

@@ -55,7 +55,7 @@ class PreparedData:
 
 
 def bundled_source() -> Path:
-    """Path of the UCI ``bank-additional.zip`` shipped inside the ``smtune.containers.data`` package."""
+    """Path of the UCI ``bank-additional.zip`` shipped inside the ``containers.data`` package."""
     return Path(__file__).resolve().parent / BUNDLED_ZIP
 
 

@@ -1,6 +1,6 @@
-"""The DNN image's command: `python -m entrypoints.dnn [train | --check]`.
+"""The DNN image's command: `python -m smtune.entrypoints.dnn [train | --check]`.
 
-`train` runs the built-in DNN, or the user's script in script mode (`smtune.entrypoints.script`).
+`train` runs the built-in DNN, or the user's script in script mode (`entrypoints.script`).
 """
 
 import sys

@@ -3,7 +3,7 @@
 Every host runs this as the image's `train` command. It validates hyperparameters and data
 itself, so that bad input fails every host at once with one clear reason rather than as N
 worker tracebacks; it joins the job's rendezvous (which names a lost host), then starts
-`processes_per_host` workers with one of two launchers (`smtune.entrypoints.workers`, shared with
+`processes_per_host` workers with one of two launchers (`entrypoints.workers`, shared with
 script mode):
 
 - torchrun: torch's elastic launcher (what the `torchrun` command runs) with a static

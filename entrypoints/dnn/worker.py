@@ -1,10 +1,10 @@
-"""One data-parallel worker: `python -m entrypoints.dnn.worker`, started by a launcher.
+"""One data-parallel worker: `python -m smtune.entrypoints.dnn.worker`, started by a launcher.
 
 Every worker reads the whole channel and trains on its own shard of each epoch's shuffled
 order; gradients are averaged across workers at every step. Global rank 0 prints the metric
 line of each epoch, writes checkpoints (when the job has a CheckpointConfig) and the model.
 
-Built on `smtune.entrypoints.toolkit`, the library a user's own script may import: its metric
+Built on `entrypoints.toolkit`, the library a user's own script may import: its metric
 lines, learning-rate schedule, shards, checkpoints and stop agreement are the toolkit's.
 """
 

@@ -12,5 +12,5 @@ Modules, one job each: `settings` (the sagemaker_* hyperparameters and the scrip
 `environment` (the variables), `processes` (a child whose stderr is streamed and remembered),
 `torchrun` (torch's agent in a process of its own), `runner` (the host's main), `dispatch`
 (script or built-in algorithm, for both images). The launchers themselves are shared with the
-built-in DNN: `smtune.entrypoints.workers`.
+built-in DNN: `entrypoints.workers`.
 """

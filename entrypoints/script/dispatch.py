@@ -19,7 +19,7 @@ def train(algorithm: Callable[[], Main], xgboost_collective: bool = False) -> Ma
     `sagemaker_program`, else the built-in algorithm that `algorithm()` loads.
 
     `xgboost_collective` (the XGBoost image): a script on several hosts may join XGBoost's
-    collective; the leader runs its tracker (`smtune.entrypoints.toolkit.collective`).
+    collective; the leader runs its tracker (`entrypoints.toolkit.collective`).
     """
 
     def main(paths: ContainerPaths, stop: StopFlag) -> None:

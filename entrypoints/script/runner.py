@@ -10,11 +10,11 @@ Every host runs this as the image's `train` command when hyperparameters.json na
 2. Run the script with the distribution's launcher (`distribution.Distribution`):
    - NONE: the script once per host, `python train.py --name value ...`.
    - TORCH_DISTRIBUTED (SDK's torch_distributed and pytorchddp): torchrun's agent across
-     hosts, in a process of its own (`smtune.entrypoints.script.torchrun`): nnodes = hosts,
+     hosts, in a process of its own (`entrypoints.script.torchrun`): nnodes = hosts,
      node_rank = index in sorted(hosts), nproc_per_node = GPUs, or 1 on CPU.
    - MPI: Horovod over gloo, `processes_per_host` per host. Unlike SageMaker's MPI there is
      no mpirun and no sshd: the leader runs Horovod's gloo rendezvous server and every host
-     starts its own processes with HOROVOD_* variables (`smtune.entrypoints.workers`), as
+     starts its own processes with HOROVOD_* variables (`entrypoints.workers`), as
      `horovodrun --gloo` would. `sagemaker_mpi_custom_mpi_options` is ignored with a
      warning; OMPI_* variables (OMPI_COMM_WORLD_RANK, ...) are not set: a script takes its
      ranks from `hvd.rank()`, `hvd.local_rank()` and `hvd.size()`.
@@ -22,7 +22,7 @@ Every host runs this as the image's `train` command when hyperparameters.json na
      runs XGBoost's tracker for the job (freed when this host's part ends, however it
      ends); every host's script gets DMLC_TRACKER_URI, DMLC_TRACKER_PORT, DMLC_TASK_ID and
      DMLC_NUM_WORKER, from which it may join XGBoost's collective
-     (`smtune.entrypoints.toolkit.collective`).
+     (`entrypoints.toolkit.collective`).
 3. Report: a script that exits non-zero or is killed is the job's failure (what failed first,
    then the tail of its stderr); a host lost meanwhile is named instead when it came first.
    A stop (SIGTERM) reaches every process the script started, kills them after the grace
@@ -54,12 +54,21 @@ from smtune.entrypoints.contract.errors import (
     UserError,
 )
 from smtune.entrypoints.contract.hosts import peer_failure
-from smtune.entrypoints.contract.lifecycle import MAX_FAILURE_CHARS, StopFlag, crash_error, stoppable
+from smtune.entrypoints.contract.lifecycle import (
+    MAX_FAILURE_CHARS,
+    StopFlag,
+    crash_error,
+    stoppable,
+)
 from smtune.entrypoints.contract.paths import ContainerPaths
 from smtune.entrypoints.contract.rendezvous import Rendezvous
 from smtune.entrypoints.contract.topology import Topology
 from smtune.entrypoints.script import source
-from smtune.entrypoints.script.distribution import Distribution, DistributionConfig, parse_distribution
+from smtune.entrypoints.script.distribution import (
+    Distribution,
+    DistributionConfig,
+    parse_distribution,
+)
 from smtune.entrypoints.script.environment import (
     Machine,
     Master,
@@ -304,7 +313,13 @@ def _start(
                 shutdown_timeout_s=grace,
                 report=str(report),
             )
-            agent = [sys.executable, "-u", "-m", "smtune.entrypoints.script.torchrun", spec.to_json()]
+            agent = [
+                sys.executable,
+                "-u",
+                "-m",
+                "smtune.entrypoints.script.torchrun",
+                spec.to_json(),
+            ]
             return {resource.rank: (0, Child([*agent, "--", *command], environ, code))}
         case Distribution.MPI:
             leader = topology.ip_address(resource.leader)

@@ -1,4 +1,5 @@
-"""torchrun's agent for a script, in a process of its own: `python -m entrypoints.script.torchrun`.
+"""torchrun's agent for a script, in a process of its own:
+`python -m smtune.entrypoints.script.torchrun`.
 
 The host's process runs this as it runs a script without distribution, so that one loop
 supervises every launcher: a stop's SIGTERM reaches the agent, which passes it to its
@@ -6,7 +7,8 @@ workers' process groups and kills what is left after the grace period; a lost pe
 SIGTERMs it. The agent writes how the first failed worker ended to a small JSON report, as
 the exit code of the agent alone does not say which rank failed or how.
 
-    python -m entrypoints.script.torchrun '<TorchrunSpec JSON>' -- python -u train.py --epochs 2
+    python -m smtune.entrypoints.script.torchrun '<TorchrunSpec JSON>' -- \
+        python -u train.py --epochs 2
 """
 
 from __future__ import annotations

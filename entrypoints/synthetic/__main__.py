@@ -1,4 +1,4 @@
-"""`python -m entrypoints.synthetic [train | --check]`: the synthetic trainer's command."""
+"""`python -m smtune.entrypoints.synthetic [train | --check]`: the synthetic trainer's command."""
 
 from __future__ import annotations
 

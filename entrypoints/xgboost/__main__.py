@@ -1,8 +1,8 @@
-"""The XGBoost image's command: `python -m entrypoints.xgboost [train | --check]`.
+"""The XGBoost image's command: `python -m smtune.entrypoints.xgboost [train | --check]`.
 
 SageMaker starts a training container as `docker run IMAGE train`; the image's ENTRYPOINT
 is this module, so "train" arrives as its argument. `train` runs the built-in XGBoost, or the
-user's script in script mode (`smtune.entrypoints.script`). `--check` is the build-time check that
+user's script in script mode (`entrypoints.script`). `--check` is the build-time check that
 the image can import what training needs.
 """
 

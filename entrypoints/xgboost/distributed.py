@@ -135,7 +135,7 @@ def cluster(
 
 def tracker_variables(topology: Topology) -> dict[str, str]:
     """How this host joins XGBoost's collective, as a script reads it from its environment
-    (`smtune.entrypoints.toolkit.collective`): the tracker's address and port, this host's task id
+    (`entrypoints.toolkit.collective`): the tracker's address and port, this host's task id
     (its rank, zero-padded: the tracker's sort by task id is the order of sorted(hosts)) and
     the number of workers."""
     resource = topology.resource

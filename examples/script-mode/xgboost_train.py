@@ -3,10 +3,10 @@
 Channels `train` and, optionally, `validation`: CSV files, label in the first column, no
 header (as SageMaker's built-in XGBoost reads them), every host given all of them. Each
 host keeps its share of the rows (row i goes to rank i % world size) and joins XGBoost's
-collective through `smtune.entrypoints.toolkit.collective`: XGBoost then sums the hosts' gradient
+collective through `entrypoints.toolkit.collective`: XGBoost then sums the hosts' gradient
 histograms and metrics, so N hosts grow the trees one host would grow on all the rows.
 
-One metric line per round, from rank 0 only (`smtune.entrypoints.toolkit.metrics`):
+One metric line per round, from rank 0 only (`entrypoints.toolkit.metrics`):
 `[3]<TAB>train-logloss:0.41<TAB>validation-logloss:0.43`; the model is saved by rank 0 to
 SM_MODEL_DIR/xgboost-model. Every host logs the digest of the model it grew, on stderr.
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from smtune.containers.lock import LOCK_FILE
+from smtune.tuning.cli import main
 from tests.conftest import write_csv
 from tests.containers.test_lock import held_in_child
-from smtune.tuning.cli import main
 
 
 def smtune(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -30,7 +30,7 @@ def held_in_child(folder: Path) -> Iterator[subprocess.Popen[str]]:
             "-c",
             "import sys, time\n"
             "from pathlib import Path\n"
-            "from containers.lock import out_folder\n"
+            "from smtune.containers.lock import out_folder\n"
             f"with out_folder(Path({str(folder)!r})):\n"
             "    print('held', flush=True)\n"
             "    sys.stdin.read()\n",

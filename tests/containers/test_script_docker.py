@@ -35,7 +35,7 @@ def script_image(dnn_image: str) -> str:
     """The DNN image, once it has script mode (an image built before it has not)."""
     found = docker(
         "run", "--rm", "--network", "none", "--entrypoint", "python", dnn_image,
-        "-c", "import entrypoints.script.runner", check=False,
+        "-c", "import smtune.entrypoints.script.runner", check=False,
     )  # fmt: skip
     if found.returncode != 0:
         reason = f"image {dnn_image} predates script mode (entrypoints.script): make build"

@@ -22,9 +22,9 @@ def criteria(target: float, limit: int | None, convergence: bool) -> dict[str, A
 
 def checked_plan(target: float, limit: int | None, convergence: bool) -> Any:
 
-    from tests.tuning.test_completion import with_blocks
     from smtune.tuning.request import plan
     from smtune.tuning.spec import parse
+    from tests.tuning.test_completion import with_blocks
 
     return plan(parse(with_blocks(criteria(target, limit, convergence))))
 

@@ -17,19 +17,21 @@ from botocore.stub import Stubber
 from smtune.containers.errors import BadInput, ExitCode, exit_for, job_exit_code
 from smtune.containers.local.docker import DockerError
 from smtune.containers.status import JobStatus
-from tests.tuning.conftest import SEED
-from tests.tuning.test_sagemaker import NAME, description
 from smtune.tuning import sagemaker
 from smtune.tuning.cli import main
 from smtune.tuning.journal import JournalError
 from smtune.tuning.rehearsal import RehearsalError
 from smtune.tuning.request import build_request, plan
 from smtune.tuning.spec import SpecError, load
+from tests.tuning.conftest import SEED
+from tests.tuning.test_sagemaker import NAME, description
 
 
 def smtune(*args: str, code: str = "") -> subprocess.CompletedProcess[str]:
     """`smtune ARGS` in a fresh interpreter, after `code` (a test's patch)."""
-    program = f"{textwrap.dedent(code)}\nfrom tuning.cli import main\nraise SystemExit(main())"
+    program = (
+        f"{textwrap.dedent(code)}\nfrom smtune.tuning.cli import main\nraise SystemExit(main())"
+    )
     return subprocess.run(
         [sys.executable, "-c", program, *args], capture_output=True, text=True, timeout=60
     )

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from smtune.containers.status import JobStatus
+from smtune.tuning.journal import JobRecord, Journal, JournalUnwritable, unwritable
 from tests.conftest import tiny_disk
 from tests.tuning.test_rehearsal import ENDED_WELL, cli_rehearsal, hosts_under, run_cli, wait_until
-from smtune.tuning.journal import JobRecord, Journal, JournalUnwritable, unwritable
 
 DISK_BYTES = 2 * 1024 * 1024
 # Room left beside the journal: its schema and the first few jobs' writes fit, the rest not.

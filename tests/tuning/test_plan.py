@@ -19,8 +19,6 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 
-from tests.tuning.conftest import SEED
-from tests.tuning.test_request import mutate
 from smtune.tuning import sagemaker
 from smtune.tuning.hyperband import Choice, FloatRange, IntRange, Scaling, api_ranges
 from smtune.tuning.plan import (
@@ -31,6 +29,8 @@ from smtune.tuning.plan import (
 )
 from smtune.tuning.request import OPERATION, allowed, build_request, plan, service_model
 from smtune.tuning.spec import SpecError, load, parse
+from tests.tuning.conftest import SEED
+from tests.tuning.test_request import mutate
 
 REPO = Path(__file__).resolve().parents[2]
 # The request is written by tuning/request.py; tuning/sagemaker.py and the study's SageMaker

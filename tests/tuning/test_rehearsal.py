@@ -342,8 +342,8 @@ def test_a_rehearsal_into_an_out_folder_in_use_is_refused_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from smtune.containers.lock import LOCK_FILE
-    from tests.containers.test_lock import held_in_child
     from smtune.tuning.cli import main
+    from tests.containers.test_lock import held_in_child
 
     command, journal = cli_rehearsal(tmp_path, seconds_per_epoch=0)
     folder = tmp_path / "out" / "synthetic-hyperband"  # the tuning job's folder in --out

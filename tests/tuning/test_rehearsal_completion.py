@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from smtune.containers.status import JobStatus
-from tests.tuning.test_rehearsal import rehearse
 from smtune.tuning.completion import final_objectives
 from smtune.tuning.journal import Journal
 from smtune.tuning.request import plan
@@ -25,6 +24,7 @@ from smtune.tuning.retries import failure_kind
 from smtune.tuning.spec import parse
 from smtune.tuning.strategies.completion import Criterion, evaluate
 from smtune.tuning.strategies.retry import FailureKind
+from tests.tuning.test_rehearsal import rehearse
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "tuning" / "jobs" / "synthetic-completion.yaml"

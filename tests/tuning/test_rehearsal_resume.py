@@ -17,13 +17,13 @@ from smtune.containers.catalogue import image
 from smtune.containers.local.job import JobSpec, RunningJob
 from smtune.containers.local.process import ProcessBackend
 from smtune.containers.status import JobStatus, TuningJobStatus
-from tests.containers.test_leftovers import Sleepers
-from tests.tuning.test_rehearsal import ENDED_WELL, REPO, rehearse, spec_data
 from smtune.tuning import warm_start
 from smtune.tuning.journal import Journal
 from smtune.tuning.rehearsal import WALL_SECONDS, Rehearsal
 from smtune.tuning.request import plan
 from smtune.tuning.spec import parse
+from tests.containers.test_leftovers import Sleepers
+from tests.tuning.test_rehearsal import ENDED_WELL, REPO, rehearse, spec_data
 
 JOBS = 4
 

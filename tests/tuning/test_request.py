@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.tuning.conftest import ECR, SEED
 from smtune.tuning.request import build_request, plan
 from smtune.tuning.spec import SpecError, load, parse, read_data
+from tests.tuning.conftest import ECR, SEED
 
 
 def seed_data() -> dict[str, Any]:
@@ -245,7 +245,10 @@ def test_max_resource_is_inferred_from_an_epochs_hyperparameter() -> None:
 
 def smtune(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "smtune.tuning.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "smtune.tuning.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

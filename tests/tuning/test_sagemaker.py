@@ -10,10 +10,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tests.tuning.conftest import SEED
 from smtune.tuning import report, sagemaker
 from smtune.tuning.request import build_request, plan
 from smtune.tuning.spec import load
+from tests.tuning.conftest import SEED
 
 NAME = "xgboost-bank-hyperband"
 T0 = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.tuning.test_sagemaker import NAME, T0, description
 from smtune.tuning import commands, sagemaker
+from tests.tuning.test_sagemaker import NAME, T0, description
 
 JOB = "job-007"
 CRITERIA = {

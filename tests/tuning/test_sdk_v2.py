@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.tuning.conftest import SCRIPT, SEED
 from smtune.tuning.request import build_request, plan
 from smtune.tuning.spec import load
+from tests.tuning.conftest import SCRIPT, SEED
 
 pytestmark = pytest.mark.sdk2
 

@@ -18,9 +18,6 @@ import yaml
 from botocore.stub import Stubber
 
 from smtune.containers.status import JobStatus
-from tests.tuning.conftest import ECR, SCRIPT, SEED
-from tests.tuning.test_rehearsal import rehearse
-from tests.tuning.test_sagemaker import training_job
 from smtune.tuning import commands, report, sagemaker
 from smtune.tuning.accounting import DefinitionSummary
 from smtune.tuning.allocation import Allocation
@@ -30,6 +27,9 @@ from smtune.tuning.journal import Journal
 from smtune.tuning.rehearsal import RehearsalError
 from smtune.tuning.request import allowed, build_request, plan
 from smtune.tuning.spec import SpecError, load, parse, read, read_data
+from tests.tuning.conftest import ECR, SCRIPT, SEED
+from tests.tuning.test_rehearsal import rehearse
+from tests.tuning.test_sagemaker import training_job
 
 SPEC = SEED.with_name("synthetic-definitions.yaml")
 NAMES = ["hosts-1", "hosts-2", "hosts-3"]
@@ -533,7 +533,15 @@ def test_the_shipped_example_rehearses_as_shipped_from_the_cli(tmp_path: Path) -
         f"--channel train={tmp_path / 'train'} --out {tmp_path / 'out'} "
         f"--summary-json {tmp_path / 'summary.json'} --report {tmp_path / 'report'}"
     )
-    command = [sys.executable, "-m", "smtune.tuning.cli", "tune", "rehearse", str(SPEC), *options.split()]
+    command = [
+        sys.executable,
+        "-m",
+        "smtune.tuning.cli",
+        "tune",
+        "rehearse",
+        str(SPEC),
+        *options.split(),
+    ]
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=120, cwd=SPEC.parents[2]
     )

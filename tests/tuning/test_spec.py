@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from smtune.tuning.spec import SpecError, load, parse
 from tests.tuning.conftest import SEED
 from tests.tuning.test_request import seed_data
-from smtune.tuning.spec import SpecError, load, parse
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -104,7 +104,10 @@ def test_defaults_still_apply(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def smtune(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "smtune.tuning.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "smtune.tuning.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

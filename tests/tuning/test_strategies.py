@@ -16,13 +16,13 @@ from botocore.stub import Stubber
 
 from smtune.containers.local.process import ProcessBackend
 from smtune.containers.status import JobStatus
-from tests.tuning.conftest import ECR
-from tests.tuning.test_request import mutate
 from smtune.tuning.journal import Journal
 from smtune.tuning.plan import EarlyStopping, Strategy, TuningPlan
 from smtune.tuning.rehearsal import Rehearsal, RehearsalError
 from smtune.tuning.request import build_request, plan
 from smtune.tuning.spec import SpecError, parse
+from tests.tuning.conftest import ECR
+from tests.tuning.test_request import mutate
 
 JOBS = Path(__file__).resolve().parents[2] / "tuning" / "jobs"
 ARN = "arn:aws:sagemaker:eu-west-1:123456789012:hyper-parameter-tuning-job/x"
@@ -303,7 +303,10 @@ def test_cli_rehearse_of_bayesian_exits_2_with_the_way_out(tmp_path: Path) -> No
     spec, out = JOBS / "synthetic-bayesian.yaml", tmp_path / "out"
     command = ["tune", "rehearse", str(spec), "--channel", f"train={tmp_path}", "--out", str(out)]
     result = subprocess.run(
-        [sys.executable, "-m", "smtune.tuning.cli", *command], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "smtune.tuning.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2, result.stderr
     assert "Rehearse the same spec with Strategy=Random" in result.stderr

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.tuning.test_sdk_v2 import sent_by_v2
-from tests.tuning.test_sdk_v3 import created_by_v3
-from tests.tuning.test_strategies import planned
 from smtune.tuning.plan import TuningPlan
 from smtune.tuning.request import build_request
 from smtune.tuning.sdk import AutotuneNotExpressible, v2_tuner, v3_tuner
+from tests.tuning.test_sdk_v2 import sent_by_v2
+from tests.tuning.test_sdk_v3 import created_by_v3
+from tests.tuning.test_strategies import planned
 
 # The example specs; the autotuned one with the two fields both SDKs always send, and for
 # SDK v3, which drops AutoParameters, without its auto parameter.

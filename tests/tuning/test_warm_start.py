@@ -16,7 +16,6 @@ from botocore.stub import Stubber
 
 from smtune.containers.local.process import ProcessBackend
 from smtune.containers.status import JobStatus, TuningJobStatus
-from tests.tuning.conftest import SEED
 from smtune.tuning import sagemaker, warm_start
 from smtune.tuning.hyperband import FloatRange, HyperbandScheduler
 from smtune.tuning.journal import Journal
@@ -25,6 +24,7 @@ from smtune.tuning.rehearsal import Rehearsal
 from smtune.tuning.request import build_request, plan
 from smtune.tuning.spec import SpecError, parse, read_data
 from smtune.tuning.strategies import MedianStoppingRule, Observation, Parent
+from tests.tuning.conftest import SEED
 
 REPO = Path(__file__).resolve().parents[2]
 PARENT_SPEC = REPO / "tuning" / "jobs" / "synthetic-hyperband.yaml"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tuning.conftest import SEED
 from smtune.tuning.plan import TuningPlan
 from smtune.tuning.request import build_request, plan
 from smtune.tuning.spec import parse, read_data
+from tests.tuning.conftest import SEED
 
 PARENTS = ["earlier-auc", "earlier-auc-2", "other-3"]
 

@@ -1,8 +1,8 @@
 """The study's one seam into the tuning module: spec, plan, rehearsal, journal.
 
-Everything the study knows of `smtune.tuning.spec`, `smtune.tuning.request`, `smtune.tuning.rehearsal` and
-`smtune.tuning.journal` is here, so that a change of their API (a typed plan, several metric
-definitions) is adapted in this module alone (the SageMaker calls, through `smtune.tuning.sagemaker`,
+Everything the study knows of `tuning.spec`, `tuning.request`, `tuning.rehearsal` and
+`tuning.journal` is here, so that a change of their API (a typed plan, several metric
+definitions) is adapted in this module alone (the SageMaker calls, through `tuning.sagemaker`,
 at its end). What crosses the seam is the study's own typed values (`TuningFacts`,
 `TunedRun`, `Curve`), and the tuning module's `Plan`, passed through unopened (of the spec
 the study reads name, strategy.type and ranges).
@@ -218,7 +218,7 @@ def _tuned(hosts: int, summary: Summary, journal: Journal) -> TunedRun:
 def training_job_request(
     checked: Plan, name: str, hyperparameters: Mapping[str, str]
 ) -> dict[str, Any]:
-    """CreateTrainingJob for the untuned baseline (`smtune.tuning.request` writes it)."""
+    """CreateTrainingJob for the untuned baseline (`tuning.request` writes it)."""
     return baseline_training_job(checked, name, hyperparameters)
 
 

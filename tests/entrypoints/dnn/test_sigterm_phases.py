@@ -56,7 +56,9 @@ def test_sigterm_stops_the_host_within_10_s(
         mnist, tmp_path / "job", hosts, launcher=launcher, processes_per_host=1, epochs=epochs
     )
     command = (
-        [sys.executable, "-c", SLOW_CHECK] if slow else [sys.executable, "-m", "smtune.entrypoints.dnn"]
+        [sys.executable, "-c", SLOW_CHECK]
+        if slow
+        else [sys.executable, "-m", "smtune.entrypoints.dnn"]
     )
     with lone_leader(spec, command) as (process, tree):
         took = stop_and_time(process, spec.log_path("algo-1"), marker)

@@ -29,7 +29,8 @@ def test_the_algorithm_runs_without_sagemaker_program(
 
     paths.hyperparameters.write_text(json.dumps({"sagemaker_program": '"train.py"'}))
     monkeypatch.setattr(
-        "smtune.entrypoints.script.runner.main", lambda p, s, xgboost: ran.append(f"script {xgboost}")
+        "smtune.entrypoints.script.runner.main",
+        lambda p, s, xgboost: ran.append(f"script {xgboost}"),
     )
     main(paths, StopFlag())
     assert ran == ["algorithm", "script False"]  # and the algorithm was not even loaded

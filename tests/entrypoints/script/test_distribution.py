@@ -7,7 +7,11 @@ import logging
 import pytest
 
 from smtune.entrypoints.contract.errors import UserError
-from smtune.entrypoints.script.distribution import Distribution, DistributionConfig, parse_distribution
+from smtune.entrypoints.script.distribution import (
+    Distribution,
+    DistributionConfig,
+    parse_distribution,
+)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,12 @@ import math
 
 import pytest
 
-from smtune.tuning.strategies import CompletionCriteria, CompletionDetails, Criterion, FinalObjective
+from smtune.tuning.strategies import (
+    CompletionCriteria,
+    CompletionDetails,
+    Criterion,
+    FinalObjective,
+)
 from smtune.tuning.strategies import evaluate as evaluate_criteria
 from smtune.tuning.strategies.completion import CONVERGENCE_WINDOW
 

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtune.tuning.hyperband import Choice, Decision, FloatRange, HyperbandScheduler, IntRange, Scaling
+from smtune.tuning.hyperband import (
+    Choice,
+    Decision,
+    FloatRange,
+    HyperbandScheduler,
+    IntRange,
+    Scaling,
+)
 from smtune.tuning.strategies import (
     EarlyStopping,
     GridSearch,

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.tuning.study.conftest import synthetic_study
 from smtune.tuning.report import frame_markdown
 from smtune.tuning.study import report
 from smtune.tuning.study.journal import StudyJournal
 from smtune.tuning.study.model import read
 from smtune.tuning.study.results import BaselineRun, Curve, TunedRun
 from smtune.tuning.study.run import result
+from tests.tuning.study.conftest import synthetic_study
 
 
 def fixed_journal(path: Path) -> StudyJournal:

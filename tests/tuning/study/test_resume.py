@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from smtune.containers.local.process import ProcessBackend
-from tests.tuning.study.conftest import synthetic_study
 from smtune.tuning.study.journal import FILE
 from smtune.tuning.study.model import read
 from smtune.tuning.study.run import StudyResult, StudyRun, open_journal
+from tests.tuning.study.conftest import synthetic_study
 
 
 def run(study_file: Path, train: Path, out: Path, resume: bool) -> StudyResult:

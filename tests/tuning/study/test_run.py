@@ -15,6 +15,11 @@ import pytest
 import yaml
 
 from smtune.containers.status import JobStatus
+from smtune.tuning.cli import main
+from smtune.tuning.journal import JobRecord, Journal
+from smtune.tuning.study.journal import StudyJournal
+from smtune.tuning.study.model import StudyError, read
+from smtune.tuning.study.run import open_journal
 from tests.tuning.study.conftest import synthetic_study
 from tests.tuning.test_rehearsal import (  # noqa: F401  (started is a fixture)
     _default_sigint,
@@ -23,11 +28,6 @@ from tests.tuning.test_rehearsal import (  # noqa: F401  (started is a fixture)
     started,
     wait_until,
 )
-from smtune.tuning.cli import main
-from smtune.tuning.journal import JobRecord, Journal
-from smtune.tuning.study.journal import StudyJournal
-from smtune.tuning.study.model import StudyError, read
-from smtune.tuning.study.run import open_journal
 
 
 def command(study: Path, train: Path, out: Path, *extra: str) -> list[str]:

@@ -12,6 +12,10 @@ import pytest
 from botocore.stub import Stubber
 
 from smtune.containers.demo import NOTEBOOK_HYPERPARAMETERS as BASELINE  # the seed's, untuned
+from smtune.tuning.request import build_request
+from smtune.tuning.study import sagemaker as study_sagemaker
+from smtune.tuning.study import tuning_seam as seam
+from smtune.tuning.study.model import read
 from tests.tuning.conftest import ECR
 from tests.tuning.test_sagemaker import (  # noqa: F401  (stubbed is a fixture)
     T0,
@@ -19,10 +23,6 @@ from tests.tuning.test_sagemaker import (  # noqa: F401  (stubbed is a fixture)
     summary,
     training_job,
 )
-from smtune.tuning.request import build_request
-from smtune.tuning.study import sagemaker as study_sagemaker
-from smtune.tuning.study import tuning_seam as seam
-from smtune.tuning.study.model import read
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -220,8 +220,8 @@ def test_resume_on_sagemaker_creates_nothing_and_reports(
 def test_a_study_on_sagemaker_into_an_out_folder_in_use_is_refused_before_any_call(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.containers.test_lock import held_in_child
     from smtune.tuning.cli import main
+    from tests.containers.test_lock import held_in_child
 
     def submitted(*_: Any) -> int:
         raise AssertionError("SageMaker was called with --out in use")
