@@ -37,13 +37,14 @@ from pathlib import Path
 from smtune.containers.data.bank_marketing import prepare
 from smtune.containers.local.job import JobSpec
 from smtune.containers.local.process import ProcessBackend
-from smtune.tuning.accounting import Summary
-from smtune.tuning.hyperband import BracketPolicy, rungs
+from smtune.tuning.amt.brackets import rungs
 from smtune.tuning.journal import Journal
 from smtune.tuning.plan import TuningPlan
-from smtune.tuning.rehearsal import Rehearsal
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.rehearsal.accounting import Summary
+from smtune.tuning.rehearsal.runner import Rehearsal
 from smtune.tuning.report import rehearsal_report
-from smtune.tuning.request import plan
+from smtune.tuning.schedulers.bracket_policy import BracketPolicy
 from smtune.tuning.spec import parse, read_data
 
 SEED_SPEC = Path(__file__).resolve().parents[1] / "tuning" / "jobs" / "xgboost-bank-hyperband.yaml"

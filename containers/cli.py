@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from smtune.containers.catalogue import IMAGES, image
+from smtune.containers.channel_option import channel_options, named_once
 from smtune.containers.errors import BadInput, ExitCode, job_exit_code
 from smtune.containers.local.job import Backend, JobResult, JobSpec, JobStatus
 from smtune.containers.local.layout import ChannelSource
@@ -21,7 +22,7 @@ from smtune.containers.script import (
     hyperparameter_name_problem,
     script_problems,
 )
-from smtune.entrypoints.contract.config import S3DistributionType, channel_name_problem
+from smtune.entrypoints.contract.config import S3DistributionType
 from smtune.entrypoints.contract.paths import ContainerPaths
 
 logger = logging.getLogger(__name__)
@@ -163,23 +164,13 @@ def job_spec(args: argparse.Namespace) -> JobSpec:
 
 def _channels(args: argparse.Namespace, needs_train: bool) -> dict[str, ChannelSource]:
     """--train, --validation and every --channel; each named once, each existing."""
-    given: list[tuple[str, str, Path]] = []  # (option, channel, source)
-    for option in ("train", "validation"):
-        if getattr(args, option) is not None:
-            given.append((f"--{option}", option, getattr(args, option)))
-    for text in args.channel:
-        name, sep, folder = text.partition("=")
-        if not sep or not folder:
-            raise BadInput(f"--channel {text!r} must be written NAME=DIR")
-        if problem := channel_name_problem(name):
-            raise BadInput(f"--channel {text!r}: {problem}")
-        given.append((f"--channel {name}", name, Path(folder)))
+    given = [
+        (f"--{option}", option, getattr(args, option))
+        for option in ("train", "validation")
+        if getattr(args, option) is not None
+    ]
     channels: dict[str, ChannelSource] = {}
-    for option, name, source in given:
-        if name in channels:
-            raise BadInput(f"{option}: channel {name} is given twice: give each channel once")
-        if not source.exists():
-            raise BadInput(f"{option}={source} does not exist")
+    for name, source in named_once(given + channel_options(args.channel)).items():
         distribution = (
             DISTRIBUTIONS[args.distribution]
             if name == "train"

@@ -88,38 +88,144 @@ def test_containers_use_only_the_contract_of_entrypoints() -> None:
 PURE = {"entrypoints", "containers", "tuning", "subprocess", "socket", "os", "pathlib", "time"}
 
 
-def test_hyperband_is_pure() -> None:
-    folder = REPO / "tuning" / "hyperband"
-    if not folder.is_dir():
-        pytest.skip("tuning/hyperband does not exist yet")
-    for path in folder.rglob("*.py"):
-        outside = {m for m in imports(path) if not m.startswith("tuning.hyperband")}
-        assert not {m.split(".")[0] for m in outside} & PURE, path
+# Pure rooms: AMT's rules and the schedulers. They import only pure rooms (and the status
+# enums, SageMaker's spellings); no I/O, no clock.
+PURE_ROOMS = ("tuning.amt", "tuning.schedulers")
+PURE_ELSEWHERE = ("containers.status",)
 
 
-def test_strategies_are_pure_and_lean_only_on_hyperbands_values() -> None:
-    """Search strategies and AMT's rules: no I/O, no clock; of the rest of `tuning`, only
-    Hyperband's public values (Decision, Suggestion, Verdict, the result check) and its range
-    types; of `containers`, only the status enums (SageMaker's spellings, no I/O)."""
-    allowed = {
-        "tuning.hyperband",
-        "tuning.hyperband.space",
-        "tuning.hyperband.scheduler",
-        "containers.status",
-    }
-    paths = sorted((REPO / "tuning" / "strategies").rglob("*.py"))
-    assert paths
+def in_room(module: str, rooms: tuple[str, ...]) -> bool:
+    return any(module == room or module.startswith(room + ".") for room in rooms)
+
+
+def project_modules() -> dict[str, Path]:
+    """Every module of the project by dotted name, room-relative (`tuning.amt.ranges`)."""
+    found = {}
+    for path in modules("entrypoints") + modules("containers") + modules("tuning"):
+        name = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def project_imports(path: Path, names: dict[str, Path]) -> set[str]:
+    """The project's modules a file imports, anywhere in it (a function-level import
+    counts): `from a.b import c` is `a.b.c` where that is a module, else `a.b`."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            base = node.module.removeprefix("smtune.")
+            found |= {
+                f"{base}.{a.name}" if f"{base}.{a.name}" in names else base for a in node.names
+            }
+        elif isinstance(node, ast.Import):
+            found |= {a.name.removeprefix("smtune.") for a in node.names}
+    return {m for m in found if m in names}
+
+
+def test_pure_rooms_import_only_pure_rooms_and_do_no_io() -> None:
+    names = project_modules()
+    pure = {m: p for m, p in names.items() if in_room(m, PURE_ROOMS)}
+    assert {"tuning.amt.ranges", "tuning.schedulers.hyperband"} <= set(pure)
     offenders = {
         str(path.relative_to(REPO)): sorted(
             m
             for m in imports(path)
-            if m.split(".")[0] in PURE
-            and m not in allowed
-            and not m.startswith("tuning.strategies")
+            if (m.split(".")[0] in PURE and not in_room(m, PURE_ROOMS + PURE_ELSEWHERE))
         )
-        for path in paths
+        for path in pure.values()
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_request_and_the_sdk_read_the_plan_never_the_spec() -> None:
+    names = project_modules()
+    offenders = {
+        module: sorted(m for m in project_imports(names[module], names) if m == "tuning.spec")
+        for module in ("tuning.request", "tuning.sdk")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_rehearsal_never_reaches_planning_the_request_the_sdk_or_boto3() -> None:
+    names = project_modules()
+    forbidden = ("tuning.planning", "tuning.request", "tuning.sdk", "tuning.sagemaker")
+    rehearsal = {m: p for m, p in names.items() if in_room(m, ("tuning.rehearsal",))}
+    assert "tuning.rehearsal.runner" in rehearsal
+    offenders = {
+        module: sorted(m for m in project_imports(path, names) if in_room(m, forbidden))
+        for module, path in rehearsal.items()
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while (w := stack.pop()) != v:
+                component.append(w)
+            if component:
+                found.append(sorted([v, *component]))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_circle_even_through_a_function_level_import() -> None:
+    names = project_modules()
+    graph = {m: project_imports(p, names) - {m} for m, p in names.items()}
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert circles(graph) == []
+
+
+def concern(stem: str) -> str:
+    """A module's name as a concern: `retries` and `retry` are one."""
+    if stem.endswith("ies"):
+        return stem[:-3] + "y"
+    return stem.removesuffix("s")
+
+
+# A self-contained subpackage keeps its own command and report.
+SELF_CONTAINED = ("tuning/study",)
+
+
+def test_one_concern_one_module_name_in_tuning() -> None:
+    by_concern: dict[str, list[str]] = {}
+    for path in modules("tuning"):
+        where = str(path.relative_to(REPO))
+        if path.stem == "__init__" or where.startswith(SELF_CONTAINED):
+            continue
+        by_concern.setdefault(concern(path.stem), []).append(where)
+    assert concern("retries") == concern("retry")
+    assert {k: v for k, v in by_concern.items() if len(v) > 1} == {}
+
+
+MAX_LINES = 500
+
+
+def test_no_module_is_over_500_lines() -> None:
+    lengths = {
+        str(path.relative_to(REPO)): len(path.read_text().splitlines())
+        for path in modules("entrypoints") + modules("containers") + modules("tuning")
+    }
+    assert {k: n for k, n in lengths.items() if n > MAX_LINES} == {}
 
 
 # An image's own program is built on its framework and imports it like any program would;

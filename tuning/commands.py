@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from smtune.containers.channel_option import channel_paths
 from smtune.containers.cli import add_backend_options
 from smtune.containers.errors import BadInput, job_exit_code
 
@@ -107,7 +108,8 @@ def _count(text: str) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from smtune.tuning.request import build_request, plan
+    from smtune.tuning.planning.planner import plan
+    from smtune.tuning.request import build_request
     from smtune.tuning.spec import read
 
     loaded = read(args.spec)
@@ -212,7 +214,7 @@ def _worst_case(checked: TuningPlan) -> str:
 
 
 def _completion_lines(checked: TuningPlan) -> list[str]:
-    from smtune.tuning.completion import plan_lines
+    from smtune.tuning.report import plan_lines
 
     return plan_lines(checked.completion, checked.definitions[0].retry)  # retry: every one's
 
@@ -245,7 +247,7 @@ def _several_summary(checked: TuningPlan, variables: str) -> str:
 
 def _submit(args: argparse.Namespace) -> int:
     from smtune.tuning import sagemaker
-    from smtune.tuning.request import plan
+    from smtune.tuning.planning.planner import plan
     from smtune.tuning.spec import load
 
     region, _ = _region(args.region)
@@ -314,10 +316,10 @@ def _analyze(args: argparse.Namespace) -> int:
 def _rehearse(args: argparse.Namespace) -> int:
     from smtune.containers.lock import out_folder
     from smtune.tuning.journal import exclusive
-    from smtune.tuning.request import plan
+    from smtune.tuning.planning.planner import plan
     from smtune.tuning.spec import load
 
-    channels = _channels(args.channel)
+    channels = channel_paths(args.channel)
     # A rehearsal runs the image's code here: any registry name serves the catalogue lookup.
     checked = plan(load(args.spec), registry="local", source=str(args.spec))
     out = args.out / checked.name
@@ -337,21 +339,6 @@ def _rehearse(args: argparse.Namespace) -> int:
         return _rehearse_journaled(args, checked, channels, out, journal_path)
 
 
-def _channels(texts: list[str]) -> dict[str, Path]:
-    from smtune.entrypoints.contract.config import channel_name_problem
-
-    channels = {}
-    for text in texts:
-        name, sep, folder = text.partition("=")
-        if not sep or not Path(folder).is_dir():
-            raise BadInput(f"--channel {text!r} must be NAME=DIR with an existing DIR")
-        problem = channel_name_problem(name)
-        if problem:
-            raise BadInput(f"--channel {text!r}: {problem}")
-        channels[name] = Path(folder).resolve()
-    return channels
-
-
 def _rehearse_journaled(
     args: argparse.Namespace,
     checked: TuningPlan,
@@ -360,13 +347,13 @@ def _rehearse_journaled(
     journal_path: Path,
 ) -> int:
     from smtune.containers.cli import backend
-    from smtune.tuning import warm_start
-    from smtune.tuning.hyperband import BracketPolicy
     from smtune.tuning.journal import Journal
-    from smtune.tuning.rehearsal import Rehearsal
+    from smtune.tuning.rehearsal import parent_journals
+    from smtune.tuning.rehearsal.runner import Rehearsal
+    from smtune.tuning.schedulers.bracket_policy import BracketPolicy
 
     sources = {name: str(folder) for name, folder in channels.items()}
-    parents = warm_start.parents_from_journals(
+    parents = parent_journals.parents_from_journals(
         checked, sources, args.warm_start_from, str(args.spec)
     )
     journal = Journal(journal_path)
@@ -386,8 +373,8 @@ def _rehearse_journaled(
         summary = rehearsal.run()
         if args.report:
             from smtune.entrypoints.contract.metrics import Direction
-            from smtune.tuning.completion import report_lines
-            from smtune.tuning.hyperband import rungs
+            from smtune.tuning.amt.brackets import rungs
+            from smtune.tuning.rehearsal.watch import report_lines
             from smtune.tuning.report import rehearsal_report
 
             hyperband = checked.hyperband  # rungs are Hyperband's; other strategies have none
@@ -397,13 +384,10 @@ def _rehearse_journaled(
                 checked.name,
                 rungs(hyperband.min_resource, hyperband.max_resource) if hyperband else (),
                 checked.objective.direction is Direction.MAXIMIZE,
-                report_lines(summary.completion, summary.retries, summary.failures),
+                # What completion, retries and the parents (if any) gave.
+                report_lines(summary.completion, summary.retries, summary.failures)
+                + parent_journals.report_lines(summary),
             ):
-                if path.name == "summary.md":  # and what the parents gave, if any
-                    path.write_text(
-                        path.read_text()
-                        + "".join(f"{line}\n" for line in warm_start.report_lines(summary))
-                    )
                 print(f"wrote {path}", file=sys.stderr)
     except KeyboardInterrupt:
         print(

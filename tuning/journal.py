@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from smtune.containers import lock
 from smtune.containers.errors import BadInput
@@ -52,6 +52,24 @@ CREATE TABLE IF NOT EXISTS job_definitions (
     definition TEXT NOT NULL
 );
 """
+
+
+class ObservationRecord(NamedTuple):
+    """One journaled result of a job, as the journal hands it out (frozen, by name or in
+    order)."""
+
+    job: str
+    resource: int
+    value: float
+    decision: str  # the scheduler's Decision value
+    time: float
+
+
+class Point(NamedTuple):
+    """One point of a learning curve: the resource reached and the objective there."""
+
+    resource: int
+    value: float
 
 
 @dataclass(frozen=True)
@@ -266,27 +284,33 @@ class Journal:
             for r in rows
         ]
 
-    def last_observations(self) -> dict[str, tuple[int, float]]:
-        """Each job's last (resource, value): its resource used and its final objective."""
-        last = {}
-        for job, resource, value, _, _ in self.observations():
-            last[job] = (resource, value)
-        return last
+    def last_observations(self) -> dict[str, Point]:
+        """Each job's last point: its resource used and its final objective."""
+        return {job: curve[-1] for job, curve in self.curves().items()}
 
-    def observations(self) -> list[tuple[str, int, float, str, float]]:
-        """(job, resource, value, decision, time), in the order they were made."""
-        return self._execute(
+    def curves(self) -> dict[str, list[Point]]:
+        """Each job's learning curve, in the order its points were reported: the one reader
+        of curves (reports, warm start's parents, a study's runs)."""
+        curves: dict[str, list[Point]] = {}
+        for row in self.observations():
+            curves.setdefault(row.job, []).append(Point(row.resource, row.value))
+        return curves
+
+    def observations(self) -> list[ObservationRecord]:
+        """Every observation, in the order they were made."""
+        rows = self._execute(
             "SELECT job, resource, value, decision, time FROM observations ORDER BY sequence"
         ).fetchall()
+        return [ObservationRecord(*row) for row in rows]
 
 
 def ends_in_order(
-    records: list[JobRecord], observations: list[tuple[str, int, float, str, float]]
+    records: list[JobRecord], observations: list[ObservationRecord]
 ) -> list[tuple[int, str]]:
     """(how many observations were journaled before its end, job) of each ended job, in the
     order they ended: where a replay ends it. An older journal, without `ended_after`, places
     an end after the observations journaled by its time."""
-    times = [at for *_, at in observations]
+    times = [row.time for row in observations]
     ends = []
     for record in records:
         if record.status is JobStatus.IN_PROGRESS:

@@ -15,7 +15,7 @@ ranges). A spec without `definitions` plans one, unnamed, sent as TrainingJobDef
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,15 +24,16 @@ from smtune.containers.errors import BadInput
 from smtune.containers.script import ScriptSpec
 from smtune.entrypoints.contract.config import S3DistributionType
 from smtune.entrypoints.contract.metrics import Direction
-from smtune.tuning.hyperband import Bracket, Range
+from smtune.tuning.amt.brackets import Bracket
+from smtune.tuning.amt.grid import grid_size
+from smtune.tuning.amt.ranges import Range
+from smtune.tuning.amt.strategy import EarlyStopping, Strategy  # the one of each, re-exported
+from smtune.tuning.amt.warm_start import TuningShape, WarmStartType
 from smtune.tuning.metrics import Metric
-from smtune.tuning.strategies.base import EarlyStopping, Strategy  # the one of each, re-exported
-from smtune.tuning.strategies.grid import grid_size
-from smtune.tuning.strategies.warm_start import WarmStartType
 
 if TYPE_CHECKING:  # annotations only: tuning.strategies may come to import this module
-    from smtune.tuning.strategies.completion import CompletionCriteria
-    from smtune.tuning.strategies.retry import RetryStrategy
+    from smtune.tuning.amt.completion import CompletionCriteria
+    from smtune.tuning.amt.retry import RetryStrategy
 
 #: Stands for the registry in a catalogue image's URI when none is known: `plan` shows it,
 #: `submit` refuses it. "<" is in no image reference, so no real URI starts with it.
@@ -285,3 +286,24 @@ def require_images(plan: TuningPlan) -> None:
                 "REGISTRY (e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com), pass --registry, "
                 "or write the image's full URI in the spec"
             )
+
+
+def shape_of(plan: TuningPlan, channels: Mapping[str, str]) -> TuningShape:
+    """What warm start compares of `plan`; `channels`: each channel's source (an S3 URI, or a
+    local folder in a rehearsal)."""
+    definition = plan.definition
+    return TuningShape(
+        name=plan.name,
+        objective_metric=plan.objective.metric,
+        maximize=plan.objective.direction is Direction.MAXIMIZE,
+        static=dict(definition.static_hyperparameters),
+        tunable=dict(definition.ranges),
+        image=definition.image_uri,
+        channels=dict(channels),
+    )
+
+
+def the_only(definitions: Sequence[TrainingDefinition]) -> bool:
+    """Whether the request sends one unnamed TrainingJobDefinition (a spec without
+    `definitions`), rather than TrainingJobDefinitions."""
+    return len(definitions) == 1 and definitions[0].name is None

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smtune.containers.status import JobStatus
+from smtune.tuning.amt.completion import CompletionCriteria
+from smtune.tuning.amt.retry import RetryStrategy
 
 if TYPE_CHECKING:
     from smtune.tuning.journal import Journal
@@ -178,11 +180,8 @@ def rehearsal_report(
     folder.mkdir(parents=True, exist_ok=True)
     frame = journal_frame(journal)
     status = dict(zip(frame["TrainingJobName"], frame["TrainingJobStatus"], strict=True))
-    curves: dict[str, list[tuple[int, float]]] = {}
-    times: list[tuple[float, float]] = []
-    for job, resource, value, _, time in journal.observations():
-        curves.setdefault(job, []).append((resource, value))
-        times.append((time, value))
+    curves = journal.curves()
+    times = [(row.time, row.value) for row in journal.observations()]
     written = []
 
     figure, axes = plt.subplots(figsize=(8, 4.5))
@@ -272,3 +271,24 @@ def _save(plt: Any, figure: Any, path: Path) -> Path:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def plan_lines(criteria: CompletionCriteria | None, retry: RetryStrategy | None) -> list[str]:
+    """What `plan`'s summary says of the completion criteria and the retry strategy."""
+    lines = []
+    if criteria is not None:
+        asked = []
+        if criteria.target_objective_metric_value is not None:
+            asked.append(f"objective reaches {criteria.target_objective_metric_value:g}")
+        limit = criteria.max_number_of_training_jobs_not_improving
+        if limit is not None:
+            asked.append(f"{limit} jobs in a row not improving")
+        if criteria.complete_on_convergence:
+            asked.append("AMT detects convergence")
+        lines.append(f"completion  at the first of: {', '.join(asked)}")
+    if retry is not None:
+        lines.append(
+            f"retries     up to {retry.maximum_retry_attempts} per job failed for an internal "
+            "error (the same job, counted once)"
+        )
+    return lines

@@ -16,16 +16,11 @@ from typing import Any
 from smtune.containers.script import ScriptSpec
 from smtune.containers.status import TuningJobStatus
 from smtune.entrypoints.contract.metrics import Direction
-from smtune.tuning.hyperband import Choice, FloatRange, IntRange, Range, Scaling
+from smtune.tuning.amt.ranges import described_ranges
+from smtune.tuning.amt.warm_start import Observation, Parent, TuningShape, warm_start_problems
 from smtune.tuning.plan import Objective, TuningPlan, require_images
 from smtune.tuning.request import build_request
 from smtune.tuning.spec import SpecError
-from smtune.tuning.strategies.warm_start import (
-    Observation,
-    Parent,
-    TuningShape,
-    warm_start_problems,
-)
 
 
 def status(description: dict[str, Any]) -> TuningJobStatus:
@@ -83,7 +78,7 @@ def parents_problems(sagemaker: Any, plan: TuningPlan) -> list[str]:
     AWS describes them (tuning.strategies.warm_start has the rules)."""
     from botocore.exceptions import ClientError
 
-    from smtune.tuning.warm_start import shape_of
+    from smtune.tuning.plan import shape_of
 
     if plan.warm_start is None:
         return []
@@ -150,23 +145,6 @@ def parent(sagemaker: Any, name: str) -> Parent:
 
 class NotAParent(Exception):
     """A described tuning job that cannot be a parent, whatever the child."""
-
-
-def described_ranges(ranges: dict[str, Any]) -> dict[str, Range]:
-    """The typed ranges of a described ParameterRanges (the inverse of `api_ranges`; a
-    rehearsal's journal keeps its ranges in the same form, `tuning.warm_start`)."""
-    found: dict[str, Range] = {}
-    for entry in ranges.get("IntegerParameterRanges", []):
-        scaling = Scaling(entry.get("ScalingType", "Auto"))
-        found[entry["Name"]] = IntRange(int(entry["MinValue"]), int(entry["MaxValue"]), scaling)
-    for entry in ranges.get("ContinuousParameterRanges", []):
-        scaling = Scaling(entry.get("ScalingType", "Auto"))
-        found[entry["Name"]] = FloatRange(
-            float(entry["MinValue"]), float(entry["MaxValue"]), scaling
-        )
-    for entry in ranges.get("CategoricalParameterRanges", []):
-        found[entry["Name"]] = Choice(tuple(entry["Values"]))
-    return found
 
 
 def warm_start_lines(description: dict[str, Any]) -> list[str]:

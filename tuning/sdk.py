@@ -33,10 +33,10 @@ from collections.abc import Callable
 from typing import Any
 
 from smtune.containers.errors import BadInput
-from smtune.tuning.definitions import the_only
-from smtune.tuning.plan import EarlyStopping, TrainingDefinition, TuningPlan, require_images
+from smtune.tuning.amt.autotune import left_to_amt
+from smtune.tuning.amt.strategy import EarlyStopping
+from smtune.tuning.plan import TrainingDefinition, TuningPlan, require_images, the_only
 from smtune.tuning.request import keep_completion_target, keep_random_seed
-from smtune.tuning.strategies.autotune import left_to_amt
 
 # What `_tuner_arguments` gives per definition: `create` takes each as a dict by name.
 PER_DEFINITION = ("objective_metric_name", "hyperparameter_ranges", "metric_definitions")

@@ -35,7 +35,7 @@ from smtune.containers.script import Distribution
 from smtune.entrypoints.contract.config import channel_name_problem
 from smtune.entrypoints.contract.metrics import Direction
 from smtune.tuning import yaml_files
-from smtune.tuning.hyperband.space import Choice, FloatRange, IntRange, Scaling, bound_problems
+from smtune.tuning.amt.ranges import Choice, FloatRange, IntRange, Scaling, bound_problems
 
 S3_URI = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"
 MAX_VALUES = 30  # AMT: values of one categorical range

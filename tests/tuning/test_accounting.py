@@ -8,8 +8,8 @@ import pytest
 
 from smtune.containers.status import JobStatus
 from smtune.entrypoints.contract.metrics import Direction
-from smtune.tuning.accounting import best, counts, summarize
 from smtune.tuning.journal import Journal
+from smtune.tuning.rehearsal.accounting import best, counts, summarize
 
 # name: (started, ended, status, [(resource, value), ...]) on 2 hosts each; MaxResource 9.
 JOBS = {

@@ -9,11 +9,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from smtune.tuning.amt.completion import CompletionCriteria
+from smtune.tuning.amt.retry import RetryStrategy
 from smtune.tuning.plan import TuningPlan
-from smtune.tuning.request import build_request, plan
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.request import build_request
 from smtune.tuning.spec import SpecError, parse
-from smtune.tuning.strategies.completion import CompletionCriteria
-from smtune.tuning.strategies.retry import RetryStrategy
 from tests.tuning.test_request import seed_data
 
 COMPLETION = {"target_objective": 0.8, "max_jobs_not_improving": 5, "convergence": True}

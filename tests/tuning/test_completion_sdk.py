@@ -22,7 +22,7 @@ def criteria(target: float, limit: int | None, convergence: bool) -> dict[str, A
 
 def checked_plan(target: float, limit: int | None, convergence: bool) -> Any:
 
-    from smtune.tuning.request import plan
+    from smtune.tuning.planning.planner import plan
     from smtune.tuning.spec import parse
     from tests.tuning.test_completion import with_blocks
 

@@ -20,8 +20,9 @@ from smtune.containers.status import JobStatus
 from smtune.tuning import sagemaker
 from smtune.tuning.cli import main
 from smtune.tuning.journal import JournalError
-from smtune.tuning.rehearsal import RehearsalError
-from smtune.tuning.request import build_request, plan
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.rehearsal.runner import RehearsalError
+from smtune.tuning.request import build_request
 from smtune.tuning.spec import SpecError, load
 from tests.tuning.conftest import SEED
 from tests.tuning.test_sagemaker import NAME, description
@@ -47,7 +48,8 @@ def test_a_bug_is_a_traceback_even_a_value_error_of_the_scheduler() -> None:
     # The scheduler's invariants raise ValueError: a bug of ours, never the user's input.
     bug = """
         import smtune.tuning.commands
-        from smtune.tuning.hyperband import HyperbandScheduler, IntRange, Scaling
+        from smtune.tuning.amt.ranges import IntRange, Scaling
+        from smtune.tuning.schedulers.hyperband import HyperbandScheduler
 
         def status(args):
             space = {"x": IntRange(1, 9, Scaling.LINEAR)}

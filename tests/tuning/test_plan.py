@@ -20,14 +20,11 @@ import yaml
 from botocore.stub import Stubber
 
 from smtune.tuning import sagemaker
-from smtune.tuning.hyperband import Choice, FloatRange, IntRange, Scaling, api_ranges
-from smtune.tuning.plan import (
-    UNSET_REGISTRY,
-    HyperbandConfig,
-    ImageNotResolved,
-    Strategy,
-)
-from smtune.tuning.request import OPERATION, allowed, build_request, plan, service_model
+from smtune.tuning.amt.ranges import Choice, FloatRange, IntRange, Scaling, api_ranges
+from smtune.tuning.plan import UNSET_REGISTRY, HyperbandConfig, ImageNotResolved, Strategy
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.planning.service_model import OPERATION, allowed, service_model
+from smtune.tuning.request import build_request
 from smtune.tuning.spec import SpecError, load, parse
 from tests.tuning.conftest import SEED
 from tests.tuning.test_request import mutate
@@ -36,7 +33,13 @@ REPO = Path(__file__).resolve().parents[2]
 # The request is written by tuning/request.py; tuning/sagemaker.py and the study's SageMaker
 # path read AWS's own answers (DescribeHyperParameterTuningJob, DescribeTrainingJob), which
 # share the request's names.
-WRITES_OR_READS_AWS = {"tuning/request.py", "tuning/sagemaker.py", "tuning/study/sagemaker.py"}
+WRITES_OR_READS_AWS = {
+    "tuning/request.py",
+    "tuning/sagemaker.py",
+    "tuning/study/sagemaker.py",
+    "tuning/amt/ranges.py",  # a described job's ParameterRanges back to typed ranges
+    "tuning/planning/checks.py",  # the service model's bounds, by member name
+}
 # Names too common to tell a request from any other mapping; each sits inside a distinctive one.
 GENERIC = {"Name", "Key", "Value", "Values", "Type", "Mode", "Seed"}
 

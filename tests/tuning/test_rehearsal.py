@@ -18,10 +18,10 @@ import yaml
 
 from smtune.containers.local.process import ProcessBackend
 from smtune.containers.status import JobStatus
-from smtune.tuning.hyperband import BracketPolicy
 from smtune.tuning.journal import Journal
-from smtune.tuning.rehearsal import Rehearsal, RehearsalError
-from smtune.tuning.request import plan
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.rehearsal.runner import Rehearsal, RehearsalError
+from smtune.tuning.schedulers.bracket_policy import BracketPolicy
 from smtune.tuning.spec import parse, read_data
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,13 +17,13 @@ import pytest
 import yaml
 
 from smtune.containers.status import JobStatus
-from smtune.tuning.completion import final_objectives
+from smtune.tuning.amt.completion import Criterion, evaluate
+from smtune.tuning.amt.retry import FailureKind
 from smtune.tuning.journal import Journal
-from smtune.tuning.request import plan
-from smtune.tuning.retries import failure_kind
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.rehearsal.failures import failure_kind
+from smtune.tuning.rehearsal.watch import final_objectives
 from smtune.tuning.spec import parse
-from smtune.tuning.strategies.completion import Criterion, evaluate
-from smtune.tuning.strategies.retry import FailureKind
 from tests.tuning.test_rehearsal import rehearse
 
 REPO = Path(__file__).resolve().parents[2]

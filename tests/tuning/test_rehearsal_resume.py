@@ -17,10 +17,11 @@ from smtune.containers.catalogue import image
 from smtune.containers.local.job import JobSpec, RunningJob
 from smtune.containers.local.process import ProcessBackend
 from smtune.containers.status import JobStatus, TuningJobStatus
-from smtune.tuning import warm_start
 from smtune.tuning.journal import Journal
-from smtune.tuning.rehearsal import WALL_SECONDS, Rehearsal
-from smtune.tuning.request import plan
+from smtune.tuning.plan import shape_of
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.rehearsal import parent_journals
+from smtune.tuning.rehearsal.runner import WALL_SECONDS, Rehearsal
 from smtune.tuning.spec import parse
 from tests.containers.test_leftovers import Sleepers
 from tests.tuning.test_rehearsal import ENDED_WELL, REPO, rehearse, spec_data
@@ -125,18 +126,18 @@ def test_a_job_decided_but_not_ended_at_the_kill_ends_as_decided_and_is_not_rest
 KILLED_IN_RECORD_START = """
 import dataclasses, os, signal, sys
 from pathlib import Path
-from smtune.tuning import warm_start
+from smtune.tuning.rehearsal import parent_journals
 from smtune.tuning.journal import Journal
 path = Path(sys.argv[1])
-shape = warm_start.read_parent(path).shape
+shape = parent_journals.read_parent(path).shape
 changed = dataclasses.replace(shape, maximize=not shape.maximize)
 set_meta = Journal.set_meta
 def killing(self, key, value):
     set_meta(self, key, value)
-    if key == warm_start.SHAPE:
+    if key == parent_journals.SHAPE:
         os.kill(os.getpid(), signal.SIGKILL)
 Journal.set_meta = killing
-warm_start.record_start(Journal(path), changed, ())
+parent_journals.record_start(Journal(path), changed, ())
 """
 
 
@@ -150,13 +151,13 @@ def test_a_kill_inside_record_start_leaves_no_completed_parent_of_another_shape(
     path = tmp_path / "parent.db"
     journal = Journal(path)
     checked = plan(parse(spec_data()), registry="local")
-    warm_start.record_start(journal, warm_start.shape_of(checked, {"train": "/data"}), ())
-    warm_start.record_end(journal)
+    parent_journals.record_start(journal, shape_of(checked, {"train": "/data"}), ())
+    parent_journals.record_end(journal)
     journal.close()
-    before = warm_start.read_parent(path)
+    before = parent_journals.read_parent(path)
     killed = subprocess.run([sys.executable, "-c", KILLED_IN_RECORD_START, str(path)], cwd=REPO)
     assert killed.returncode == -signal.SIGKILL
-    after = warm_start.read_parent(path)
+    after = parent_journals.read_parent(path)
     assert before.status is TuningJobStatus.COMPLETED
     assert after.status is not TuningJobStatus.COMPLETED or after.shape == before.shape
 

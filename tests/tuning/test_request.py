@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from smtune.tuning.request import build_request, plan
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.request import build_request
 from smtune.tuning.spec import SpecError, load, parse, read_data
 from tests.tuning.conftest import ECR, SEED
 

@@ -11,7 +11,8 @@ import pytest
 from botocore.stub import Stubber
 
 from smtune.tuning import report, sagemaker
-from smtune.tuning.request import build_request, plan
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.request import build_request
 from smtune.tuning.spec import load
 from tests.tuning.conftest import SEED
 

@@ -20,8 +20,9 @@ from smtune.containers.status import JobStatus
 from smtune.entrypoints.contract.metrics import Direction
 from smtune.tuning.journal import Journal
 from smtune.tuning.metrics import PatternMetric
-from smtune.tuning.rehearsal import Rehearsal
-from smtune.tuning.request import build_request, plan
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.rehearsal.runner import Rehearsal
+from smtune.tuning.request import build_request
 from smtune.tuning.spec import SpecError, parse, read, read_data
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from smtune.tuning.request import build_request, plan
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.request import build_request
 from smtune.tuning.spec import parse, read_data
 
 pytestmark = pytest.mark.sdk2

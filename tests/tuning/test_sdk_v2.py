@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from smtune.tuning.request import build_request, plan
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.request import build_request
 from smtune.tuning.spec import load
 from tests.tuning.conftest import SCRIPT, SEED
 

@@ -19,13 +19,15 @@ from botocore.stub import Stubber
 
 from smtune.containers.status import JobStatus
 from smtune.tuning import commands, report, sagemaker
-from smtune.tuning.accounting import DefinitionSummary
-from smtune.tuning.allocation import Allocation
-from smtune.tuning.definitions import effective_spec
-from smtune.tuning.hyperband import FloatRange, IntRange
+from smtune.tuning.amt.ranges import FloatRange, IntRange
 from smtune.tuning.journal import Journal
-from smtune.tuning.rehearsal import RehearsalError
-from smtune.tuning.request import allowed, build_request, plan
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.planning.service_model import allowed
+from smtune.tuning.planning.several import effective_spec
+from smtune.tuning.rehearsal.accounting import DefinitionSummary
+from smtune.tuning.rehearsal.allocation import Allocation
+from smtune.tuning.rehearsal.runner import RehearsalError
+from smtune.tuning.request import build_request
 from smtune.tuning.spec import SpecError, load, parse, read, read_data
 from tests.tuning.conftest import ECR, SCRIPT, SEED
 from tests.tuning.test_rehearsal import rehearse
@@ -342,7 +344,7 @@ def test_a_journal_of_one_definition_shows_no_comparison(tmp_path: Path) -> None
     journal.add_job(1, "job-1", 0, {"x": 0.5}, 2, 10.0)
     assert journal.definitions() == {} and report.DEFINITION not in report.journal_frame(journal)
     from smtune.entrypoints.contract.metrics import Direction
-    from smtune.tuning.accounting import by_definition
+    from smtune.tuning.rehearsal.accounting import by_definition
 
     assert by_definition(journal, Direction.MAXIMIZE) == ()
     journal.set_definition("job-1", "hosts-2")

@@ -16,10 +16,12 @@ from botocore.stub import Stubber
 
 from smtune.containers.local.process import ProcessBackend
 from smtune.containers.status import JobStatus
+from smtune.tuning.amt.strategy import EarlyStopping
 from smtune.tuning.journal import Journal
-from smtune.tuning.plan import EarlyStopping, Strategy, TuningPlan
-from smtune.tuning.rehearsal import Rehearsal, RehearsalError
-from smtune.tuning.request import build_request, plan
+from smtune.tuning.plan import Strategy, TuningPlan
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.rehearsal.runner import Rehearsal, RehearsalError
+from smtune.tuning.request import build_request
 from smtune.tuning.spec import SpecError, parse
 from tests.tuning.conftest import ECR
 from tests.tuning.test_request import mutate
@@ -45,11 +47,11 @@ def config_of(kind: str) -> dict[str, Any]:
 
 
 def test_there_is_one_strategy_enum_and_one_early_stopping_enum() -> None:
+    import smtune.tuning.amt.strategy
     import smtune.tuning.plan
-    import smtune.tuning.strategies
 
-    assert smtune.tuning.plan.Strategy is smtune.tuning.strategies.Strategy
-    assert smtune.tuning.plan.EarlyStopping is smtune.tuning.strategies.EarlyStopping
+    assert smtune.tuning.plan.Strategy is smtune.tuning.amt.strategy.Strategy
+    assert smtune.tuning.plan.EarlyStopping is smtune.tuning.amt.strategy.EarlyStopping
 
 
 def test_random_plans_with_early_stopping_auto_and_no_strategy_config() -> None:

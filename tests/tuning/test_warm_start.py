@@ -16,14 +16,18 @@ from botocore.stub import Stubber
 
 from smtune.containers.local.process import ProcessBackend
 from smtune.containers.status import JobStatus, TuningJobStatus
-from smtune.tuning import sagemaker, warm_start
-from smtune.tuning.hyperband import FloatRange, HyperbandScheduler
+from smtune.tuning import sagemaker
+from smtune.tuning.amt.ranges import FloatRange
+from smtune.tuning.amt.warm_start import Observation, Parent
 from smtune.tuning.journal import Journal
-from smtune.tuning.plan import TuningPlan
-from smtune.tuning.rehearsal import Rehearsal
-from smtune.tuning.request import build_request, plan
+from smtune.tuning.plan import TuningPlan, shape_of
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.rehearsal import parent_journals
+from smtune.tuning.rehearsal.runner import Rehearsal
+from smtune.tuning.request import build_request
+from smtune.tuning.schedulers.hyperband import HyperbandScheduler
+from smtune.tuning.schedulers.median_stopping import MedianStoppingRule
 from smtune.tuning.spec import SpecError, parse, read_data
-from smtune.tuning.strategies import MedianStoppingRule, Observation, Parent
 from tests.tuning.conftest import SEED
 
 REPO = Path(__file__).resolve().parents[2]
@@ -256,7 +260,7 @@ def test_analyze_names_the_parents_and_the_overall_best() -> None:
 
 def parent_with(curves: dict[str, list[tuple[int, float]]]) -> Parent:
     checked = plan(parse(yaml.safe_load(PARENT_SPEC.read_text())), registry="local")
-    shape = warm_start.shape_of(checked, {"train": "/data"})
+    shape = shape_of(checked, {"train": "/data"})
     observations = tuple(
         Observation(shape.name, job, {}, curve[-1][1], tuple(curve))
         for job, curve in curves.items()
@@ -270,7 +274,7 @@ def test_parents_values_at_the_rungs_decide_whether_a_new_job_goes_on() -> None:
 
     def first_decision(parents: tuple[Parent, ...]) -> str:
         scheduler = HyperbandScheduler(space, 1, 9, maximize=True, seed=0)
-        recorded = warm_start.seed_hyperband(scheduler, parents)
+        recorded = parent_journals.seed_hyperband(scheduler, parents)
         jobs = (scheduler.suggest(f"new-{i}") for i in range(100))
         job = next(s.job for s in jobs if s.bracket == 0)  # rungs 1, 3, 9
         return f"{recorded}:{scheduler.on_result(job, 1, 0.5).value}"
@@ -286,7 +290,7 @@ def test_parents_values_at_the_rungs_decide_whether_a_new_job_goes_on() -> None:
 def test_parents_curves_are_previous_jobs_of_the_median_rule() -> None:
     good = parent_with({"p1": [(1, 0.9), (2, 0.95)], "p2": [(1, 0.8), (2, 0.85)]})
     cold, warm = MedianStoppingRule(maximize=True), MedianStoppingRule(maximize=True)
-    warm_start.seed_median_rule(warm, [good])
+    parent_journals.seed_median_rule(warm, [good])
     assert cold.observe("new", 1, 0.5) is False  # no previous job: it goes on
     assert warm.observe("new", 1, 0.5) is True  # below the parents' median of 0.85
 
@@ -305,7 +309,9 @@ def rehearse(
     folder: Path, data: dict[str, Any], train: Path, journals: tuple[Path, ...] = ()
 ) -> tuple[Any, Path]:
     checked = plan(parse(data), registry="local")
-    parents = warm_start.parents_from_journals(checked, {"train": str(train)}, journals, "spec")
+    parents = parent_journals.parents_from_journals(
+        checked, {"train": str(train)}, journals, "spec"
+    )
     folder.mkdir(exist_ok=True)
     path = folder / "journal.db"
     journal = Journal(path)
@@ -377,7 +383,7 @@ def test_the_example_warm_starts_from_a_rehearsal_of_its_parent(
         "it was warm-started from synthetic-hyperband, now from no parent: resume with the "
         "--warm-start-from journals it began with"
     ]
-    lines = warm_start.report_lines(warm)
+    lines = parent_journals.report_lines(warm)
     assert lines[1] == (
         "Warm start (IdenticalDataAndAlgorithm) from synthetic-hyperband: 12 parent training jobs."
     )
@@ -394,7 +400,7 @@ def test_bad_parents_in_a_rehearsal_are_listed_at_once(
     data["static_hyperparameters"]["fail_at_epoch"] = 0
     checked = plan(parse(data), registry="local")
     with pytest.raises(SpecError) as error:
-        warm_start.parents_from_journals(
+        parent_journals.parents_from_journals(
             checked, {"train": str(other_train)}, (parent_path,), "child.yaml"
         )
     assert error.value.problems == [
@@ -409,7 +415,7 @@ def test_bad_parents_in_a_rehearsal_are_listed_at_once(
     data["warm_start"]["type"] = "TransferLearning"
     del data["static_hyperparameters"]["fail_at_epoch"]
     transfer = plan(parse(data), registry="local")
-    found = warm_start.parents_from_journals(
+    found = parent_journals.parents_from_journals(
         transfer, {"train": str(other_train)}, (parent_path,), "child.yaml"
     )
     assert [p.shape.name for p in found] == ["synthetic-hyperband"]
@@ -418,9 +424,9 @@ def test_bad_parents_in_a_rehearsal_are_listed_at_once(
 def crafted_journal(path: Path, parent: Parent, ended: bool = True) -> Path:
     """A journal as a rehearsal of `parent`'s shape leaves it (no jobs)."""
     journal = Journal(path)
-    warm_start.record_start(journal, parent.shape, ())
+    parent_journals.record_start(journal, parent.shape, ())
     if ended:
-        warm_start.record_end(journal)
+        parent_journals.record_end(journal)
     journal.close()
     return path
 
@@ -433,7 +439,7 @@ def test_another_objective_another_image_and_a_rehearsal_in_progress_are_refused
     other = replace(shape, objective_metric="validation:loss", image="local/other:1")
     journal = crafted_journal(tmp_path / "other.db", Parent(other, TuningJobStatus.COMPLETED))
     with pytest.raises(SpecError) as error:
-        warm_start.parents_from_journals(checked, {"train": "/data"}, (journal,), "child.yaml")
+        parent_journals.parents_from_journals(checked, {"train": "/data"}, (journal,), "child.yaml")
     assert error.value.problems == [
         f"{WHERE}: objective Maximize validation:loss differs from this job's Maximize "
         "validation:score; warm start needs the same objective metric",
@@ -443,7 +449,7 @@ def test_another_objective_another_image_and_a_rehearsal_in_progress_are_refused
     ]
     running = crafted_journal(tmp_path / "running.db", parent_with({}), ended=False)
     with pytest.raises(SpecError) as error:
-        warm_start.parents_from_journals(checked, {"train": "/data"}, (running,), "child.yaml")
+        parent_journals.parents_from_journals(checked, {"train": "/data"}, (running,), "child.yaml")
     assert error.value.problems == [
         f"{WHERE}: status InProgress; a parent must have ended (Completed, Stopped or Failed)"
     ]
@@ -456,7 +462,7 @@ def test_journals_must_match_the_named_parents(tmp_path: Path) -> None:
     empty = tmp_path / "empty.db"
     Journal(empty).close()
     with pytest.raises(SpecError) as error:
-        warm_start.parents_from_journals(
+        parent_journals.parents_from_journals(
             checked, {"train": "/data"}, (journal, empty, tmp_path / "none.db"), "child.yaml"
         )
     assert error.value.problems[:3] == [
@@ -469,14 +475,14 @@ def test_journals_must_match_the_named_parents(tmp_path: Path) -> None:
         "earlier rehearsal",
     ]
     with pytest.raises(SpecError) as error:
-        warm_start.parents_from_journals(checked, {"train": "/data"}, (), "child.yaml")
+        parent_journals.parents_from_journals(checked, {"train": "/data"}, (), "child.yaml")
     assert error.value.problems[0] == (
         "warm_start.parents: 'synthetic-hyperband' has no journal: give --warm-start-from with "
         "the journal of its rehearsal"
     )
     cold = plan(parse(yaml.safe_load(PARENT_SPEC.read_text())), registry="local")
     with pytest.raises(SpecError) as error:
-        warm_start.parents_from_journals(cold, {"train": "/data"}, (journal,), "cold.yaml")
+        parent_journals.parents_from_journals(cold, {"train": "/data"}, (journal,), "cold.yaml")
     assert error.value.problems == [
         "--warm-start-from is given but the spec has no warm_start: add one naming the parents"
     ]

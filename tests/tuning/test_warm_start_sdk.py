@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from smtune.tuning.plan import TuningPlan
-from smtune.tuning.request import build_request, plan
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.request import build_request
 from smtune.tuning.spec import parse, read_data
 from tests.tuning.conftest import SEED
 

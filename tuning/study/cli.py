@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from smtune.containers.channel_option import channel_paths
 from smtune.containers.cli import add_backend_options
-from smtune.containers.errors import BadInput
 
 if TYPE_CHECKING:
     from smtune.tuning.study.model import Study
@@ -63,25 +63,12 @@ def _sizes(text: str) -> tuple[int, ...]:
     return tuple(_count(part) for part in text.split(","))
 
 
-def channels(texts: list[str]) -> dict[str, Path]:
-    found, problems = {}, []
-    for text in texts:
-        name, sep, folder = text.partition("=")
-        if not sep or not Path(folder).is_dir():
-            problems.append(f"--channel {text!r}: must be NAME=DIR with an existing DIR")
-            continue
-        found[name] = Path(folder).resolve()
-    if problems:
-        raise BadInput("\n".join(problems))
-    return found
-
-
 def _study(args: argparse.Namespace) -> int:
     from smtune.tuning.study.model import read
     from smtune.tuning.study.run import check_inputs
 
     study = read(args.study)
-    given = channels(args.channel)
+    given = channel_paths(args.channel)
     sizes = args.sizes or study.sizes
     if args.on == "sagemaker":
         from smtune.containers.lock import out_folder
@@ -105,9 +92,9 @@ def _local(
 ) -> int:
     from smtune.containers.cli import backend
     from smtune.containers.lock import out_folder
+    from smtune.tuning.rehearsal.runner import RehearsalError
     from smtune.tuning.study import report
     from smtune.tuning.study.run import StudyRun, open_journal
-    from smtune.tuning.study.tuning_seam import RehearsalError
 
     runner = backend(args)
     # Before the journal is read or a step's folder touched: one run into --out at a time.

@@ -19,12 +19,13 @@ from smtune.containers.catalogue import ImageSpec
 from smtune.containers.local.job import Backend, JobSpec
 from smtune.containers.local.layout import ChannelSource
 from smtune.entrypoints.contract.metrics import Direction, MetricLine, cloudwatch_form
-from smtune.tuning.accounting import Summary
-from smtune.tuning.hyperband import rungs
+from smtune.tuning.amt.brackets import rungs
 from smtune.tuning.journal import Journal
 from smtune.tuning.plan import TuningPlan as Plan
-from smtune.tuning.rehearsal import Rehearsal, RehearsalError
-from smtune.tuning.request import baseline_training_job, plan
+from smtune.tuning.planning.planner import plan
+from smtune.tuning.rehearsal.accounting import Summary
+from smtune.tuning.rehearsal.runner import Rehearsal, RehearsalError
+from smtune.tuning.request import baseline_training_job
 from smtune.tuning.spec import SpecError, TuningJobSpec, parse, read
 from smtune.tuning.study.results import Curve, TunedRun
 from smtune.tuning.yaml_files import YamlError
@@ -193,9 +194,7 @@ def rehearse(
 
 
 def _tuned(hosts: int, summary: Summary, journal: Journal) -> TunedRun:
-    curves: dict[str, list[tuple[int, float]]] = {}
-    for job, resource, value, _, _ in journal.observations():
-        curves.setdefault(job, []).append((resource, value))
+    curves = journal.curves()
     chosen = {r.name: r.hyperparameters for r in journal.jobs()}
     return TunedRun(
         hosts=hosts,
