@@ -1,4 +1,4 @@
-"""The dependency rules of ARCHITECTURE.md, checked on the import statements themselves."""
+"""The dependency rules of docs/ARCHITECTURE.md, checked on the import statements themselves."""
 
 from __future__ import annotations
 

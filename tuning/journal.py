@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     started REAL,
     ended REAL,
     pids TEXT,                       -- unused: kept so that older journals still open
-    attempts INTEGER NOT NULL DEFAULT 1,  -- a retried job's attempts (tuning.retries)
+    attempts INTEGER NOT NULL DEFAULT 1,  -- a retried job's attempts (tuning.rehearsal.failures)
     ended_after INTEGER              -- the observations journaled before its end
 );
 CREATE TABLE IF NOT EXISTS observations (
@@ -83,7 +83,7 @@ class JobRecord:
     reason: str | None
     started: float | None
     ended: float | None
-    attempts: int = 1  # more than 1: retried (tuning.retries); still one job
+    attempts: int = 1  # more than 1: retried (tuning.rehearsal.failures); still one job
     # Ended after the first N observations: where a replay ends it (the median rule judges
     # a result by the jobs ended before it). None: still running, or an older journal.
     ended_after: int | None = None
@@ -295,6 +295,18 @@ class Journal:
         for row in self.observations():
             curves.setdefault(row.job, []).append(Point(row.resource, row.value))
         return curves
+
+    def last_points_after(self, sequence: int) -> tuple[int, dict[str, Point]]:
+        """(the last sequence number, each job's last point) of the observations journaled
+        after `sequence`: what a reader that keeps each job's last point needs, without
+        re-reading the ones it has."""
+        rows = self._execute(
+            "SELECT sequence, job, resource, value FROM observations WHERE sequence > ? "
+            "ORDER BY sequence",
+            (sequence,),
+        ).fetchall()
+        last = {job: Point(resource, value) for _, job, resource, value in rows}
+        return (rows[-1][0] if rows else sequence), last
 
     def observations(self) -> list[ObservationRecord]:
         """Every observation, in the order they were made."""

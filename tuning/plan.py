@@ -1,7 +1,7 @@
 """TuningPlan: a checked tuning job, typed; the one model the request, the SDK tuners and the
 rehearsal are each derived from.
 
-`tuning.request.plan` makes one from a spec; `tuning.request.build_request` renders it as
+`tuning.planning.planner.plan` makes one from a spec; `tuning.request.build_request` renders it as
 the CreateHyperParameterTuningJob request, which nothing reads back. AMT's vocabulary is kept
 (strategies, ResourceLimits, a training job definition) so that each part maps to one block
 of the request and of the SDKs' tuners.
@@ -10,14 +10,13 @@ A plan holds its training job definitions as a tuple: AMT's TrainingJobDefinitio
 tuning job run several (each with its own name, instances, static hyperparameters and
 ranges). A spec without `definitions` plans one, unnamed, sent as TrainingJobDefinition;
 `definition` is that one, for readers that handle one only, and refuses a plan with several
-(`tuning.definitions` plans several, sent as TrainingJobDefinitions).
+(`tuning.planning.several` plans several, sent as TrainingJobDefinitions).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from smtune.containers.catalogue import ImageSpec
 from smtune.containers.errors import BadInput
@@ -25,15 +24,13 @@ from smtune.containers.script import ScriptSpec
 from smtune.entrypoints.contract.config import S3DistributionType
 from smtune.entrypoints.contract.metrics import Direction
 from smtune.tuning.amt.brackets import Bracket
+from smtune.tuning.amt.completion import CompletionCriteria
 from smtune.tuning.amt.grid import grid_size
 from smtune.tuning.amt.ranges import Range
+from smtune.tuning.amt.retry import RetryStrategy
 from smtune.tuning.amt.strategy import EarlyStopping, Strategy  # the one of each, re-exported
 from smtune.tuning.amt.warm_start import TuningShape, WarmStartType
 from smtune.tuning.metrics import Metric
-
-if TYPE_CHECKING:  # annotations only: tuning.strategies may come to import this module
-    from smtune.tuning.amt.completion import CompletionCriteria
-    from smtune.tuning.amt.retry import RetryStrategy
 
 #: Stands for the registry in a catalogue image's URI when none is known: `plan` shows it,
 #: `submit` refuses it. "<" is in no image reference, so no real URI starts with it.
@@ -189,7 +186,7 @@ class TuningPlan:
         warnings: What a person should know before sending it.
         completion: TuningJobCompletionCriteria; None: the job runs to its limits.
         warm_start: The earlier tuning jobs this one starts from; None: a cold start.
-        autotune: AMT's Autotune: AMT chooses what the request leaves out (`tuning.autotune`).
+        autotune: AMT's Autotune: AMT chooses what the request leaves out (`tuning.amt.autotune`).
     """
 
     name: str

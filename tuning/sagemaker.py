@@ -17,7 +17,7 @@ from smtune.containers.script import ScriptSpec
 from smtune.containers.status import TuningJobStatus
 from smtune.entrypoints.contract.metrics import Direction
 from smtune.tuning.amt.ranges import described_ranges
-from smtune.tuning.amt.warm_start import Observation, Parent, TuningShape, warm_start_problems
+from smtune.tuning.amt.warm_start import Parent, ParentJob, TuningShape, warm_start_problems
 from smtune.tuning.plan import Objective, TuningPlan, require_images
 from smtune.tuning.request import build_request
 from smtune.tuning.spec import SpecError
@@ -75,7 +75,7 @@ def describe(sagemaker: Any, name: str) -> dict[str, Any]:
 
 def parents_problems(sagemaker: Any, plan: TuningPlan) -> list[str]:
     """Every reason `plan` cannot warm-start from the parents its WarmStartConfig names, as
-    AWS describes them (tuning.strategies.warm_start has the rules)."""
+    AWS describes them (tuning.amt.warm_start has the rules)."""
     from botocore.exceptions import ClientError
 
     from smtune.tuning.plan import shape_of
@@ -127,7 +127,7 @@ def parent(sagemaker: Any, name: str) -> Parent:
         },
     )
     jobs = tuple(
-        Observation(
+        ParentJob(
             tuning_job=name,
             training_job=job["TrainingJobName"],
             hyperparameters=dict(job.get("TunedHyperParameters", {})),
@@ -167,7 +167,7 @@ def warm_start_lines(description: dict[str, Any]) -> list[str]:
 
 def objective(description: dict[str, Any]) -> Objective:
     """The objective of a described tuning job (AWS's answer, not a request of ours); one
-    of several training job definitions has it in each (they share it: see tuning.definitions)."""
+    of several training job definitions has it in each (they share it: planning.several)."""
     config = description["HyperParameterTuningJobConfig"]
     given = (
         config.get("HyperParameterTuningJobObjective")

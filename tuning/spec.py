@@ -1,7 +1,7 @@
 """TuningJobSpec: the typed, validated model of a tuning-job YAML file.
 
 One file says everything a SageMaker AMT tuning job needs. Loading it checks structure and
-types (pydantic names the field path of each problem); `tuning.request.plan` then checks it
+types (pydantic names the field path of each problem); `tuning.planning.planner.plan` then checks it
 against the SageMaker service model and the image's own rules, and turns it into a typed
 `tuning.plan.TuningPlan`, from which everything else is derived: nothing reads a spec after.
 """
@@ -52,7 +52,7 @@ class Strict(BaseModel):
 
 
 # A range as written; `problems` lists AMT's rules it breaks, and a range without any becomes
-# its typed value (tuning.hyperband.space) once, when the spec is planned.
+# its typed value (tuning.amt.ranges) once, when the spec is planned.
 
 
 class IntegerRange(Strict):
@@ -97,18 +97,18 @@ class CategoricalRange(Strict):
 Range = Annotated[IntegerRange | ContinuousRange | CategoricalRange, Field(discriminator="type")]
 
 
-class Instance(Strict):
+class InstanceSpec(Strict):
     type: str
     count: int = Field(ge=1)
     volume_gb: int = Field(default=30, ge=1)
 
 
-class Objective(Strict):
+class ObjectiveSpec(Strict):
     metric: str
     type: Literal["Maximize", "Minimize"] | None = None  # None: the MetricSpec's direction
 
 
-class Strategy(Strict):
+class StrategySpec(Strict):
     type: str = "Hyperband"
     min_resource: int | None = None
     max_resource: int | None = None
@@ -121,7 +121,7 @@ class Limits(Strict):
     max_runtime_seconds: int = Field(default=86_400, ge=1)
 
 
-class Channel(Strict):
+class ChannelSpec(Strict):
     s3_uri: str = Field(pattern=S3_URI)
     distribution: str = "FullyReplicated"
     content_type: str | None = "text/csv"
@@ -175,7 +175,7 @@ MetricDeclaration = Annotated[
 ]
 
 
-class Spot(Strict):
+class SpotSpec(Strict):
     enabled: bool = False
     max_wait_seconds: int | None = Field(default=None, ge=1)
 
@@ -205,7 +205,7 @@ class InstanceOverride(Strict):
 
 class DefinitionSpec(Strict):
     """One of several training job definitions (AMT's TrainingJobDefinitions): the spec's
-    training fields, with what this definition changes (see `tuning.definitions`)."""
+    training fields, with what this definition changes (see `tuning.planning.several`)."""
 
     name: str  # AMT's DefinitionName: `plan` checks it (botocore's pattern, unique)
     image: str | None = None  # None: the spec's
@@ -217,7 +217,7 @@ class DefinitionSpec(Strict):
     metrics: list[MetricDeclaration] | None = None  # a script's; None: the spec's
 
 
-class WarmStart(Strict):
+class WarmStartSpec(Strict):
     """AMT's WarmStartConfig: earlier tuning jobs, by name, this one starts from.
 
     `type` is IdenticalDataAndAlgorithm or TransferLearning (`plan` checks it, and the
@@ -233,24 +233,24 @@ class TuningJobSpec(Strict):
 
     With `entry_point` and `source_dir` the image runs that script instead of its own
     algorithm (SageMaker's script mode): its hyperparameters are its own and its `metrics`
-    are declared here; see `tuning.script`.
+    are declared here; see `tuning.planning.script_fields`.
     """
 
     name: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
     image: str
     role: str = Field(pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
-    instance: Instance
+    instance: InstanceSpec
     static_hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
     ranges: dict[str, Range] = Field(min_length=1)
-    objective: Objective
-    strategy: Strategy = Field(default_factory=Strategy)
+    objective: ObjectiveSpec
+    strategy: StrategySpec = Field(default_factory=StrategySpec)
     limits: Limits
     early_stopping: str | None = None  # None: Off, or with autotune AMT's choice
     random_seed: int | None = Field(default=None, ge=0)
-    channels: dict[ChannelName, Channel] = Field(min_length=1)
+    channels: dict[ChannelName, ChannelSpec] = Field(min_length=1)
     output_path: str = Field(pattern=S3_URI)
     checkpoint_s3_uri: str | None = Field(default=None, pattern=S3_URI)
-    spot: Spot = Field(default_factory=Spot)
+    spot: SpotSpec = Field(default_factory=SpotSpec)
     tags: dict[str, str] = Field(default_factory=dict)
     # Script mode: the image runs this script instead of its own algorithm.
     entry_point: str | None = None
@@ -258,12 +258,14 @@ class TuningJobSpec(Strict):
     code_location: str | None = Field(default=None, pattern=S3_URI)  # default: output_path
     distribution: ScriptDistribution = Field(default_factory=ScriptDistribution)
     metrics: list[MetricDeclaration] = Field(default_factory=list)
-    completion: Completion | None = None  # TuningJobCompletionCriteria (tuning.completion)
-    retry: Retry | None = None  # the training definition's RetryStrategy (tuning.retries)
+    completion: Completion | None = None  # TuningJobCompletionCriteria (tuning.amt.completion)
+    retry: Retry | None = (
+        None  # the training definition's RetryStrategy (tuning.rehearsal.failures)
+    )
     # Several training job definitions; None: one, from the fields above.
     definitions: list[DefinitionSpec] | None = None
-    warm_start: WarmStart | None = None
-    # AMT's Autotune: AMT chooses what the spec leaves out (`tuning.strategies.autotune`), and
+    warm_start: WarmStartSpec | None = None
+    # AMT's Autotune: AMT chooses what the spec leaves out (`tuning.amt.autotune`), and
     # a range for each auto parameter, from its example value.
     autotune: bool = False
     auto_parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)

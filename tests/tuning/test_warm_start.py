@@ -18,7 +18,7 @@ from smtune.containers.local.process import ProcessBackend
 from smtune.containers.status import JobStatus, TuningJobStatus
 from smtune.tuning import sagemaker
 from smtune.tuning.amt.ranges import FloatRange
-from smtune.tuning.amt.warm_start import Observation, Parent
+from smtune.tuning.amt.warm_start import Parent, ParentJob
 from smtune.tuning.journal import Journal
 from smtune.tuning.plan import TuningPlan, shape_of
 from smtune.tuning.planning.planner import plan
@@ -262,8 +262,7 @@ def parent_with(curves: dict[str, list[tuple[int, float]]]) -> Parent:
     checked = plan(parse(yaml.safe_load(PARENT_SPEC.read_text())), registry="local")
     shape = shape_of(checked, {"train": "/data"})
     observations = tuple(
-        Observation(shape.name, job, {}, curve[-1][1], tuple(curve))
-        for job, curve in curves.items()
+        ParentJob(shape.name, job, {}, curve[-1][1], tuple(curve)) for job, curve in curves.items()
     )
     return Parent(shape, TuningJobStatus.COMPLETED, observations)
 

@@ -188,7 +188,7 @@ def sample(space: Mapping[str, Range], rng: random.Random) -> dict[str, float | 
 
 def described_ranges(ranges: dict[str, Any]) -> dict[str, Range]:
     """The typed ranges of a described ParameterRanges (the inverse of `api_ranges`; a
-    rehearsal's journal keeps its ranges in the same form, `tuning.warm_start`)."""
+    rehearsal's journal keeps its ranges in the same form, `tuning.rehearsal.parent_journals`)."""
     found: dict[str, Range] = {}
     for entry in ranges.get("IntegerParameterRanges", []):
         scaling = Scaling(entry.get("ScalingType", "Auto"))

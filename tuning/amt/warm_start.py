@@ -20,7 +20,7 @@ speaks of "each hyperparameter" in both jobs, which needs the same names), and l
 same input data" is the same channels with the same sources.
 
 What "warm" means in a rehearsal: a parent is an earlier rehearsal's journal, read into
-`Parent` (its shape and its finished jobs as `Observation`s). The parents' jobs count against
+`Parent` (its shape and its finished jobs as `ParentJob`s). The parents' jobs count against
 the limit, the overall best is taken over the parents' and the child's jobs (AMT's
 OverallBestTrainingJob, for IdenticalDataAndAlgorithm), and with early stopping Auto the
 parents' curves are "previous training jobs" of the median rule. Random and Grid draw as they
@@ -67,7 +67,7 @@ class TuningShape:
 
 
 @dataclass(frozen=True)
-class Observation:
+class ParentJob:
     """One finished training job, as a journal keeps it.
 
     curve: (resource, objective) pairs in order; empty when only the final value is known.
@@ -84,7 +84,7 @@ class Observation:
 class Parent:
     shape: TuningShape
     status: TuningJobStatus
-    observations: tuple[Observation, ...] = ()
+    observations: tuple[ParentJob, ...] = ()
 
 
 def _kind(rng: Range) -> str:
@@ -187,10 +187,10 @@ def warm_start_problems(
     return found
 
 
-def overall_best(observations: Iterable[Observation], maximize: bool) -> Observation | None:
+def overall_best(observations: Iterable[ParentJob], maximize: bool) -> ParentJob | None:
     """The best job with an objective among `observations` (parents' and this job's): AMT's
     OverallBestTrainingJob. On a tie the first one wins."""
-    best: Observation | None = None
+    best: ParentJob | None = None
     for observation in observations:
         if observation.objective is None:
             continue

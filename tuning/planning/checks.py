@@ -280,7 +280,7 @@ def check_warm_start(spec: TuningJobSpec) -> tuple[WarmStart | None, list[str]]:
     """The spec's warm start and its problems offline: the parents' count and names (the
     service model's bounds and pattern, which botocore's ParamValidator does not check) and
     the type. The rules that compare this job with its parents need the parents'
-    definitions: `submit` and `rehearse` check them (tuning.warm_start)."""
+    definitions: `submit` and `rehearse` check them (tuning.rehearsal.parent_journals)."""
     given = spec.warm_start
     if given is None:
         return None, []

@@ -19,7 +19,7 @@ Each definition is planned as a spec of its own (`effective_spec`), so every che
 single definition applies to each, against its own image and ranges. A problem that every
 definition has comes from the shared fields and is listed once, as they name it; one that
 only some have is listed for each of those, after `definitions[i] (name):`. AMT's rules on
-several definitions (`tuning.strategies.definitions`) and the tuning job's Hyperband config,
+several definitions (`tuning.amt.definitions`) and the tuning job's Hyperband config,
 which all definitions share, are checked on top.
 """
 

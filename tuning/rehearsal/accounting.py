@@ -1,7 +1,7 @@
 """What a rehearsal cost and found, computed from its journal alone: counts by status, the
 best job, resource and billable seconds, and the worst case had no job stopped early.
 
-A job's worst case is its own length (`tuning.schedulers.job_length`): MaxResource with
+A job's worst case is its own length (`tuning.rehearsal.choice.job_length`): MaxResource with
 Hyperband, which completes every job there; with Random or Grid search, which have no
 MaxResource, the job's own epochs or num_round."""
 
@@ -42,7 +42,8 @@ class Summary:
     failures: dict[str, int] = field(default_factory=dict)
     # With several training job definitions, each one's results (see `by_definition`).
     definitions: tuple[DefinitionSummary, ...] = ()
-    # Warm start (tuning.warm_start): the parents, their jobs, and AMT's OverallBestTrainingJob.
+    # Warm start (`parent_journals`): the parents, their jobs, and AMT's
+    # OverallBestTrainingJob.
     warm_start_type: str | None = None
     parents: tuple[str, ...] = ()
     parent_jobs: int = 0

@@ -3,7 +3,7 @@
 One factory, so the rehearsal never names a strategy: Hyperband gets its brackets over
 [MinResource, MaxResource]; Random and Grid have no MaxResource (AMT defines it for Hyperband
 only), so their jobs run to their own end (the image's epochs or num_round), or until the median
-rule of `early_stopping: Auto` stops them; Bayesian is refused (`tuning.strategies.bayesian`
+rule of `early_stopping: Auto` stops them; Bayesian is refused (`tuning.schedulers.bayesian`
 argues why). An autotuned plan is rehearsed only when it gives what the rehearsal needs: the
 number of jobs, the early stopping and every range, which AMT would otherwise choose out of
 sight.
@@ -59,8 +59,7 @@ def scheduler_for(
     clock: Callable[[], float],
 ) -> Scheduler:
     """The scheduler that rehearses `plan`, drawing from `space` (every definition's ranges,
-    `tuning.allocation`); `brackets` is Hyperband's policy. NotRehearsable says why there is
-    none."""
+    `allocation`); `brackets` is Hyperband's policy. NotRehearsable says why there is none."""
     _, early_stopping = rehearsed(plan)
     maximize = plan.objective.direction is Direction.MAXIMIZE
     if plan.hyperband is not None:

@@ -1,7 +1,7 @@
 """Retries (RetryStrategy): planned from the spec, and applied by the rehearsal to a job that
 failed.
 
-The rules are `tuning.strategies.retry`'s: AMT retries only a job that failed for an
+The rules are `tuning.amt.retry`'s: AMT retries only a job that failed for an
 internal error, restarting the same training job (same name), which stays one job of
 MaxNumberOfTrainingJobs however many attempts it takes. Locally, what kind of failure ended
 a job is read from its FailureReason, which the contract's failure file gives

@@ -1,7 +1,7 @@
 """Warm start on this machine: earlier rehearsals' journals as parents, and what a child
 rehearsal takes from them.
 
-AMT's rules are `tuning.strategies.warm_start`'s, each citing its source; this module gives
+AMT's rules are `tuning.amt.warm_start`'s, each citing its source; this module gives
 them their inputs. Each rehearsal records in its journal what it needs to act as a parent:
 its shape (the tuning job's name, objective, static hyperparameters, tunable ranges, image,
 and channels with their local folders, which stand for S3 prefixes here) and its state
@@ -33,7 +33,7 @@ from smtune.containers.status import JobStatus, TuningJobStatus
 from smtune.entrypoints.contract.metrics import Direction
 from smtune.tuning.amt import warm_start as amt  # AMT's rules, pure
 from smtune.tuning.amt.ranges import api_ranges, described_ranges
-from smtune.tuning.amt.warm_start import Observation, Parent, TuningShape
+from smtune.tuning.amt.warm_start import Parent, ParentJob, TuningShape
 from smtune.tuning.journal import Journal
 from smtune.tuning.plan import TuningPlan, shape_of
 from smtune.tuning.rehearsal.accounting import Summary
@@ -124,7 +124,7 @@ def read_parent(path: Path) -> Parent:
     finally:
         journal.close()
     observations = tuple(
-        Observation(
+        ParentJob(
             tuning_job=shape.name,
             training_job=record.name,
             hyperparameters=record.hyperparameters,
@@ -223,10 +223,10 @@ def with_parents(summary: Summary, plan: TuningPlan, parents: Sequence[Parent]) 
     OverallBestTrainingJob over the parents' jobs and this one's."""
     if plan.warm_start is None:
         return summary
-    found: Observation | None = None
+    found: ParentJob | None = None
     if plan.warm_start.type is amt.WarmStartType.IDENTICAL_DATA_AND_ALGORITHM:
         own = (
-            [Observation(plan.name, summary.best_job, {}, summary.best_objective)]
+            [ParentJob(plan.name, summary.best_job, {}, summary.best_objective)]
             if summary.best_job is not None
             else []
         )

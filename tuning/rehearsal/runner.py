@@ -1,17 +1,17 @@
 """Rehearse a whole AMT tuning job on this machine: same spec, image and regexes.
 
 This approximates AMT, whose internals are not public: the Hyperband decisions are those of
-`tuning.hyperband` (η = 3, ASHA-style rungs, one bracket unless `brackets` says otherwise;
-see there); Random and Grid search choose as AMT documents, with the median rule for
-`early_stopping: Auto`; Bayesian is refused (`tuning.schedulers` builds the scheduler of each
-strategy). What it reproduces exactly is what
-SageMaker documents: every training job is an N-host job of the spec's image; metrics are
-read from the leader's log as CloudWatch shows it (tab as #011) with the spec's
-MetricDefinitions; one objective line is one unit of resource; a job is never stopped before
-MinResource; a job that reaches MaxResource is stopped and counts as Completed; a stopped job
-gets SIGTERM, as StopTrainingJob sends; a job's final objective is its last reported value.
-With several training job definitions, each job runs on its definition's hosts, image and
-hyperparameters; which definition a job runs is our documented choice (`tuning.allocation`).
+`tuning.schedulers.hyperband` (η = 3, ASHA-style rungs, one bracket unless `brackets` says
+otherwise; see there); Random and Grid search choose as AMT documents, with the median rule
+for `early_stopping: Auto`; Bayesian is refused (`choice` builds the scheduler of each
+strategy). What it reproduces exactly is what SageMaker documents: every training job is an
+N-host job of the spec's image; metrics are read from the leader's log as CloudWatch shows
+it (tab as #011) with the spec's MetricDefinitions; one objective line is one unit of
+resource; a job is never stopped before MinResource; a job that reaches MaxResource is
+stopped and counts as Completed; a stopped job gets SIGTERM, as StopTrainingJob sends; a
+job's final objective is its last reported value. With several training job definitions,
+each job runs on its definition's hosts, image and hyperparameters; which definition a job
+runs is our documented choice (`allocation`).
 
 Everything is journaled (`tuning.journal`), so a rehearsal killed at any point resumes:
 finished jobs are kept, a job a decision had stopped (its hosts still stopping) ends as
@@ -40,7 +40,7 @@ from smtune.containers.script import RESERVED_PREFIX, ScriptSpec
 from smtune.containers.status import JobStatus
 from smtune.tuning.amt.retry import RetryDecision
 from smtune.tuning.amt.warm_start import Parent
-from smtune.tuning.journal import Journal, ends_in_order
+from smtune.tuning.journal import Journal, Point, ends_in_order
 from smtune.tuning.metrics import Metric
 from smtune.tuning.plan import TrainingDefinition, TuningPlan, shape_of
 from smtune.tuning.rehearsal import accounting, failures, parent_journals
@@ -110,7 +110,7 @@ class Rehearsal:
         poll_s: float = 0.1,
         on_progress: Callable[[str], None] = lambda _: None,
         brackets: BracketPolicy = BracketPolicy.ASHA,
-        parents: Sequence[Parent] = (),  # warm start: checked (tuning.warm_start)
+        parents: Sequence[Parent] = (),  # warm start: checked (tuning.rehearsal.parent_journals)
     ) -> None:
         # Channels and the script are the tuning job's, shared by every definition.
         definition = plan.definitions[0]
@@ -147,6 +147,9 @@ class Rehearsal:
         self.parents = tuple(parents)
         parent_journals.seed(self.scheduler, self.parents)
         self.running: dict[str, Trial] = {}
+        # The progress line's view of the journal: each job's last point, read on from
+        # `_read_to` at each event rather than from the start.
+        self._read_to, self._last_points = 0, dict[str, Point]()
         self.flags: list[str] = []  # problems AMT would have, found along the way
         self.restart: list[str] = []
         self.hyperparameters: dict[str, dict[str, Any]] = {}
@@ -246,7 +249,7 @@ class Rehearsal:
     # -- the loop --------------------------------------------------------------------------
 
     def run(self) -> Summary:
-        if not self.allocation.several:  # a parent has one definition (tuning.warm_start)
+        if not self.allocation.several:  # a parent has one definition (`parent_journals`)
             sources = {n: str(c.source) for n, c in self.channels.items()}
             shape = shape_of(self.plan, sources)
             parent_journals.record_start(
@@ -437,7 +440,7 @@ class Rehearsal:
         self._check_completion()
 
     def _retry(self, name: str, reason: str | None) -> bool:
-        """Restart a failed job under its name if AMT would retry it (tuning.retries)."""
+        """Restart a failed job under its name if AMT would retry it (tuning.rehearsal.failures)."""
         decision = failures.on_failure(self.journal, self.definitions[name].retry, name, reason)
         if decision is not RetryDecision.RETRY:
             return False
@@ -462,7 +465,9 @@ class Rehearsal:
 
     def _progress(self, event: str) -> None:
         counts = accounting.counts(self.journal.jobs())
-        best = accounting.best(self.journal.last_observations(), self.plan.objective.direction)
+        self._read_to, new = self.journal.last_points_after(self._read_to)
+        self._last_points.update(new)
+        best = accounting.best(self._last_points, self.plan.objective.direction)
         best_text = f", best {best[1]:.6g} ({best[0]})" if best else ""
         self.on_progress(
             f"{event} | running {len(self.running)}, "

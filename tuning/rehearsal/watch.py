@@ -1,7 +1,7 @@
 """Completion criteria (TuningJobCompletionCriteria): planned from the spec, and evaluated by
 the rehearsal each time a job ends.
 
-The rules are `tuning.strategies.completion`'s (each cites its AWS source); this module
+The rules are `tuning.amt.completion`'s (each cites its AWS source); this module
 joins them to the spec and to the journal. What a rehearsal does once a criterion is met
 follows how AWS describes it: AMT "stops the tuning job" when a criterion is met, exactly as
 its list of completion criteria has MaxNumberOfTrainingJobs stop it ("the maximum number of

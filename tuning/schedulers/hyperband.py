@@ -3,7 +3,7 @@
 Our documented reading of AMT's Hyperband, whose internals are not public (η, bracket
 assignment and promotion are our choices, as in ASHA, Li et al. 2020):
 
-- each new job joins a bracket chosen by the bracket policy (`tuning.hyperband.policy`):
+- each new job joins a bracket chosen by the bracket policy (`tuning.schedulers.bracket_policy`):
   with `ASHA`, the default, the one bracket whose rungs start at MinResource; with
   `HYPERBAND`, a bracket drawn at random with Hyperband's weights (bracket s gets n_s of
   every Σn jobs);

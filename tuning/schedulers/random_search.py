@@ -6,7 +6,7 @@ not depend on the results of earlier jobs. So a job is never stopped for its res
 to its own end, or, where the runner gives a MaxResource, is completed there. With
 `TrainingJobEarlyStoppingType: Auto` the median rule (`median_stopping`) may stop it early.
 
-Sampling is the Hyperband scheduler's (`tuning.hyperband.space.sample`): the same seed gives
+Sampling is the Hyperband scheduler's (`tuning.amt.ranges.sample`): the same seed gives
 the same configurations in the same order, whatever the results.
 """
 

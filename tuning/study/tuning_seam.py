@@ -1,6 +1,6 @@
 """The study's one seam into the tuning module: spec, plan, rehearsal, journal.
 
-Everything the study knows of `tuning.spec`, `tuning.request`, `tuning.rehearsal` and
+Everything the study knows of `tuning.spec`, `tuning.request`, `tuning.rehearsal.runner` and
 `tuning.journal` is here, so that a change of their API (a typed plan, several metric
 definitions) is adapted in this module alone (the SageMaker calls, through `tuning.sagemaker`,
 at its end). What crosses the seam is the study's own typed values (`TuningFacts`,

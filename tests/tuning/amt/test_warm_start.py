@@ -7,8 +7,8 @@ import dataclasses
 from smtune.containers.status import TuningJobStatus
 from smtune.tuning.amt.ranges import Choice, FloatRange, IntRange
 from smtune.tuning.amt.warm_start import (
-    Observation,
     Parent,
+    ParentJob,
     TuningShape,
     WarmStartType,
     overall_best,
@@ -32,7 +32,7 @@ def parent(
     shape: TuningShape = SHAPE, jobs: int = 0, status: TuningJobStatus = TuningJobStatus.COMPLETED
 ) -> Parent:
     observations = tuple(
-        Observation(shape.name, f"{shape.name}-{i:03d}", {"eta": 0.1}, 0.7 + i / 100)
+        ParentJob(shape.name, f"{shape.name}-{i:03d}", {"eta": 0.1}, 0.7 + i / 100)
         for i in range(jobs)
     )
     return Parent(shape, status, observations)
@@ -137,10 +137,10 @@ def test_the_parents_jobs_count_against_the_limit() -> None:
 
 def test_overall_best_spans_parents_and_child_and_skips_missing_objectives() -> None:
     jobs = [
-        Observation("p", "p-1", {}, 0.71),
-        Observation("p", "p-2", {}, None),
-        Observation("c", "c-1", {}, 0.75),
-        Observation("c", "c-2", {}, 0.75),
+        ParentJob("p", "p-1", {}, 0.71),
+        ParentJob("p", "p-2", {}, None),
+        ParentJob("c", "c-1", {}, 0.75),
+        ParentJob("c", "c-2", {}, 0.75),
     ]
     assert overall_best(jobs, maximize=True) == jobs[2]
     assert overall_best(jobs, maximize=False) == jobs[0]
