@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from smtune.containers.channel_option import channel_paths
 from smtune.containers.cli import add_backend_options
 from smtune.containers.errors import BadInput, job_exit_code
+from smtune.tuning.report import plan_summary
 
 if TYPE_CHECKING:
     from smtune.tuning.plan import TuningPlan
@@ -135,7 +136,7 @@ def _plan(args: argparse.Namespace) -> int:
         if variables:
             print(f"variables: {variables}", file=sys.stderr)
     else:
-        print(summary(checked, variables))
+        print(plan_summary(checked, variables))
         print("\nCreateHyperParameterTuningJob request:")
         print(request)
     for warning in checked.warnings:
@@ -151,98 +152,6 @@ def _region(given: str | None) -> tuple[str | None, str | None]:
         if os.environ.get(variable):
             return os.environ[variable], variable
     return None, None
-
-
-def summary(checked: TuningPlan, variables: str = "") -> str:
-    definition = checked.definitions[0]
-    if len(checked.definitions) > 1:  # several: each one's image, instances and ranges
-        return _several_summary(checked, variables)
-    script, limits = definition.script, checked.limits
-    lines = [
-        f"tuning job  {checked.name}",
-        f"image       {definition.image_uri}",
-        *(
-            [
-                f"script      {script.entry_point} from {script.source_dir} "
-                f"({script.distribution.value}), uploaded to {definition.source_uri}"
-            ]
-            if script
-            else []
-        ),
-        *([f"variables   {variables}"] if variables else []),
-        f"instances   {definition.instance.count} x {definition.instance.type}"
-        + (" (managed spot)" if definition.spot else ""),
-        f"objective   {checked.objective.direction.value} {checked.objective.metric}",
-        f"jobs        {checked.max_jobs or 'chosen by AMT'}, {limits.max_parallel_jobs} at a time, "
-        f"at most {definition.max_runtime_s} s each",
-        "ranges:",
-        *(f"  {name:<20} {r.describe()}" for name, r in definition.ranges.items()),
-    ]
-    if checked.hyperband is not None:
-        lines.append(
-            f"Hyperband (eta=3) over {definition.resource}, "
-            f"MinResource {checked.hyperband.min_resource}, "
-            f"MaxResource {checked.hyperband.max_resource}:"
-        )
-        weights = sum(b.jobs for b in checked.brackets)
-        for bracket in checked.brackets:
-            rungs = " -> ".join(str(r) for r in bracket.rungs)
-            share = f"{bracket.jobs} of every {weights} jobs with `rehearse --brackets hyperband`"
-            lines.append(
-                f"  bracket {bracket.index}: rungs {rungs} ("
-                + ("every job by default, ASHA's one bracket; " if bracket.index == 0 else "")
-                + f"{share})"
-            )
-    if checked.warm_start is not None:
-        lines.append(
-            f"warm start  {checked.warm_start.type.value} from "
-            f"{', '.join(checked.warm_start.parents)} (submit and rehearse check them)"
-        )
-    lines += [_worst_case(checked), *_completion_lines(checked)]
-    return "\n".join(lines)
-
-
-def _worst_case(checked: TuningPlan) -> str:
-    worst = checked.worst_case_instance_seconds
-    if worst is None:
-        return "worst case  unknown: AMT chooses the number of jobs (autotune)"
-    return (
-        f"worst case  {worst:,} billable instance-seconds "
-        "(every job to its time limit, no early stopping"
-        + (", on the costliest definition)" if len(checked.definitions) > 1 else ")")
-    )
-
-
-def _completion_lines(checked: TuningPlan) -> list[str]:
-    from smtune.tuning.report import plan_lines
-
-    return plan_lines(checked.completion, checked.definitions[0].retry)  # retry: every one's
-
-
-def _several_summary(checked: TuningPlan, variables: str) -> str:
-    """`summary` of a tuning job of several training job definitions."""
-    limits, hyperband = checked.limits, checked.hyperband
-    lines = [
-        f"tuning job  {checked.name}",
-        *([f"variables   {variables}"] if variables else []),
-        f"objective   {checked.objective.direction.value} {checked.objective.metric}",
-        f"jobs        {limits.max_jobs}, {limits.max_parallel_jobs} at a time, shared among "
-        f"{len(checked.definitions)} training job definitions:",
-    ]
-    for d in checked.definitions:
-        lines += [
-            f"  {d.name}: {d.instance.count} x {d.instance.type}"
-            + (" (managed spot)" if d.spot else "")
-            + f", {d.image_uri}, at most {d.max_runtime_s} s each",
-            *(f"    {name:<20} {r.describe()}" for name, r in d.ranges.items()),
-        ]
-    if hyperband is not None:
-        lines.append(
-            f"Hyperband (eta=3), MinResource {hyperband.min_resource}, "
-            f"MaxResource {hyperband.max_resource}, rungs shared by every definition"
-        )
-    lines += [_worst_case(checked), *_completion_lines(checked)]
-    return "\n".join(lines)
 
 
 def _submit(args: argparse.Namespace) -> int:

@@ -155,7 +155,7 @@ def test_a_limit_no_run_can_reach_is_a_warning() -> None:
 
 
 def test_plan_summarizes_both_blocks() -> None:
-    from smtune.tuning.commands import summary
+    from smtune.tuning.report import plan_summary as summary
 
     lines = summary(planned()).splitlines()
     assert lines[-2:] == [

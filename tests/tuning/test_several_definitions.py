@@ -266,7 +266,7 @@ def test_warm_start_with_several_definitions_is_refused_from_yaml() -> None:
 
 
 def test_plan_prints_each_definition(capsys: pytest.CaptureFixture[str]) -> None:
-    text = commands.summary(plan(load(SPEC)))
+    text = report.plan_summary(plan(load(SPEC)))
     assert "jobs        12, 3 at a time, shared among 3 training job definitions:" in text
     assert f"  hosts-2: 2 x ml.m5.large, {ECR}/smtune-synthetic:0.1.0, at most 600 s each" in text
     assert text.count("    y                    continuous [0.1, 10] Logarithmic") == 3

@@ -329,7 +329,7 @@ def test_only_autotune_leaves_fields_unset_in_a_plan() -> None:
 
 
 def test_cli_plan_summarizes_what_amt_chooses() -> None:
-    from smtune.tuning.commands import summary
+    from smtune.tuning.report import plan_summary as summary
 
     lines = summary(planned("autotune")).splitlines()
     assert "jobs        chosen by AMT, 2 at a time, at most 600 s each" in lines

@@ -101,7 +101,7 @@ def test_bad_warm_starts_are_refused_offline(given: dict[str, Any], messages: li
 
 
 def test_plan_shows_the_warm_start() -> None:
-    from smtune.tuning.commands import summary
+    from smtune.tuning.report import plan_summary as summary
 
     shown = summary(plan(parse(seed_with())))
     assert "warm start  TransferLearning from earlier-auc (submit and rehearse check them)" in shown
