@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 WRITES_OR_READS_AWS = {
     "tuning/request.py",
     "tuning/sagemaker.py",
-    "tuning/study/sagemaker.py",
+    "tuning/study/on_sagemaker.py",
     "tuning/amt/ranges.py",  # a described job's ParameterRanges back to typed ranges
     "tuning/planning/checks.py",  # the service model's bounds, by member name
 }

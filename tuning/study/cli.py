@@ -72,7 +72,7 @@ def _study(args: argparse.Namespace) -> int:
     sizes = args.sizes or study.sizes
     if args.on == "sagemaker":
         from smtune.containers.lock import out_folder
-        from smtune.tuning.study.sagemaker import run_on_sagemaker
+        from smtune.tuning.study.on_sagemaker import run_on_sagemaker
 
         with out_folder(args.out):  # its report is written there once the jobs end
             return run_on_sagemaker(study, sizes, args)

@@ -18,9 +18,9 @@ from pathlib import Path
 from smtune.containers.local.job import Backend
 from smtune.tuning.study import tuning_seam as seam
 from smtune.tuning.study.analysis import hosts_text
-from smtune.tuning.study.journal import FILE, StudyJournal
 from smtune.tuning.study.model import Study, StudyError
 from smtune.tuning.study.results import BaselineRun, TunedRun
+from smtune.tuning.study.steps import FILE, StudyJournal
 
 
 class StepKind(enum.Enum):

@@ -10,10 +10,10 @@ import pandas as pd
 
 from smtune.tuning.report import frame_markdown
 from smtune.tuning.study import report
-from smtune.tuning.study.journal import StudyJournal
 from smtune.tuning.study.model import read
 from smtune.tuning.study.results import BaselineRun, Curve, TunedRun
 from smtune.tuning.study.run import result
+from smtune.tuning.study.steps import StudyJournal
 from tests.tuning.study.conftest import synthetic_study
 
 

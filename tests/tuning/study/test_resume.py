@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from smtune.containers.local.process import ProcessBackend
-from smtune.tuning.study.journal import FILE
 from smtune.tuning.study.model import read
 from smtune.tuning.study.run import StudyResult, StudyRun, open_journal
+from smtune.tuning.study.steps import FILE
 from tests.tuning.study.conftest import synthetic_study
 
 

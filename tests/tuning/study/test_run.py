@@ -17,9 +17,9 @@ import yaml
 from smtune.containers.status import JobStatus
 from smtune.tuning.cli import main
 from smtune.tuning.journal import JobRecord, Journal
-from smtune.tuning.study.journal import StudyJournal
 from smtune.tuning.study.model import StudyError, read
 from smtune.tuning.study.run import open_journal
+from smtune.tuning.study.steps import StudyJournal
 from tests.tuning.study.conftest import synthetic_study
 from tests.tuning.test_rehearsal import (  # noqa: F401  (started is a fixture)
     _default_sigint,

@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 
 from smtune.containers.demo import NOTEBOOK_HYPERPARAMETERS as BASELINE  # the seed's, untuned
 from smtune.tuning.request import build_request
-from smtune.tuning.study import sagemaker as study_sagemaker
+from smtune.tuning.study import on_sagemaker as study_sagemaker
 from smtune.tuning.study import tuning_seam as seam
 from smtune.tuning.study.model import read
 from tests.tuning.conftest import ECR
