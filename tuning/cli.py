@@ -35,8 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     if not args.verbose:  # our own progress, without the libraries' chatter
-        for package in ("containers", "entrypoints", "tuning"):
-            logging.getLogger(package).setLevel(logging.INFO)
+        logging.getLogger("smtune").setLevel(logging.INFO)
     try:
         return int(args.handler(args))
     except Exception as error:
