@@ -270,3 +270,32 @@ def test_cli_help_and_the_contract_stay_light() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def longest_chain(graph: dict[str, set[str]]) -> list[str]:
+    """The longest chain of imports, a -> b -> ... (the graph has no circle)."""
+    memo: dict[str, list[str]] = {}
+
+    def longest_from(v: str) -> list[str]:
+        if v not in memo:
+            memo[v] = [v, *max((longest_from(w) for w in graph[v]), key=len, default=[])]
+        return memo[v]
+
+    return max((longest_from(v) for v in sorted(graph)), key=len)
+
+
+if __name__ == "__main__":  # the house in figures: python tests/test_architecture.py
+    names = project_modules()
+    graph = {m: project_imports(p, names) - {m} for m, p in names.items()}
+    packages: dict[str, int] = {}
+    for module, path in names.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        packages[package] = packages.get(package, 0) + 1
+    print("modules per package:", dict(sorted(packages.items())))
+    print("imports between modules:", sum(len(v) for v in graph.values()))
+    print("circles:", circles(graph))
+    if not circles(graph):
+        chain = longest_chain(graph)
+        print(f"longest chain: {len(chain)} modules:", " -> ".join(chain))
+    sizes = sorted(((len(p.read_text().splitlines()), m) for m, p in names.items()), reverse=True)
+    print("longest modules:", sizes[:3])
